@@ -1,0 +1,137 @@
+"""Time-bounded anytime protocol (SPEC §5): the incumbent tracker, the harness and tidy result rows.
+
+A method is `solve(net, run, rng, **params) -> dict` that offers assignments to `run` (an
+`Anytime`) while `run.remaining() > 0`; the harness takes the incumbent as it stood at the budget.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import MethodTooLarge
+from .network import Network
+from .utility import evaluate, sum_rate
+
+#: an overrun beyond budget * (1 + GRACE_FRACTION) + GRACE_S is flagged
+GRACE_FRACTION = 0.10
+GRACE_S = 0.05
+
+
+@dataclass
+class Anytime:
+    """Incumbent tracker with a wall-clock deadline. Offers after the deadline are not taken."""
+
+    net: Network
+    budget_s: float
+    start: float = field(default_factory=time.perf_counter)
+    best_assignment: np.ndarray | None = None
+    best_utility: float = -np.inf
+    offers: int = 0
+    late_offers: int = 0
+    first_incumbent_s: float | None = None
+
+    @property
+    def deadline(self) -> float:
+        return self.start + self.budget_s
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def remaining(self) -> float:
+        return self.deadline - time.perf_counter()
+
+    def expired(self) -> bool:
+        return time.perf_counter() >= self.deadline
+
+    def offer(self, assignment: np.ndarray, utility: float | None = None) -> bool:
+        """Offer a valid assignment; returns True if it became the incumbent."""
+        if self.expired():
+            self.late_offers += 1
+            return False
+        self.offers += 1
+        assignment = np.asarray(assignment, dtype=np.int64)
+        if utility is None:
+            utility = sum_rate(self.net, assignment)
+        if utility > self.best_utility:
+            self.best_utility = float(utility)
+            self.best_assignment = assignment.copy()
+            if self.first_incumbent_s is None:
+                self.first_incumbent_s = self.elapsed()
+            return True
+        return False
+
+
+def random_assignment(net: Network, rng: np.random.Generator) -> np.ndarray:
+    return rng.integers(0, net.K, size=net.N, dtype=np.int64)
+
+
+def run_method(net: Network, method: str, budget_s: float, seed: int = 0, params: dict | None = None,
+               instance: str = "", threads: int = 1) -> tuple[dict, np.ndarray]:
+    """Solve `net` with `method` under `budget_s`; return (tidy row, assignment taken at the budget)."""
+    from .baselines import get_method  # registry imports every method lazily
+
+    if budget_s is None or not budget_s > 0:
+        from .errors import LSAError
+        raise LSAError(f"budget must be a positive number of seconds, got {budget_s}")
+    spec = get_method(method)
+    rng = np.random.default_rng(seed)
+    extra: dict = {}
+    setup_s = 0.0
+    if spec.prepare is not None:  # model loading etc.: excluded from the budget, reported
+        t0 = time.perf_counter()
+        state = spec.prepare(net, params or {})
+        setup_s = time.perf_counter() - t0
+    else:
+        state = None
+    with limit_threads(threads):
+        run = Anytime(net, budget_s)
+        refused = ""
+        try:
+            kwargs = dict(params or {})
+            if state is not None:
+                kwargs["state"] = state
+            extra = spec.solve(net, run, rng, **kwargs) or {}
+        except MethodTooLarge as exc:
+            refused = str(exc)
+        runtime_s = run.elapsed()
+    fallback = run.best_assignment is None
+    assignment = random_assignment(net, np.random.default_rng(seed)) if fallback else run.best_assignment
+    metrics = evaluate(net, assignment)
+    row = {
+        "instance": instance or net.meta.get("name", ""),
+        "N": net.N, "K": net.K, "regime": net.regime, "seed": seed, "method": method,
+        "budget_s": budget_s,
+        "utility": metrics["utility"], "throughput": metrics["throughput_bps"],
+        "mean_rate": metrics["mean_rate_bps"], "p5_rate": metrics["p5_rate_bps"],
+        "jain": metrics["jain"], "conflicts": metrics["conflicts"],
+        "runtime_s": runtime_s,
+        "overrun": bool(runtime_s > budget_s * (1 + GRACE_FRACTION) + GRACE_S),
+        "valid": not fallback,
+        "repaired": int(extra.pop("repaired", 0)),
+        "fallback_random": fallback,
+        "refused": refused,
+        "first_incumbent_s": run.first_incumbent_s,
+        "late_offers": run.late_offers,
+        "setup_s": setup_s,
+    }
+    row.update({k: v for k, v in extra.items() if k not in row})
+    return row, assignment
+
+
+class limit_threads:
+    """Cap BLAS/OpenMP threads for matched compute (SPEC §5)."""
+
+    def __init__(self, threads: int):
+        self.threads = threads
+
+    def __enter__(self):
+        from threadpoolctl import threadpool_limits
+
+        self._limits = threadpool_limits(limits=self.threads)
+        return self
+
+    def __exit__(self, *exc):
+        self._limits.restore_original_limits()
+        return False
