@@ -6,7 +6,7 @@ TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test test-fast reproduce figures bench clean-venv
+.PHONY: setup test test-fast reproduce smoke figures bench clean-venv
 
 setup: $(STAMP)
 
@@ -24,11 +24,21 @@ test: setup
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"
 
+# the default profile (results/ and figures/); resumes where an interrupted run stopped
 reproduce: setup
-	$(BIN)/lsa evaluate --config config/default.yaml
+	$(BIN)/snakemake --cores all --rerun-incomplete
+
+# the whole pipeline on the smoke profile (a few minutes; results/smoke/, figures/smoke/)
+smoke: setup
+	$(BIN)/snakemake --cores all --rerun-incomplete --config profile=smoke
+
+# re-render every figure and the table from results/ alone (no training, no evaluation)
+figures: setup
+	$(BIN)/lsa figures --results results --figures figures
 
 bench: setup
 	$(BIN)/python benchmarks/bench_core.py
+	$(BIN)/python benchmarks/bench_policy_infra.py
 
 clean-venv:
 	rm -rf $(VENV)
