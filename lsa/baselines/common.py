@@ -42,15 +42,25 @@ def coupling_order(net: Network) -> np.ndarray:
     return np.argsort(-strength, kind="stable")
 
 
+def signal_order(net: Network) -> np.ndarray:
+    """Links by descending best-channel desired power, ties by descending coupling.
+
+    Strongest links choose first: on the PPP instances this beats most-coupled-first clearly
+    (ultra-dense N = 2000, K = 8: 2333 vs 1851 bit/s/Hz); on protocol instances, where every
+    signal is equal, it reduces to Welsh-Powell (most-coupled first)."""
+    strength = np.asarray(net.symmetric_weight.sum(axis=1)).ravel()
+    return np.lexsort((-strength, -net.signal_w.max(axis=1)))
+
+
 def greedy_assign(net: Network, order: np.ndarray | None = None, assignment: np.ndarray | None = None,
                   run=None) -> np.ndarray:
-    """Sequential greedy: each link in `order` takes the channel of best marginal sum-rate given the
+    """Sequential greedy (default order: `signal_order`): each link in `order` takes the channel of best marginal sum-rate given the
     links already placed (entries >= 0 in `assignment` are placed and kept). Stops early, leaving
     -1 entries, when `run` (an `Anytime`) expires."""
     N, K = net.N, net.K
     a = np.full(N, -1, dtype=np.int64) if assignment is None else np.asarray(assignment, dtype=np.int64).copy()
     if order is None:
-        order = coupling_order(net)
+        order = signal_order(net)
     placed = a >= 0
     noise = net.noise_w
     signal = net.signal_w

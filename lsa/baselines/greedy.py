@@ -1,6 +1,6 @@
 """`greedy`: sequential greedy by marginal sum-rate (least added interference / best SINR).
 
-Most-coupled links choose first; unplaced links at the deadline are completed at random.
+Strongest links choose first (ties: most coupled first); unplaced links at the deadline are completed at random.
 """
 from __future__ import annotations
 

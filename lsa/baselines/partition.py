@@ -13,7 +13,7 @@ from scipy.sparse.csgraph import reverse_cuthill_mckee
 from ..network import Network
 from ..protocol import Anytime
 from ..utility import sum_rate
-from .common import coupling_order, greedy_assign
+from .common import greedy_assign, signal_order
 
 
 def partition(net: Network, cluster_size: int) -> list[np.ndarray]:
@@ -150,7 +150,7 @@ def cluster_sweep(net: Network, run: Anytime, clusters: list[np.ndarray],
     offer_every_s = max(0.2 * run.budget_s, 10 * t_eval) if offer_every_s is None else offer_every_s
     last_offer = time.perf_counter()
     solved = fallback_clusters = 0
-    order = coupling_order(net)
+    order = signal_order(net)
     for c_idx, links in enumerate(clusters):
         left = len(clusters) - c_idx
         reserve = (reserve_s if reserve_s is not None
