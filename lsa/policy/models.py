@@ -1,0 +1,121 @@
+"""Policy models: build the embedded model (own BPE tokenizer + small Qwen2 config) and load any HF causal LM.
+
+Every model, embedded or not, is loaded through the same `from_pretrained` path (`load_policy`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+#: embedded architectures (Qwen2 decoder): the model-size curve uses both
+SIZES: dict[str, dict] = {
+    "tiny": dict(hidden_size=128, intermediate_size=384, num_hidden_layers=4, num_attention_heads=4,
+                 num_key_value_heads=2),
+    "small": dict(hidden_size=256, intermediate_size=768, num_hidden_layers=6, num_attention_heads=8,
+                  num_key_value_heads=4),
+}
+EOS = "<|endoftext|>"
+PAD = "<|pad|>"
+
+
+def train_tokenizer(texts, vocab_size: int = 2048):
+    """Byte-level BPE trained with `tokenizers` on the corpus (programs + prompts), wrapped as a fast HF tokenizer."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[EOS, PAD], show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(texts, trainer=trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=EOS, pad_token=PAD, bos_token=None,
+                                   unk_token=None)
+    fast.padding_side = "left"
+    fast.model_max_length = 1024
+    return fast
+
+
+def build_model(size: str, tokenizer, max_position_embeddings: int = 1024, seed: int = 0):
+    """A freshly initialised small Qwen2 causal LM sized for `tokenizer`."""
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    if size not in SIZES:
+        raise ValueError(f"unknown embedded model size {size!r}; known: {', '.join(SIZES)}")
+    torch.manual_seed(seed)
+    config = Qwen2Config(vocab_size=len(tokenizer), max_position_embeddings=max_position_embeddings,
+                         tie_word_embeddings=True, rope_theta=10000.0, use_sliding_window=False,
+                         bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id,
+                         pad_token_id=tokenizer.pad_token_id, **SIZES[size])
+    return Qwen2ForCausalLM(config)
+
+
+def n_parameters(model) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+@dataclass
+class Policy:
+    """A loaded causal LM with its tokenizer (and where it came from)."""
+
+    model: object
+    tokenizer: object
+    source: str
+
+    @property
+    def chat(self) -> bool:
+        return bool(getattr(self.tokenizer, "chat_template", None))
+
+
+def resolve_model_path(name_or_path: str | None) -> str:
+    """None → the shipped embedded policy; an existing local dir → itself; otherwise an HF id."""
+    from ..errors import LSAError
+    from .config import EMBEDDED_POLICY_DIR
+
+    if name_or_path in (None, "", "embedded"):
+        if not (EMBEDDED_POLICY_DIR / "config.json").is_file():
+            raise LSAError(f"the embedded policy is missing at {EMBEDDED_POLICY_DIR}; build it with "
+                           f"`lsa pretrain --config config/default.yaml` then `lsa train --config config/default.yaml`")
+        return str(EMBEDDED_POLICY_DIR)
+    return str(name_or_path)
+
+
+def load_policy(name_or_path: str | None = None, dtype: str = "float32", lora: bool = False,
+                lora_kwargs: dict | None = None, trust_remote_code: bool = False) -> Policy:
+    """Load tokenizer + causal LM by HF id or local path (`from_pretrained`), optionally with a LoRA adapter.
+    A local directory holding a peft adapter (adapter_config.json) is loaded on top of its base model."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = resolve_model_path(name_or_path)
+    torch_dtype = getattr(torch, dtype)
+    if (Path(path) / "adapter_config.json").is_file():
+        from peft import AutoPeftModelForCausalLM
+        model = AutoPeftModelForCausalLM.from_pretrained(path, dtype=torch_dtype)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, trust_remote_code=trust_remote_code)
+        if lora:
+            model = wrap_lora(model, **(lora_kwargs or {}))
+    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"
+    model.eval()
+    return Policy(model=model, tokenizer=tokenizer, source=path)
+
+
+def lora_config(r: int = 16, alpha: int = 32, dropout: float = 0.05, target_modules=None):
+    from peft import LoraConfig
+    return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, task_type="CAUSAL_LM",
+                      target_modules=list(target_modules or ["q_proj", "k_proj", "v_proj", "o_proj"]))
+
+
+def wrap_lora(model, r: int = 16, alpha: int = 32, dropout: float = 0.05, target_modules=None):
+    from peft import get_peft_model
+    return get_peft_model(model, lora_config(r, alpha, dropout, target_modules))
+
+
+def lora_kwargs_from(model_cfg) -> dict:
+    return dict(r=model_cfg.lora_r, alpha=model_cfg.lora_alpha, dropout=model_cfg.lora_dropout,
+                target_modules=model_cfg.lora_target_modules)

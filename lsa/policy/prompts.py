@@ -1,0 +1,67 @@
+"""Prompts of the two paradigms: task instruction (+ primitives doc for real LLMs) + serialized state.
+
+The embedded model gets a compact plain-text prompt; a model with a chat template gets the same
+content as a user message rendered through its template (so prompts are always plain strings).
+"""
+from __future__ import annotations
+
+from .corpus import CODE_OPEN
+
+CODE_HEADER = "# task: channel assignment. write assign(net, rng) returning one channel per link.\n"
+CODE_FOOTER = "# program\n"
+DIRECT_HEADER = "# task: channel assignment. write the channel of every link as a list.\n"
+DIRECT_FOOTER = "# channels\n"
+
+CODE_INSTRUCTION = (
+    "You assign one of K orthogonal channels to each of N device-to-device links so as to maximise the "
+    "sum rate sum_i log2(1 + SINR_i). Write a Python function `def assign(net, rng):` that returns a "
+    "sequence of N integers in [0, K). You may use numpy as `np`, `math`, and the methods of `net` "
+    "documented below; no imports, files or other modules. It runs on the full instance under a time "
+    "limit. Answer with one ```python code block only."
+)
+DIRECT_INSTRUCTION = (
+    "You assign one of K orthogonal channels to each of N device-to-device links so as to maximise the "
+    "sum rate sum_i log2(1 + SINR_i). Answer with the list of the N channels, e.g. [0, 2, 1, ...], "
+    "one integer in [0, K) per link in link order, and nothing else."
+)
+
+
+def _state_text(net, tokenizer, max_tokens):
+    from ..serialize import serialize
+    return serialize(net, max_tokens=max_tokens or 1024, tokenizer=tokenizer).text
+
+
+def has_chat_template(tokenizer) -> bool:
+    return tokenizer is not None and bool(getattr(tokenizer, "chat_template", None))
+
+
+def _render(tokenizer, instruction: str, state: str, assistant_prefix: str) -> str:
+    messages = [{"role": "user", "content": f"{instruction}\n\n{state}"}]
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return text + assistant_prefix
+
+
+def code_prompt(net, tokenizer=None, max_tokens: int | None = 256, api_doc: bool | None = None) -> str:
+    """Prompt of the code paradigm. It ends with the opening code fence, so every completion is
+    program text followed by the closing fence (the reward still accepts a completion that re-opens one)."""
+    state = _state_text(net, tokenizer, max_tokens)
+    if has_chat_template(tokenizer):
+        if api_doc is None or api_doc:
+            from ..primitives import API_DOC
+            instruction = f"{CODE_INSTRUCTION}\n\nThe `net` API:\n{API_DOC}"
+        else:
+            instruction = CODE_INSTRUCTION
+        return _render(tokenizer, instruction, state, CODE_OPEN)
+    head = CODE_HEADER
+    if api_doc:
+        from ..primitives import API_DOC
+        head += API_DOC.rstrip() + "\n"
+    return f"{head}{state.rstrip()}\n{CODE_FOOTER}{CODE_OPEN}"
+
+
+def direct_prompt(net, tokenizer=None, max_tokens: int | None = 256) -> str:
+    """Prompt of the direct paradigm; the completion is the channel list."""
+    state = _state_text(net, tokenizer, max_tokens)
+    if has_chat_template(tokenizer):
+        return _render(tokenizer, DIRECT_INSTRUCTION, state, "")
+    return f"{DIRECT_HEADER}{state.rstrip()}\n{DIRECT_FOOTER}"

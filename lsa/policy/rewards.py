@@ -1,0 +1,225 @@
+"""GRPO rewards (SPEC §7): R_struct, R_perf, R_depth as plain TRL reward functions in a registry.
+
+R = λ1·R_struct + λ2·R_perf + λ3·R_depth; TRL applies the λ (reward_weights) and logs each
+component's mean every step. A shared `RewardContext` executes each (completion, instance) once in
+the sandbox (parallel) and caches the result, so the three functions never run a program three times.
+
+Formulas (code paradigm):
+- R_struct ∈ [0, 1], graded: 0.2 code block present, 0.4 parses, 0.6 passes the allow-list,
+  0.8 runs in time without error, 1.0 its output is valid without repair.
+- R_perf = clip((U − U_rand) / (U_ref − U_rand), lo, hi): U the utility of the (repaired) output,
+  U_rand the mean utility of 8 random assignments and U_ref the greedy heuristic's, both
+  precomputed per training instance; 0 (the random level) when the program produced nothing.
+- R_depth ∈ [−1, 0], a complexity/run-time regulariser:
+  −0.5·clip((nodes − free) / scale, 0, 1) − 0.5·clip(runtime_s / timeout_s, 0, 1),
+  nodes = AST node count; 0 for text that never ran.
+Direct paradigm: R_struct 0.25 list present, 0.5 all entries integers, 0.75 length N, 1.0 all in
+[0, K); R_perf as above on the repaired list; R_depth = 0.
+"""
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from .corpus import CODE_OPEN
+
+N_RANDOM_REFERENCE = 8
+
+
+@dataclass
+class Outcome:
+    """What one completion did on one instance (cached)."""
+
+    struct: float
+    utility: float | None
+    runtime_s: float
+    ast_nodes: int
+    valid: bool          # ok and no repair needed
+    status: str
+
+
+def reference_utilities(net, seed: int = 0) -> tuple[float, float]:
+    """(U_rand, U_ref): mean utility of random assignments and the greedy heuristic's utility."""
+    from ..baselines.common import greedy_assign
+    from ..utility import sum_rate
+
+    rng = np.random.default_rng(seed)
+    u_rand = float(np.mean([sum_rate(net, rng.integers(0, net.K, size=net.N)) for _ in range(N_RANDOM_REFERENCE)]))
+    u_ref = float(sum_rate(net, greedy_assign(net)))
+    return u_rand, u_ref
+
+
+def program_source(completion: str) -> str | None:
+    """The program in a completion (the prompt ends with an opening fence, so re-add it)."""
+    from ..sandbox import extract_code
+
+    text = completion if completion.lstrip().startswith("```") else CODE_OPEN + completion
+    return extract_code(text)
+
+
+_LIST_RE = re.compile(r"\[([^\[\]]*)\]")
+
+
+def parse_channel_list(completion: str, N: int, K: int) -> tuple[float, np.ndarray | None, bool]:
+    """(R_struct, assignment or None, valid without repair) of a direct-paradigm completion."""
+    from ..repair import repair_assignment
+
+    m = _LIST_RE.search(completion)
+    if not m:
+        return 0.0, None, False
+    items = [x.strip() for x in m.group(1).split(",") if x.strip()]
+    if not items:
+        return 0.25, None, False
+    values = []
+    all_int = True
+    for x in items:
+        try:
+            values.append(int(x))
+        except ValueError:
+            all_int = False
+            try:
+                values.append(float(x))
+            except ValueError:
+                values.append(np.nan)
+    struct = 0.25
+    if all_int:
+        struct = 0.5
+        if len(values) == N:
+            struct = 0.75
+            if all(0 <= v < K for v in values):
+                struct = 1.0
+    assignment, _ = repair_assignment(np.asarray(values, dtype=np.float64), N, K)
+    return struct, assignment, struct == 1.0
+
+
+class RewardContext:
+    """Training instances, their reference utilities and the evaluation cache shared by the reward functions."""
+
+    def __init__(self, nets, paradigm: str = "code", timeout_s: float = 2.0, workers: int | None = None,
+                 perf_clip=(-1.0, 2.0), depth_free_nodes: int = 120, depth_scale_nodes: int = 240,
+                 cache_size: int = 20000):
+        self.nets = list(nets)
+        self.paradigm = paradigm
+        self.timeout_s = float(timeout_s)
+        self.workers = workers
+        self.perf_clip = tuple(perf_clip)
+        self.depth_free_nodes = depth_free_nodes
+        self.depth_scale_nodes = depth_scale_nodes
+        self.refs = [reference_utilities(net, seed=i) for i, net in enumerate(self.nets)]
+        self.cache: dict[tuple[str, int], Outcome] = {}
+        self.cache_size = cache_size
+        self.executions = 0
+
+    # ---- evaluation -------------------------------------------------------------------------
+    def outcomes(self, completions, instances) -> list[Outcome]:
+        keys = [(_text(c), int(i)) for c, i in zip(completions, instances)]
+        missing = list(dict.fromkeys(k for k in keys if k not in self.cache))
+        if missing:
+            if self.paradigm == "code":
+                self._run_code(missing)
+            else:
+                self._run_direct(missing)
+            if len(self.cache) > self.cache_size:  # drop the oldest half
+                for k in list(self.cache)[: len(self.cache) // 2]:
+                    del self.cache[k]
+        return [self.cache[k] for k in keys]
+
+    def _run_code(self, keys):
+        from ..sandbox import run_programs
+
+        todo, todo_keys = [], []
+        for key in keys:
+            text, idx = key
+            source = program_source(text)
+            if source is None:
+                self.cache[key] = Outcome(0.0, None, 0.0, 0, False, "no-code")
+                continue
+            try:
+                ast.parse(source)
+            except (SyntaxError, ValueError):
+                self.cache[key] = Outcome(0.2, None, 0.0, 0, False, "syntax")
+                continue
+            todo.append(source)
+            todo_keys.append(key)
+        if not todo:
+            return
+        # identical programs on the same instance run once
+        uniq = list(dict.fromkeys(zip(todo, (k[1] for k in todo_keys))))
+        results = run_programs([s for s, _ in uniq], [self.nets[i] for _, i in uniq], self.timeout_s,
+                               seeds=[i for _, i in uniq], workers=self.workers)
+        self.executions += len(uniq)
+        by_prog = dict(zip(uniq, results))
+        for source, key in zip(todo, todo_keys):
+            res = by_prog[(source, key[1])]
+            if res.status == "rejected":
+                struct = 0.4
+            elif res.status != "ok":
+                struct = 0.6
+            else:
+                struct = 0.8 if res.repaired else 1.0
+            utility = res.utility if res.status == "ok" else None
+            self.cache[key] = Outcome(struct, utility, float(res.runtime_s or 0.0), int(res.ast_nodes or 0),
+                                      res.status == "ok" and not res.repaired, res.status)
+
+    def _run_direct(self, keys):
+        from ..utility import sum_rate
+
+        for key in keys:
+            text, idx = key
+            net = self.nets[idx]
+            struct, assignment, valid = parse_channel_list(text, net.N, net.K)
+            utility = sum_rate(net, assignment) if assignment is not None else None
+            self.cache[key] = Outcome(struct, utility, 0.0, 0, valid, "ok" if valid else "invalid")
+
+    # ---- components ---------------------------------------------------------------------------
+    def perf(self, outcome: Outcome, idx: int) -> float:
+        if outcome.utility is None:
+            return 0.0
+        u_rand, u_ref = self.refs[idx]
+        span = max(u_ref - u_rand, 1e-9 * max(abs(u_ref), 1.0))
+        return float(np.clip((outcome.utility - u_rand) / span, *self.perf_clip))
+
+    def depth(self, outcome: Outcome) -> float:
+        if self.paradigm != "code" or outcome.status in ("no-code", "syntax"):
+            return 0.0
+        nodes = np.clip((outcome.ast_nodes - self.depth_free_nodes) / self.depth_scale_nodes, 0.0, 1.0)
+        runtime = np.clip(outcome.runtime_s / self.timeout_s, 0.0, 1.0)
+        return float(-0.5 * nodes - 0.5 * runtime)
+
+    def reward_functions(self) -> list:
+        """[r_struct, r_perf, r_depth], TRL reward functions (prompts, completions, instance=..., **kw)."""
+        ctx = self
+
+        def r_struct(prompts, completions, instance, **kwargs):
+            out = ctx.outcomes(completions, instance)
+            log_metric = kwargs.get("log_metric")
+            if log_metric is not None:
+                log_metric("valid_share", float(np.mean([o.valid for o in out])))
+                log_metric("ok_share", float(np.mean([o.utility is not None for o in out])))
+            return [o.struct for o in out]
+
+        def r_perf(prompts, completions, instance, **kwargs):
+            out = ctx.outcomes(completions, instance)
+            return [ctx.perf(o, int(i)) for o, i in zip(out, instance)]
+
+        def r_depth(prompts, completions, instance, **kwargs):
+            out = ctx.outcomes(completions, instance)
+            return [ctx.depth(o) for o in out]
+
+        return [r_struct, r_perf, r_depth]
+
+
+#: registry name → index in RewardContext.reward_functions() (for configs and logs)
+REWARDS = {"r_struct": 0, "r_perf": 1, "r_depth": 2}
+
+
+def _text(completion) -> str:
+    """TRL passes strings for plain prompts and message lists for conversational ones."""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, list) and completion and isinstance(completion[0], dict):
+        return "".join(str(m.get("content", "")) for m in completion)
+    return str(completion)

@@ -1,0 +1,144 @@
+"""Fast unit tests of the policy package: corpus, rewards, configs, brute force (no model training)."""
+import ast
+
+import numpy as np
+import pytest
+
+from lsa.config import load_yaml
+from lsa.errors import ConfigError
+from lsa.network import generate_ppp
+from lsa.policy.config import policy_config
+from lsa.policy.corpus import CODE_CLOSE, sample_program
+
+ALLOWED_CALLS = {"greedy", "best_response", "move_gains", "channel_interference", "rates", "utility",
+                 "order_by_signal", "order_by_coupling", "random_assignment", "permutation", "argmax", "argmin",
+                 "argsort", "unravel_index", "arange", "zeros", "array", "copy", "integers", "random", "range", "max"}
+
+
+def test_corpus_programs_parse_and_use_only_the_api():
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        text = sample_program(rng)
+        assert text.endswith(CODE_CLOSE)
+        tree = ast.parse(text[: -len(CODE_CLOSE)])
+        fn = tree.body[0]
+        assert isinstance(fn, ast.FunctionDef) and fn.name == "assign"
+        assert [a.arg for a in fn.args.args] == ["net", "rng"]
+        for node in ast.walk(tree):
+            assert not isinstance(node, (ast.Import, ast.ImportFrom))
+            if isinstance(node, ast.Call):
+                name = node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id
+                assert name in ALLOWED_CALLS, name
+
+
+def test_corpus_programs_are_diverse():
+    rng = np.random.default_rng(1)
+    assert len({sample_program(rng) for _ in range(200)}) > 150
+
+
+def test_corpus_pairs_carry_no_quality_information():
+    from lsa.policy.corpus import build_corpus
+    pairs = build_corpus(20, 3, [10], [3], seed=0, progress=False)
+    assert all(set(p) == {"prompt", "completion"} for p in pairs)
+    for p in pairs:
+        assert "utility" not in p["completion"].lower().replace("net.utility", "")
+        assert "reward" not in p["prompt"].lower()
+
+
+@pytest.mark.parametrize("profile", ["smoke", "default", "paper"])
+def test_profiles_have_valid_policy_sections(profile):
+    cfg = policy_config(load_yaml(f"config/{profile}.yaml"))
+    assert cfg.grpo.num_generations >= 2
+    if profile == "default":
+        assert cfg.grpo.num_generations == 8 and cfg.grpo.max_steps == 300
+        assert (cfg.grpo.lambda_struct, cfg.grpo.lambda_perf, cfg.grpo.lambda_depth) == (1.0, 1.0, 1.0)
+    if profile == "paper":
+        assert cfg.model.lora and cfg.model.dtype == "bfloat16" and "Qwen" in cfg.model.name_or_path
+
+
+def test_unknown_policy_key_is_a_config_error():
+    with pytest.raises(ConfigError, match="grpo"):
+        policy_config({"grpo": {"group_size": 8}})
+    with pytest.raises(ConfigError):
+        policy_config({"model": {"size": "huge"}})
+
+
+def test_parse_channel_list_grades_structure():
+    from lsa.policy.rewards import parse_channel_list
+    assert parse_channel_list("no list here", 3, 2)[0] == 0.0
+    s, a, ok = parse_channel_list("[0, 1, 1]", 3, 2)
+    assert s == 1.0 and ok and list(a) == [0, 1, 1]
+    s, a, ok = parse_channel_list("[0, 1]", 3, 2)
+    assert s == 0.5 and not ok and len(a) == 3          # wrong length -> repaired
+    s, a, ok = parse_channel_list("[0, 5, 1]", 3, 2)
+    assert s == 0.75 and not ok and a.max() < 2
+    s, a, ok = parse_channel_list("[0, x, 1.5]", 3, 2)
+    assert s == 0.25 and a is not None and a.shape == (3,)
+
+
+def test_brute_force_is_optimal():
+    from itertools import product
+
+    from lsa.policy.train import brute_force
+    from lsa.utility import sum_rate
+    net = generate_ppp(6, 3, "ultra-dense", 4)
+    best = max(sum_rate(net, np.array(c)) for c in product(range(3), repeat=6))
+    assert sum_rate(net, brute_force(net)) == pytest.approx(best)
+
+
+def test_reward_components_code_paradigm():
+    from lsa.policy.rewards import RewardContext
+    nets = [generate_ppp(20, 3, "dense", 0)]
+    ctx = RewardContext(nets, timeout_s=2.0, workers=1)
+    r_struct, r_perf, r_depth = ctx.reward_functions()
+    completions = [
+        "def assign(net, rng):\n    return net.greedy()\n```",                  # valid, greedy = reference
+        "no code at all",                                                         # no fenced program
+        "def assign(net, rng):\n    return [0] * 3\n```",                     # wrong length -> repaired
+        "def assign(net rng):\n    return 1\n```",                              # syntax error
+        "import os\ndef assign(net, rng):\n    return os.getpid()\n```",          # allow-list
+        "def assign(net, rng):\n    return 1 / 0\n```",                          # runtime error
+    ]
+    inst = [0] * len(completions)
+    s = r_struct([""] * 6, completions, instance=inst)
+    assert s[0] == 1.0 and s[2] == 0.8 and s[3] == 0.2 and s[4] == 0.4 and s[5] == 0.6
+    assert s[1] <= 0.2
+    p = r_perf([""] * 6, completions, instance=inst)
+    assert p[0] == pytest.approx(1.0, abs=1e-6) and p[3] == 0.0 and p[5] == 0.0
+    d = r_depth([""] * 6, completions, instance=inst)
+    assert all(-1.0 <= x <= 0.0 for x in d) and d[3] == 0.0
+    # three reward functions, one execution per distinct program
+    assert ctx.executions == 4
+
+
+def test_embedded_sizes_build_and_roundtrip(tmp_path):
+    import torch
+
+    from lsa.policy.models import SIZES, build_model, load_policy, n_parameters, train_tokenizer
+    rng = np.random.default_rng(0)
+    tok = train_tokenizer([sample_program(rng) for _ in range(200)], vocab_size=400)
+    assert tok.eos_token and tok.pad_token and len(tok) <= 400
+    params = {size: n_parameters(build_model(size, tok)) for size in SIZES}
+    assert params["tiny"] < params["small"] < 10_000_000
+    model = build_model("tiny", tok)
+    model.save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+    policy = load_policy(str(tmp_path))
+    ids = policy.tokenizer("def assign(net, rng):", return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        assert torch.allclose(policy.model(ids).logits, model.eval()(ids).logits, atol=1e-5)
+
+
+def test_missing_embedded_policy_is_a_clear_error(monkeypatch, tmp_path):
+    from lsa.errors import LSAError
+    from lsa.policy import config as pconfig
+    from lsa.policy import models
+    monkeypatch.setattr(pconfig, "EMBEDDED_POLICY_DIR", tmp_path / "absent")
+    with pytest.raises(LSAError, match="embedded policy"):
+        models.resolve_model_path(None)
+
+
+def test_t_interval_covers_the_mean():
+    from lsa.policy.heldout import t_interval
+    m, lo, hi = t_interval([1.0, 2.0, 3.0, 4.0])
+    assert lo < m == 2.5 < hi
