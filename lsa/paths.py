@@ -184,6 +184,8 @@ class WorkflowSettings:
     """(run name, overrides of grpo:) pairs: main + the Fig. 2 ablations."""
     size_run_overrides: tuple = ()
     """Overrides of grpo: for the size-<size> runs (e.g. fewer steps)."""
+    size_pretrain_overrides: tuple = ()
+    """Overrides of pretrain: for the sizes other than the main one (e.g. fewer steps)."""
     prompt_study: tuple = ()
     """Prompt-length study grid as (key, value) pairs: N, K, regimes, seeds, max_tokens."""
     llm_evaluation: tuple = ()
@@ -194,7 +196,8 @@ class WorkflowSettings:
         from .errors import ConfigError
 
         section = dict((config or {}).get("workflow") or {})
-        known = {"model_sizes", "grpo_runs", "size_run_overrides", "prompt_study", "llm_evaluation"}
+        known = {"model_sizes", "grpo_runs", "size_run_overrides", "size_pretrain_overrides", "prompt_study",
+                 "llm_evaluation"}
         unknown = sorted(set(section) - known)
         if unknown:
             raise ConfigError(f"unknown key(s) in config section 'workflow': {', '.join(unknown)} "
@@ -212,6 +215,7 @@ class WorkflowSettings:
         return cls(model_sizes=(main_size, *sizes),
                    grpo_runs=tuple((k, dict(v or {})) for k, v in runs.items()),
                    size_run_overrides=tuple(dict(section.get("size_run_overrides") or {}).items()),
+                   size_pretrain_overrides=tuple(dict(section.get("size_pretrain_overrides") or {}).items()),
                    prompt_study=tuple(dict(section.get("prompt_study") or {}).items()),
                    llm_evaluation=tuple(dict(section.get("llm_evaluation") or {}).items()))
 
@@ -269,6 +273,8 @@ def stage_configs(config: dict, paths: Paths) -> dict[str, dict]:
     for size in s.model_sizes:
         sl = _pick(config, *_POLICY_SECTIONS, "pretrain")
         sl.setdefault("model", {})["size"] = size
+        if size != s.main_size:
+            sl.setdefault("pretrain", {}).update(dict(s.size_pretrain_overrides))
         sl.setdefault("pretrain", {}).update(output_dir=str(paths.base_model(size)),
                                              log_csv=str(paths.pretrain_log_state(size)))
         out[f"pretrain-{size}"] = sl

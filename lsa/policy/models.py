@@ -9,6 +9,8 @@ from pathlib import Path
 
 #: embedded architectures (Qwen2 decoder): the model-size curve uses both
 SIZES: dict[str, dict] = {
+    "micro": dict(hidden_size=96, intermediate_size=288, num_hidden_layers=2, num_attention_heads=4,
+                  num_key_value_heads=2),
     "tiny": dict(hidden_size=128, intermediate_size=384, num_hidden_layers=4, num_attention_heads=4,
                  num_key_value_heads=2),
     "small": dict(hidden_size=256, intermediate_size=768, num_hidden_layers=6, num_attention_heads=8,
