@@ -92,7 +92,7 @@ def test_reward_components_code_paradigm():
     ctx = RewardContext(nets, timeout_s=2.0, workers=1)
     r_struct, r_perf, r_depth = ctx.reward_functions()
     completions = [
-        "def assign(net, rng):\n    return net.greedy()\n```",                  # valid, greedy = reference
+        "def assign(net, rng):\n    return net.greedy(order=net.order_by_signal())\n```",  # = the greedy reference
         "no code at all",                                                         # no fenced program
         "def assign(net, rng):\n    return [0] * 3\n```",                     # wrong length -> repaired
         "def assign(net rng):\n    return 1\n```",                              # syntax error
