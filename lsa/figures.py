@@ -119,6 +119,13 @@ def _line(ax, x, y, err, label, style):
     ax.errorbar(x, y, yerr=err, label=label, capsize=2, **style)
 
 
+def _method_curve(ax, rows: pd.DataFrame, x: str, method: str):
+    """Mean utility ± 95 % CI of one method's rows against column `x`."""
+    stats = rows.groupby(x)["utility"].apply(_mean_ci)
+    _line(ax, stats.index.to_numpy(), [s[0] for s in stats], [s[1] for s in stats], method,
+          style_of(method, METHOD_ORDER))
+
+
 def _log_axis(ax, axis: str, ticks=None):
     """Log scale with plain-number labels: major ticks at the data values (e.g. the N evaluated)."""
     from matplotlib.ticker import FuncFormatter, NullFormatter
@@ -193,9 +200,7 @@ def fig_a_utility_vs_n(paths: Paths, settings: FigureSettings) -> list[Path]:
             m = sub[sub["method"] == method]
             if m.empty:
                 continue
-            stats = m.groupby("N")["utility"].apply(_mean_ci)
-            ns = stats.index.to_numpy()
-            _line(axes[0, j], ns, [s[0] for s in stats], [s[1] for s in stats], method, style_of(method, METHOD_ORDER))
+            _method_curve(axes[0, j], m, "N", method)
             if has_ref:
                 ratio = m.set_index(["instance", "seed"])["utility"] / ref.reindex(m.set_index(["instance", "seed"]).index)
                 rs = pd.Series(ratio.to_numpy(), index=m["N"].to_numpy()).groupby(level=0).apply(_mean_ci)
@@ -237,9 +242,7 @@ def fig_b_anytime(paths: Paths, settings: FigureSettings) -> list[Path]:
             m = sub[sub["method"] == method]
             if m.empty:
                 continue
-            stats = m.groupby("budget_s")["utility"].apply(_mean_ci)
-            _line(axes[0, j], stats.index.to_numpy(), [s[0] for s in stats], [s[1] for s in stats], method,
-                  style_of(method, METHOD_ORDER))
+            _method_curve(axes[0, j], m, "budget_s", method)
         _log_axis(axes[0, j], "x", sub["budget_s"].unique())
         axes[0, j].set_title(regime)
         axes[0, j].set_xlabel("time budget T [s] (log scale)")
