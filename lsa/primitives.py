@@ -7,9 +7,10 @@ import inspect
 
 import numpy as np
 
-from .baselines.common import greedy_assign, move_gains
+from .baselines.common import greedy_assign, independent_movers, move_gains
 from .network import Network
-from .utility import channel_interference_w, conflicts, interference_w
+from .utility import channel_interference_w, conflicts, interference_w, sum_rate
+from .utility import sinr as utility_sinr
 
 #: below this many stored pairs the column-order index is built eagerly (inherited by sandbox children)
 _EAGER_COLUMN_INDEX_M = 5_000_000
@@ -137,8 +138,7 @@ class NetView:
 
     def sinr(self, assignment) -> np.ndarray:
         """(N,) linear SINR of each link under `assignment`."""
-        a = self._assignment(assignment)
-        return self.signal_w[np.arange(self.N), a] / (self.noise_w + interference_w(self._net, a))
+        return utility_sinr(self._net, self._assignment(assignment))
 
     def rates(self, assignment) -> np.ndarray:
         """(N,) log2(1 + SINR_i), bit/s/Hz."""
@@ -187,8 +187,7 @@ class NetView:
         if links is not None:
             allowed = np.zeros(self.N, dtype=bool)
             allowed[np.asarray(links, dtype=np.int64).ravel()] = True
-        current = float(np.log2(1.0 + self.signal_w[np.arange(self.N), a]
-                                / (self.noise_w + interference_w(net, a))).sum())
+        current = sum_rate(net, a)
         for _ in range(int(rounds)):
             gains = move_gains(net, a)
             best = np.argmax(gains, axis=1)
@@ -199,19 +198,10 @@ class NetView:
             if not cand.any():
                 break
             # a candidate moves only if it beats every coupled candidate (ties: lower index wins)
-            row, col = net.cross_row, net.cross_col
-            both = cand[row] & cand[col]
-            r, c = row[both], col[both]
-            beaten = (gain[c] > gain[r]) | ((gain[c] == gain[r]) & (c < r))
-            loser = np.zeros(self.N, dtype=bool)
-            loser[r[beaten]] = True
-            beaten_back = (gain[r] > gain[c]) | ((gain[r] == gain[c]) & (r < c))
-            loser[c[beaten_back]] = True
-            movers = cand & ~loser
+            movers = independent_movers(net, np.where(cand, gain, -np.inf))
             trial = a.copy()
             trial[movers] = best[movers]
-            value = float(np.log2(1.0 + self.signal_w[np.arange(self.N), trial]
-                                  / (self.noise_w + interference_w(net, trial))).sum())
+            value = sum_rate(net, trial)
             if value > current:
                 a, current = trial, value
             else:                                  # coupled through a third link: fall back

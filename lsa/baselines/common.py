@@ -36,6 +36,18 @@ def move_gains(net: Network, assignment: np.ndarray) -> np.ndarray:
     return gains
 
 
+def independent_movers(net: Network, score: np.ndarray) -> np.ndarray:
+    """Links whose finite `score` beats every coupled link's (ties: lower index wins), Luby style.
+
+    The winners share no stored cross gain, so their single moves can be applied together."""
+    row, col = net.cross_row, net.cross_col
+    s_row, s_col = score[row], score[col]
+    loser = np.zeros(net.N, dtype=bool)
+    loser[row[(s_col > s_row) | ((s_col == s_row) & (col < row))]] = True
+    loser[col[(s_row > s_col) | ((s_row == s_col) & (row < col))]] = True
+    return np.isfinite(score) & ~loser
+
+
 def coupling_order(net: Network) -> np.ndarray:
     """Links by descending total normalised coupling (most constrained first, Welsh-Powell style)."""
     strength = np.asarray(net.symmetric_weight.sum(axis=1)).ravel()

@@ -12,7 +12,7 @@ import numpy as np
 from ..network import Network
 from ..protocol import Anytime, random_assignment
 from ..utility import sum_rate
-from .common import greedy_assign, move_gains
+from .common import greedy_assign, independent_movers, move_gains
 
 
 def solve(net: Network, run: Anytime, rng: np.random.Generator, tabu_tenure: int = 7,
@@ -32,7 +32,6 @@ def solve(net: Network, run: Anytime, rng: np.random.Generator, tabu_tenure: int
     upper_bound = float(np.log2(1.0 + net.signal_w.max(axis=1) / net.noise_w).sum())
     tabu_until = np.zeros((N, K), dtype=np.int64)
     kick = kick_links or max(1, N // 100)
-    adj = net.adjacency
     rounds = moves = 0
     while not run.expired() and run.best_utility < upper_bound - 1e-9:
         rounds += 1
@@ -48,9 +47,7 @@ def solve(net: Network, run: Anytime, rng: np.random.Generator, tabu_tenure: int
         best_gain = masked[np.arange(N), best_k]
         improving = best_gain > 1e-12
         if improving.any():
-            score = np.where(improving, best_gain + 1e-9 * rng.random(N), -np.inf)
-            neighbour_best = _neighbour_max(adj, score)
-            movers = improving & (score > neighbour_best)
+            movers = independent_movers(net, np.where(improving, best_gain + 1e-9 * rng.random(N), -np.inf))
         else:
             # stuck: kick a few random links with their best allowed move (possibly worsening)
             candidates = np.flatnonzero(np.isfinite(best_gain))
@@ -67,11 +64,3 @@ def solve(net: Network, run: Anytime, rng: np.random.Generator, tabu_tenure: int
         run.offer(a, utility)
     return {"rounds": rounds, "moves": moves, "proved_optimal": bool(run.best_utility >= upper_bound - 1e-9)}
 
-
-def _neighbour_max(adj, score: np.ndarray) -> np.ndarray:
-    """For each node, the max `score` over its conflict-graph neighbours (-inf if none)."""
-    out = np.full(score.shape, -np.inf)
-    if adj.nnz:
-        rows = np.repeat(np.arange(adj.shape[0]), np.diff(adj.indptr))
-        np.maximum.at(out, rows, score[adj.indices])
-    return out
