@@ -13,7 +13,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .config import build_dataclass, load_yaml, network_params
-from .errors import ConfigError, LSAError
+from .errors import ConfigError
 from .network import generate_ppp
 from .provenance import provenance, write_table
 
@@ -130,4 +130,4 @@ def run(args) -> int:
     return 0
 
 
-__all__ = ["evaluate", "evaluation_config", "EvaluationConfig", "LSAError"]
+__all__ = ["evaluate", "evaluation_config", "EvaluationConfig"]
