@@ -13,10 +13,10 @@ import time
 
 import numpy as np
 
-from lsa.baselines import METHODS
-from lsa.network import generate_ppp
-from lsa.protocol import GRACE_FRACTION, run_method
-from lsa.utility import sum_rate
+from lsa.methods.protocol import GRACE_FRACTION, run_method
+from lsa.methods.registry import METHODS
+from lsa.sim.generate import generate_ppp
+from lsa.sim.utility import sum_rate
 
 CLASSICAL = [m for m in METHODS if not m.startswith("lsa-")]
 

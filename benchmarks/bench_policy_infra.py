@@ -12,9 +12,9 @@ import os
 import statistics
 import time
 
-from lsa.network import generate_ppp
-from lsa.sandbox import run_program, run_programs
-from lsa.serialize import serialize, serialize_naive
+from lsa.policy.serializer import serialize, serialize_naive
+from lsa.programs.runner import run_program, run_programs
+from lsa.sim.generate import generate_ppp
 
 TRIVIAL = "def assign(net, rng):\n    return np.zeros(net.N, dtype=np.int64)\n"
 SMALL = ("def assign(net, rng):\n"

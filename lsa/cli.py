@@ -1,92 +1,125 @@
-"""The `lsa` command: one subcommand per job; bad input gives one line on stderr and exit 2.
-
-Heavy subcommands live in their own modules (imported only when called) and expose
-`add_arguments(parser)` and `run(args) -> int`.
+"""The `lsa` command: one subcommand per job. Bad input gives one line on stderr naming the
+problem and exit status 2; output paths are checked before any long work starts.
 """
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
+import math
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from .errors import LSAError
+from lsa.config import load_yaml
+from lsa.errors import LSAError
+from lsa.io import atomic_path, check_writable
 
-#: subcommand -> (module, one-line help); the module provides add_arguments(parser) and run(args)
-COMMANDS = {
-    "generate": ("lsa.cli", "generate a PPP instance or convert a DIMACS .col graph to .npz"),
-    "solve": ("lsa.cli", "solve one instance with one method under a wall-clock budget"),
-    "methods": ("lsa.cli", "list the available methods"),
-    "evaluate": ("lsa.evaluate", "run methods x instances x budgets x seeds from a config; tidy CSV"),
-    "serialize": ("lsa.serialize", "print the hierarchical (or naive) prompt of an instance"),
-    "exec": ("lsa.sandbox", "run one generated program file on an instance in the sandbox"),
-    "pretrain": ("lsa.policy.pretrain", "build and pretrain the embedded base model"),
-    "train": ("lsa.policy.train", "GRPO (or SFT + GRPO) training of a policy from a config"),
-    "figures": ("lsa.figures", "render every figure and table from results/ alone"),
+COMMANDS: dict[str, str] = {
+    "generate": "generate a PPP instance or convert a DIMACS .col graph to .npz",
+    "solve": "solve one instance with one method under a wall-clock budget",
+    "methods": "list the available methods",
+    "evaluate": "run methods x instances x budgets x seeds from a config; tidy CSV",
+    "serialize": "print the hierarchical (or naive) prompt of an instance",
+    "exec": "run one generated program file on an instance in the sandbox",
+    "pretrain": "build and pretrain the embedded base model",
+    "train": "GRPO (or SFT + GRPO) training of a policy from a config",
+    "figures": "render every figure and table from a results directory alone",
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line (exit 2) instead of usage + message."""
+
+    def error(self, message):
+        raise LSAError(message)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError
+    return value
+
+
+def _seed(text: str) -> int:
+    value = int(text)
+    if not 0 <= value < 2 ** 63:
+        raise ValueError
+    return value
+
+
+_positive_int.__name__ = "positive integer"
+_seed.__name__ = "seed (integer >= 0)"
+
+
 # ------------------------------------------------------------------------- generate
-def _generate_arguments(p: argparse.ArgumentParser) -> None:
+def _generate_arguments(p):
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--n", type=int, help="number of links N (PPP generator)")
+    src.add_argument("--n", type=_positive_int, help="number of links N (PPP generator)")
     src.add_argument("--dimacs", type=Path, help="DIMACS .col graph to convert (protocol model)")
-    p.add_argument("--k", type=int, required=True, help="number of channels K")
+    p.add_argument("--k", type=_positive_int, required=True, help="number of channels K")
     p.add_argument("--regime", default="dense", help="density regime: sparse, dense, ultra-dense")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--config", type=Path, help="YAML profile whose 'network' section overrides the defaults")
     p.add_argument("-o", "--output", type=Path, required=True, help="output .npz path")
 
 
-def _generate_run(args) -> int:
-    from .config import load_yaml, network_params
-    from .network import generate_ppp, read_dimacs, save_npz
+def _generate(args) -> int:
+    from lsa.sim import (
+        MAX_CHANNELS,
+        MAX_LINKS,
+        generate_ppp,
+        network_config,
+        read_dimacs,
+        save_npz,
+    )
 
-    if args.k < 1:
-        raise LSAError(f"--k must be >= 1, got {args.k}")
+    if args.k > MAX_CHANNELS:
+        raise LSAError(f"--k must be at most {MAX_CHANNELS}, got {args.k}")
+    if args.n is not None and args.n > MAX_LINKS:
+        raise LSAError(f"--n must be at most {MAX_LINKS}, got {args.n}")
+    check_writable(args.output)
     if args.dimacs is not None:
         net = read_dimacs(args.dimacs, args.k)
     else:
-        if args.n < 1:
-            raise LSAError(f"--n must be >= 1, got {args.n}")
-        params = network_params(load_yaml(args.config) if args.config else None)
-        net = generate_ppp(args.n, args.k, args.regime, args.seed, params)
+        net = generate_ppp(args.n, args.k, args.regime, args.seed,
+                           network_config(load_yaml(args.config) if args.config else None))
     save_npz(net, args.output)
     print(f"wrote {args.output}: N={net.N} K={net.K} M={net.M} regime={net.regime}", file=sys.stderr)
     return 0
 
 
 # ------------------------------------------------------------------------- solve
-def _solve_arguments(p: argparse.ArgumentParser) -> None:
+def _solve_arguments(p):
     p.add_argument("instance", type=Path, help="instance .npz (lsa-network-v1)")
     p.add_argument("--method", required=True, help="method name (see `lsa methods`)")
     p.add_argument("--budget", type=float, required=True, help="wall-clock budget in seconds")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--model", help="HF model id or local path for lsa-code / lsa-direct")
-    p.add_argument("--threads", type=int, default=1, help="CPU threads every method may use")
+    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--model", help="HF model id or local path, for methods that load a model")
+    p.add_argument("--threads", type=_positive_int, default=1, help="CPU threads every method may use")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--save-assignment", type=Path, help="write the assignment (.npy, int64)")
 
 
-def _solve_run(args) -> int:
-    from .baselines import get_method
-    from .network import atomic_path, load_npz
-    from .protocol import run_method
+def _solve(args) -> int:
+    from lsa.methods import get_method
+    from lsa.methods.protocol import check_budget, run_method
+    from lsa.sim import load_npz
 
-    get_method(args.method)  # unknown method: fail before reading anything
-    if not args.budget > 0:
-        raise LSAError(f"--budget must be a positive number of seconds, got {args.budget}")
+    method = get_method(args.method)  # unknown method: fail before reading anything
+    check_budget(args.budget, "--budget")
+    if args.model and not method.accepts_model:
+        raise LSAError(f"--model is for methods that load a model; {args.method!r} does not")
+    if args.save_assignment:
+        check_writable(args.save_assignment)
     net = load_npz(args.instance)
     params = {"model": args.model} if args.model else {}
     row, assignment = run_method(net, args.method, args.budget, args.seed, params,
                                  instance=args.instance.name, threads=args.threads)
     if args.save_assignment:
-        with atomic_path(args.save_assignment) as tmp:
-            with open(tmp, "wb") as fh:
-                np.save(fh, assignment.astype(np.int64))
+        with atomic_path(args.save_assignment) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, assignment.astype(np.int64))
     out = dict(row, method=args.method, n=net.N, k=net.K, throughput_bps=row["throughput"])
     if args.json:
         print(json.dumps(out, default=_json_default))
@@ -98,9 +131,9 @@ def _solve_run(args) -> int:
 
 
 def _json_default(obj):
-    if isinstance(obj, (np.integer,)):
+    if isinstance(obj, np.integer):
         return int(obj)
-    if isinstance(obj, (np.floating,)):
+    if isinstance(obj, np.floating):
         return float(obj)
     if isinstance(obj, np.bool_):
         return bool(obj)
@@ -108,34 +141,238 @@ def _json_default(obj):
 
 
 # ------------------------------------------------------------------------- methods
-def _methods_arguments(p: argparse.ArgumentParser) -> None:
-    pass
+def _methods(args) -> int:
+    from lsa.methods import all_methods
 
-
-def _methods_run(args) -> int:
-    from .baselines import METHODS
-
-    width = max(len(name) for name in METHODS)
-    for name, spec in METHODS.items():
+    methods = all_methods()
+    width = max(len(name) for name in methods)
+    for name, spec in methods.items():
         print(f"{name:<{width}}  {spec.summary}")
     return 0
 
 
-_LOCAL = {"generate": (_generate_arguments, _generate_run), "solve": (_solve_arguments, _solve_run),
-          "methods": (_methods_arguments, _methods_run)}
+# ------------------------------------------------------------------------- evaluate
+def _evaluate_arguments(p):
+    p.add_argument("--config", required=True, type=Path, help="YAML profile with an 'evaluation' section")
+    p.add_argument("--output", required=True, type=Path, help="tidy CSV to write (plus a provenance sidecar)")
+    p.add_argument("--methods", nargs="+", help="override evaluation.methods")
+
+
+def _evaluate(args) -> int:
+    from lsa.methods.evaluate import evaluate, evaluation_config
+    from lsa.workflow.provenance import write_table
+
+    config = load_yaml(args.config)
+    evaluation_config(config)                 # validate before anything runs
+    check_writable(args.output)
+    df = evaluate(config, args.methods)
+    write_table(df, args.output, config, args.config)
+    summary = df.groupby(["regime", "N", "budget_s", "method"])["utility"].mean().unstack("method")
+    print(summary.round(2).to_string())
+    print(f"\nwrote {args.output} ({len(df)} rows)")
+    if df["overrun"].any():
+        print(f"warning: {int(df['overrun'].sum())} run(s) overran their budget (see column 'overrun')")
+    return 0
+
+
+# ------------------------------------------------------------------------- serialize
+def _serialize_arguments(p):
+    p.add_argument("instance", help="instance file (.npz, lsa-network-v1)")
+    p.add_argument("--max-tokens", type=int, default=1024, help="token budget (default 1024)")
+    p.add_argument("--naive", action="store_true", help="the full serialization (ignores the budget)")
+    p.add_argument("--json", action="store_true", help="print one JSON object with tokens, text, levels")
+    p.add_argument("--tokenizer", default=None,
+                   help="count with this Hugging Face tokenizer (a local directory); default: regex counter")
+
+
+def _serialize(args) -> int:
+    from lsa.policy.serializer import load_tokenizer, serialize, serialize_naive
+    from lsa.sim import load_npz
+
+    if not 0 <= args.max_tokens <= 1_000_000:
+        raise LSAError(f"--max-tokens must be an integer in [0, 1000000], got {args.max_tokens}")
+    net = load_npz(args.instance)
+    tokenizer = load_tokenizer(args.tokenizer)
+    state = serialize_naive(net, tokenizer) if args.naive else serialize(net, args.max_tokens, tokenizer)
+    if args.json:
+        print(json.dumps({"tokens": state.tokens, "text": state.text, "levels": state.levels,
+                          "max_tokens": state.max_tokens, "naive": bool(args.naive), "N": net.N, "K": net.K}))
+    else:
+        print(state.text)
+    return 0
+
+
+# ------------------------------------------------------------------------- exec
+def _exec_arguments(p):
+    p.add_argument("program", type=Path, help="Python file defining `def assign(net, rng)`")
+    p.add_argument("instance", help="instance file (.npz, lsa-network-v1)")
+    p.add_argument("--timeout", type=float, default=2.0, help="wall-clock limit in seconds (default 2)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the `rng` the program receives")
+    p.add_argument("--memory-mb", type=int, default=1024, help="memory cap of the program (MiB)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--assignment", action="store_true", help="include the assignment in --json output")
+
+
+def _exec(args) -> int:
+    """Exit 0 when the program ran (status ok), 1 otherwise; bad input is an `LSAError`."""
+    from lsa.programs.runner import run_program
+    from lsa.sim import load_npz
+
+    if not args.program.is_file():
+        raise LSAError(f"program file not found: {args.program}")
+    try:
+        source = args.program.read_text(encoding="utf-8")
+    except (UnicodeDecodeError, OSError) as exc:
+        raise LSAError(f"cannot read program {args.program}: {exc.__class__.__name__}") from None
+    if not (0 < args.timeout <= 600 and math.isfinite(args.timeout)):
+        raise LSAError(f"--timeout must be seconds in (0, 600], got {args.timeout}")
+    if not 16 <= args.memory_mb <= 65536:
+        raise LSAError(f"--memory-mb must be in [16, 65536], got {args.memory_mb}")
+    net = load_npz(args.instance)
+    result = run_program(source, net, timeout_s=args.timeout, seed=args.seed, memory_mb=args.memory_mb)
+    if args.json:
+        print(result.to_json(include_assignment=args.assignment))
+    else:
+        print(f"status: {result.status}")
+        if result.utility is not None:
+            print(f"utility: {result.utility:.6g} bit/s/Hz")
+        print(f"runtime_s: {result.runtime_s:.4f} (end to end {result.wall_s:.4f})")
+        print(f"repaired: {str(result.repaired).lower()}" + (f" {result.repairs}" if result.repaired else ""))
+        if result.error:
+            print(f"error: {result.error}")
+    return 0 if result.ok else 1
+
+
+# ------------------------------------------------------------------------- pretrain / train
+def _pretrain_arguments(p):
+    from lsa.policy.config import ModelConfig, PretrainConfig
+
+    p.add_argument("--config", required=True, type=Path, help="YAML profile with model: and pretrain: sections")
+    p.add_argument("--output", required=True, type=Path, help="directory of the pretrained base model")
+    p.add_argument("--size", default=None, help=ModelConfig.help_of("size"))
+    p.add_argument("--max-steps", type=int, default=None, help=PretrainConfig.help_of("max_steps"))
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def _pretrain(args) -> int:
+    from dataclasses import replace
+
+    from lsa.policy.config import policy_config
+    from lsa.policy.pretrain import pretrain
+    from lsa.sim import network_config
+
+    raw = load_yaml(args.config)
+    cfg = policy_config(raw)
+    model_cfg = replace(cfg.model, size=args.size) if args.size else cfg.model
+    pre = replace(cfg.pretrain, max_steps=args.max_steps) if args.max_steps is not None else cfg.pretrain
+    check_writable(args.output / "config.json")
+    info = pretrain(model_cfg, pre, args.output, network=network_config(raw), progress=not args.no_progress)
+    print(json.dumps(info, indent=1))
+    return 0
+
+
+def _train_arguments(p):
+    from lsa.policy.config import GRPOConfig
+
+    p.add_argument("--config", required=True, type=Path, help="YAML profile with model:, grpo:, sft:, direct: sections")
+    p.add_argument("--output", required=True, type=Path, help="run directory: checkpoints and final/")
+    p.add_argument("--base", default=None, help="starting model (path or HF id); default: model.name_or_path")
+    p.add_argument("--paradigm", choices=["code", "direct"], default=None, help=GRPOConfig.help_of("paradigm"))
+    p.add_argument("--sft", action="store_true", help="direct paradigm: SFT warm start (sft: section) before GRPO")
+    p.add_argument("--sft-only", action="store_true", help="run only the SFT warm start (into --output)")
+    p.add_argument("--max-steps", type=int, default=None, help=GRPOConfig.help_of("max_steps"))
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a grpo: field, e.g. --set num_generations=4 --set lambda_perf=2")
+    p.add_argument("--no-resume", action="store_true", help="start fresh even if checkpoints exist")
+    p.add_argument("--ship", action="store_true",
+                   help="copy the final policy into the package (lsa/data/models/embedded-code or -direct)")
+
+
+def _train(args) -> int:
+    import dataclasses
+
+    import yaml
+
+    from lsa.errors import ConfigError
+    from lsa.policy.config import GRPOConfig, direct_variant, policy_config
+    from lsa.policy.sft import train_sft
+    from lsa.policy.train import ship, train_grpo
+    from lsa.sim import network_config
+
+    raw = load_yaml(args.config)
+    cfg = policy_config(raw)
+    network = network_config(raw)
+    overrides = {}
+    for item in args.set:
+        if "=" not in item:
+            raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        overrides[key] = yaml.safe_load(value)
+    if args.max_steps is not None:
+        overrides["max_steps"] = args.max_steps
+    if args.no_resume:
+        overrides["resume"] = False
+    grpo = GRPOConfig.from_mapping({**dataclasses.asdict(cfg.grpo), **overrides})
+    if (args.paradigm or grpo.paradigm) == "direct":
+        grpo = direct_variant(grpo, cfg.direct)
+    check_writable(args.output / "final" / "config.json")
+    base = args.base
+    if args.sft or args.sft_only:
+        sft_dir = args.output if args.sft_only else args.output / "sft"
+        print(json.dumps(train_sft(cfg.model, cfg.sft, base, sft_dir, network=network), indent=1))
+        if args.sft_only:
+            return 0
+        base = sft_dir
+    info = train_grpo(cfg.model, grpo, base, args.output, network=network)
+    print(json.dumps(info, indent=1, default=str))
+    if args.ship:
+        print(f"shipped to {ship(info['output_dir'], grpo.paradigm)}")
+    return 0
+
+
+# ------------------------------------------------------------------------- figures
+def _figures_arguments(p):
+    from lsa.workflow.figures import FIGURE_NAMES
+
+    p.add_argument("--results", type=Path, default=Path("reference/results"),
+                   help="results directory of one run (default: the committed reference)")
+    p.add_argument("--figures", type=Path, default=Path("reference/figures"), help="where PDF/PNG and the table go")
+    p.add_argument("--only", nargs="+", metavar="NAME", help=f"render only these ({', '.join(FIGURE_NAMES)})")
+    p.add_argument("--strict", action="store_true", help="fail (exit 1) when a figure's results are missing")
+
+
+def _figures(args) -> int:
+    from lsa.workflow.figures import FIGURE_NAMES, MissingResults, render_all
+
+    if not args.results.is_dir():
+        raise LSAError(f"results directory not found: {args.results}")
+    try:
+        done = render_all(args.results, args.figures, args.only, args.strict)
+    except MissingResults as exc:
+        print(f"lsa figures: {exc}", file=sys.stderr)
+        return 1
+    print(f"rendered {len(done)}/{len(args.only or FIGURE_NAMES)} figures/tables into {args.figures}")
+    return 0
+
+
+_HANDLERS = {
+    "generate": (_generate_arguments, _generate), "solve": (_solve_arguments, _solve),
+    "methods": (None, _methods), "evaluate": (_evaluate_arguments, _evaluate),
+    "serialize": (_serialize_arguments, _serialize), "exec": (_exec_arguments, _exec),
+    "pretrain": (_pretrain_arguments, _pretrain), "train": (_train_arguments, _train),
+    "figures": (_figures_arguments, _figures),
+}
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lsa", description="LLM-driven large-scale spectrum access")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (module, help_text) in COMMANDS.items():
+    """The parser; only `command`'s arguments are built (the others may import heavy modules)."""
+    parser = _Parser(prog="lsa", description="LLM-driven large-scale spectrum access")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, help_text in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
-        if name != command:
-            continue
-        if name in _LOCAL:
-            _LOCAL[name][0](p)
-        else:
-            importlib.import_module(module).add_arguments(p)
+        add = _HANDLERS[name][0]
+        if name == command and add is not None:
+            add(p)
     return parser
 
 
@@ -144,15 +381,13 @@ def main(argv: list[str] | None = None) -> int:
     command = next((a for a in argv if not a.startswith("-")), None)
     try:
         parser = build_parser(command if command in COMMANDS else None)
-        args = parser.parse_args(argv)
-        if args.command is None:
+        if not argv or argv[0] in ("-h", "--help"):
             parser.print_help()
-            return 2
-        if args.command in _LOCAL:
-            return _LOCAL[args.command][1](args)
-        return importlib.import_module(COMMANDS[args.command][0]).run(args)
+            return 0 if argv else 2
+        args = parser.parse_args(argv)
+        return _HANDLERS[args.command][1](args)
     except LSAError as exc:
-        print(f"lsa {command}: error: {exc}", file=sys.stderr)
+        print(f"lsa {command or ''}: error: {exc}".replace("  ", " "), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("lsa: interrupted", file=sys.stderr)

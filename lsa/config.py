@@ -1,92 +1,91 @@
-"""Configuration: the physical defaults (SPEC §1) and YAML profile loading with validation.
+"""Configuration plumbing shared by every layer: YAML profile loading and `Section`, the base of
+every config dataclass (one per YAML section), which type-checks and validates itself.
 
-Every modelling assumption lives in a dataclass field here *and* in `config/*.yaml`; the YAML wins.
+A section is a frozen dataclass whose fields are declared with `option(default, help)`; the help
+text is written once and reused by the CLI (`Section.help_of`). `__post_init__` checks every
+field's type against its annotation and then calls the section's own `check()`, so
+`dataclasses.replace` cannot bypass validation (as in TRL's config classes).
 """
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+import math
+import types
+import typing
+from dataclasses import field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
-from .errors import ConfigError
+from lsa.errors import ConfigError
 
 
-@dataclass(frozen=True)
-class NetworkParams:
-    """Physical layer of generated instances (SPEC §1). Units are in the field names."""
-
-    density_links_per_km2: dict = field(
-        default_factory=lambda: {"sparse": 100.0, "dense": 1000.0, "ultra-dense": 10000.0}
-    )
-    """Link density of each regime; the square's side is sqrt(N / density)."""
-    d_min_m: float = 10.0
-    """Minimum transmitter-receiver distance of a link."""
-    d_max_m: float = 50.0
-    """Maximum transmitter-receiver distance of a link."""
-    bandwidth_hz: float = 1.0e6
-    """Bandwidth of each orthogonal channel."""
-    power_dbm: float = 20.0
-    """Transmit power of every transmitter."""
-    noise_psd_dbm_hz: float = -174.0
-    """Thermal noise power spectral density."""
-    noise_figure_db: float = 9.0
-    """Receiver noise figure."""
-    pathloss_intercept_db: float = 28.0
-    """Path loss at 1 m plus carrier term (3GPP TR 38.901 UMi NLOS at 2.4 GHz ~ 22.4 + 21.3 log10 fc)."""
-    pathloss_exponent: float = 3.53
-    """Path-loss exponent: PL(d) = intercept + 10 * exponent * log10(d_m)."""
-    min_distance_m: float = 1.0
-    """Distances are clipped below this (avoids the singularity of the log-distance model)."""
-    shadowing_sigma_db: float = 7.82
-    """Standard deviation of log-normal shadowing (per tx-rx pair, channel independent)."""
-    rayleigh_direct: bool = True
-    """Frequency-selective Rayleigh fading on direct links (a gain per channel)."""
-    interference_threshold_db: float = -20.0
-    """A cross pair is stored when P_j g_ij exceeds noise power times 10^(threshold/10)."""
-    max_interferers_per_link: int | None = 256
-    """Keep at most this many strongest interferers per receiver (None: no cap, exact)."""
-    candidate_factor: int = 2
-    """With a cap, candidates are the cap*factor nearest transmitters within the cutoff radius."""
-
-    def noise_w(self) -> float:
-        noise_dbm = self.noise_psd_dbm_hz + 10.0 * _log10(self.bandwidth_hz) + self.noise_figure_db
-        return dbm_to_w(noise_dbm)
-
-    def power_w(self) -> float:
-        return dbm_to_w(self.power_dbm)
-
-    def validate(self) -> "NetworkParams":
-        if not self.density_links_per_km2:
-            raise ConfigError("network.density_links_per_km2 must name at least one regime")
-        for regime, density in self.density_links_per_km2.items():
-            if not density > 0:
-                raise ConfigError(f"network.density_links_per_km2[{regime!r}] must be > 0, got {density}")
-        if not 0 < self.d_min_m <= self.d_max_m:
-            raise ConfigError(f"network: need 0 < d_min_m <= d_max_m, got {self.d_min_m}, {self.d_max_m}")
-        if self.bandwidth_hz <= 0:
-            raise ConfigError("network.bandwidth_hz must be > 0")
-        if self.shadowing_sigma_db < 0:
-            raise ConfigError("network.shadowing_sigma_db must be >= 0")
-        if self.pathloss_exponent <= 0:
-            raise ConfigError("network.pathloss_exponent must be > 0")
-        if self.max_interferers_per_link is not None and self.max_interferers_per_link < 1:
-            raise ConfigError("network.max_interferers_per_link must be >= 1 or null")
-        if self.candidate_factor < 1:
-            raise ConfigError("network.candidate_factor must be >= 1")
-        return self
+def option(default: Any = dataclasses.MISSING, help: str = "", **kwargs) -> Any:
+    """A documented config field: `default` (a list/dict default is copied per instance) and `help`."""
+    if isinstance(default, (list, dict, set)):
+        value = default
+        return field(default_factory=lambda: type(value)(value), metadata={"help": help}, **kwargs)
+    return field(default=default, metadata={"help": help}, **kwargs)
 
 
-def _log10(x: float) -> float:
-    import math
+class Section:
+    """Base of the config dataclasses. Subclasses set `SECTION` (the YAML key) and may override
+    `check()` to reject bad values or combinations with a message that says what to change."""
 
-    return math.log10(x)
+    SECTION: ClassVar[str] = ""
+
+    def __post_init__(self):
+        hints = _type_hints(type(self))
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name in hints and not _conforms(value, hints[f.name]):
+                raise ConfigError(f"config section '{self.SECTION}': {f.name} must be "
+                                  f"{_describe(hints[f.name])}, got {value!r} ({type(value).__name__})")
+        self.check()
+
+    def check(self) -> None:
+        """Reject bad values; raise `ConfigError` via `self.fail(...)`."""
+
+    def fail(self, message: str):
+        raise ConfigError(f"config section '{self.SECTION}': {message}")
+
+    @classmethod
+    def from_mapping(cls, values: dict | None, section: str | None = None):
+        """Build from a YAML mapping; unknown keys and wrong types are a `ConfigError`."""
+        name = section or cls.SECTION
+        if values is None:
+            values = {}
+        if not isinstance(values, dict):
+            raise ConfigError(f"config section '{name}' must be a mapping, got {type(values).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(str(k) for k in set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown key(s) in config section '{name}': {', '.join(unknown)} "
+                              f"(known: {', '.join(sorted(known))})")
+        try:
+            return cls(**values)
+        except TypeError as exc:          # a required field is missing
+            raise ConfigError(f"config section '{name}': {exc}") from None
+
+    @classmethod
+    def help_of(cls, name: str) -> str:
+        """The documented help of field `name` (for CLI options)."""
+        for f in dataclasses.fields(cls):
+            if f.name == name:
+                return f.metadata.get("help", "")
+        raise KeyError(name)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
 
 
-def dbm_to_w(dbm: float) -> float:
-    return 10.0 ** ((dbm - 30.0) / 10.0)
+def section(config: dict | None, cls: type, key: str | None = None):
+    """The section `key` (default `cls.SECTION`) of a loaded profile as `cls`."""
+    if config is not None and not isinstance(config, dict):
+        raise ConfigError(f"a config must be a mapping, got {type(config).__name__}")
+    key = key or cls.SECTION
+    return cls.from_mapping((config or {}).get(key), key)
 
 
 def load_yaml(path: str | Path) -> dict:
@@ -96,29 +95,61 @@ def load_yaml(path: str | Path) -> dict:
         raise ConfigError(f"config file not found: {path}")
     try:
         data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+    except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {type(exc).__name__}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold a mapping at the top level")
     return data
 
 
-def build_dataclass(cls: type, values: dict | None, section: str) -> Any:
-    """Instantiate dataclass `cls` from a mapping; unknown keys are a `ConfigError`."""
-    values = dict(values or {})
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ConfigError(f"unknown key(s) in config section '{section}': {', '.join(unknown)} "
-                          f"(known: {', '.join(sorted(known))})")
+# ---------------------------------------------------------------------------------------- types
+def _type_hints(cls: type) -> dict:
     try:
-        obj = cls(**values)
-    except TypeError as exc:
-        raise ConfigError(f"config section '{section}': {exc}") from None
-    if hasattr(obj, "validate"):
-        obj = obj.validate()
-    return obj
+        return typing.get_type_hints(cls)
+    except Exception:                     # noqa: BLE001 - unresolvable hints: skip type checks
+        return {}
 
 
-def network_params(config: dict | None) -> NetworkParams:
-    return build_dataclass(NetworkParams, (config or {}).get("network"), "network")
+def _conforms(value, hint) -> bool:
+    if hint is Any:
+        return True
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_conforms(value, h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if hint is str:
+        return isinstance(value, str)
+    if origin in (list, tuple) or hint in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            return False
+        args = typing.get_args(hint)
+        return not args or all(_conforms(v, args[0]) for v in value)
+    if origin is dict or hint is dict:
+        if not isinstance(value, dict):
+            return False
+        args = typing.get_args(hint)
+        return not args or all(_conforms(k, args[0]) and _conforms(v, args[1]) for k, v in value.items())
+    return True
+
+
+def _describe(hint) -> str:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return "null"
+    if origin in (list, tuple):
+        args = typing.get_args(hint)
+        return f"a list of {_describe(args[0])}" if args else "a list"
+    if origin is dict:
+        return "a mapping"
+    names = {bool: "true or false", int: "an integer", float: "a finite number", str: "a string",
+             list: "a list", dict: "a mapping"}
+    return names.get(hint, getattr(hint, "__name__", str(hint)))

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from lsa.network import generate_ppp
+from lsa.sim.generate import generate_ppp
 
 
 @pytest.fixture(scope="session")

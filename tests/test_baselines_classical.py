@@ -7,12 +7,12 @@ import tempfile
 import numpy as np
 import pytest
 
-from lsa.baselines.exact import brute_force
-from lsa.baselines.km import slot_assignment
-from lsa.baselines.partition import partition
-from lsa.network import from_edges, generate_ppp
-from lsa.protocol import GRACE_FRACTION, GRACE_S, run_method
-from lsa.utility import conflicts, is_valid, sum_rate
+from lsa.methods.exact import brute_force
+from lsa.methods.km import slot_assignment
+from lsa.methods.partition import partition
+from lsa.methods.protocol import GRACE_FRACTION, GRACE_S, run_method
+from lsa.sim.generate import from_edges, generate_ppp
+from lsa.sim.utility import conflicts, is_valid, sum_rate
 
 
 def _within_budget(row):

@@ -2,12 +2,11 @@
 `.col`, read back, and coloured conflict-free with K = chromatic number by the best method."""
 import itertools
 
-import numpy as np
 import pytest
 
-from lsa.network import read_dimacs, write_dimacs
-from lsa.protocol import run_method
-from lsa.utility import conflicts
+from lsa.methods.protocol import run_method
+from lsa.sim.formats import read_dimacs, write_dimacs
+from lsa.sim.utility import conflicts
 
 #: tried in this order; the first conflict-free answer wins ("best of the registered methods")
 CANDIDATES = ("local-search", "exact", "pulp-partitioned", "km-partitioned", "greedy")

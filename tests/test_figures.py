@@ -11,7 +11,7 @@ import pytest
 
 from lsa import figures
 from lsa.cli import main
-from lsa.paths import DIRECT_RUNS, FIGURES, RUN_LABELS, TABLE, Paths
+from lsa.workflow.paths import DIRECT_RUNS, FIGURES, RUN_LABELS, TABLE, Paths
 
 METHODS = ["random", "greedy", "local-search", "exact", "pulp-partitioned"]
 

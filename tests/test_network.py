@@ -3,11 +3,12 @@ import json
 import numpy as np
 import pytest
 
-from lsa.config import NetworkParams
 from lsa.errors import InstanceFormatError
-from lsa.network import (FORMAT, from_edges, generate_ppp, load_npz, read_dimacs, save_npz, truncate,
-                         write_dimacs)
-from lsa.utility import sum_rate
+from lsa.sim.formats import load_npz, read_dimacs, save_npz, write_dimacs
+from lsa.sim.generate import from_edges, generate_ppp, truncate
+from lsa.sim.network import FORMAT
+from lsa.sim.params import NetworkConfig
+from lsa.sim.utility import sum_rate
 
 
 def test_round_trip_is_exact(tmp_path, small_net):
@@ -26,7 +27,7 @@ def test_round_trip_is_exact(tmp_path, small_net):
 
 
 def test_generator_regimes_and_geometry():
-    p = NetworkParams()
+    p = NetworkConfig()
     utils = {}
     for regime in ("sparse", "dense", "ultra-dense"):
         net = generate_ppp(400, 4, regime, 1, p)
@@ -50,9 +51,9 @@ def test_generator_is_deterministic():
 @pytest.mark.parametrize("regime", ["sparse", "dense", "ultra-dense"])
 def test_truncation_error_is_small_against_dense(regime):
     """SPEC §1: the default truncation (-20 dB below noise, 256 strongest) is measured against dense."""
-    dense_params = NetworkParams(interference_threshold_db=-300.0, max_interferers_per_link=None)
+    dense_params = NetworkConfig(interference_threshold_db=-300.0, max_interferers_per_link=None)
     dense = generate_ppp(1000, 8, regime, 1, dense_params)
-    default = NetworkParams()
+    default = NetworkConfig()
     sparse = truncate(dense, default.interference_threshold_db, default.max_interferers_per_link)
     assert sparse.M < dense.M
     rng = np.random.default_rng(0)
@@ -122,7 +123,7 @@ def test_dimacs_round_trip_and_protocol_model(tmp_path):
     assert net.N == 4 and net.M == 2 * len(edges)
     assert net.noise_w == 0.01 and np.all(net.direct_gain == 1) and np.all(net.power_w == 1)
     proper = np.array([0, 1, 2, 0])
-    from lsa.utility import conflicts, sinr
+    from lsa.sim.utility import conflicts, sinr
     assert conflicts(net, proper) == 0
     np.testing.assert_allclose(sinr(net, proper), 100.0)
     clash = np.array([0, 0, 2, 1])

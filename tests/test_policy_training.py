@@ -3,11 +3,10 @@ resume, SFT (TRL SFTTrainer), and `lsa-code` / `lsa-direct` through the protocol
 import csv
 from dataclasses import replace
 
-import numpy as np
 import pytest
 
-from lsa.network import generate_ppp
 from lsa.policy.config import GRPOSection, ModelConfig, PretrainConfig, SFTSection
+from lsa.sim.generate import generate_ppp
 
 pytestmark = pytest.mark.slow
 
@@ -76,7 +75,7 @@ def test_sft_then_direct_grpo(base_model, tmp_path):
 
 
 def test_lsa_code_and_direct_under_the_protocol(base_model):
-    from lsa.protocol import run_method
+    from lsa.methods.protocol import run_method
     net = generate_ppp(30, 3, "dense", 5)
     params = {"model": str(base_model), "max_new_tokens": 48, "prompt_max_tokens": 64}
     row, assignment = run_method(net, "lsa-code", budget_s=1.5, seed=0, params=params)

@@ -6,9 +6,9 @@ import pytest
 
 from lsa.config import load_yaml
 from lsa.errors import ConfigError
-from lsa.network import generate_ppp
 from lsa.policy.config import policy_config
 from lsa.policy.corpus import CODE_CLOSE, sample_program
+from lsa.sim.generate import generate_ppp
 
 ALLOWED_CALLS = {"greedy", "best_response", "move_gains", "channel_interference", "rates", "utility",
                  "order_by_signal", "order_by_coupling", "random_assignment", "permutation", "argmax", "argmin",
@@ -79,11 +79,11 @@ def test_parse_channel_list_grades_structure():
 def test_brute_force_is_optimal():
     from itertools import product
 
-    from lsa.policy.train import brute_force
-    from lsa.utility import sum_rate
+    from lsa.methods.exact import brute_force
+    from lsa.sim.utility import sum_rate
     net = generate_ppp(6, 3, "ultra-dense", 4)
     best = max(sum_rate(net, np.array(c)) for c in product(range(3), repeat=6))
-    assert sum_rate(net, brute_force(net)) == pytest.approx(best)
+    assert sum_rate(net, brute_force(net)[0]) == pytest.approx(best)
 
 
 def test_reward_components_code_paradigm():
@@ -114,7 +114,13 @@ def test_reward_components_code_paradigm():
 def test_embedded_sizes_build_and_roundtrip(tmp_path):
     import torch
 
-    from lsa.policy.models import SIZES, build_model, load_policy, n_parameters, train_tokenizer
+    from lsa.policy.models import (
+        SIZES,
+        build_model,
+        load_policy,
+        n_parameters,
+        train_tokenizer,
+    )
     rng = np.random.default_rng(0)
     tok = train_tokenizer([sample_program(rng) for _ in range(200)], vocab_size=400)
     assert tok.eos_token and tok.pad_token and len(tok) <= 400
@@ -131,14 +137,13 @@ def test_embedded_sizes_build_and_roundtrip(tmp_path):
 
 def test_missing_embedded_policy_is_a_clear_error(monkeypatch, tmp_path):
     from lsa.errors import LSAError
-    from lsa.policy import config as pconfig
     from lsa.policy import models
-    monkeypatch.setattr(pconfig, "EMBEDDED_POLICY_DIR", tmp_path / "absent")
+    monkeypatch.setattr(models, "EMBEDDED_POLICY_DIR", tmp_path / "absent")
     with pytest.raises(LSAError, match="embedded policy"):
         models.resolve_model_path(None)
 
 
 def test_t_interval_covers_the_mean():
-    from lsa.policy.heldout import t_interval
+    from lsa.workflow.stats import t_interval
     m, lo, hi = t_interval([1.0, 2.0, 3.0, 4.0])
     assert lo < m == 2.5 < hi

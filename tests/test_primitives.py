@@ -2,10 +2,17 @@
 import numpy as np
 import pytest
 
-from lsa.baselines.common import greedy_assign, move_gains
-from lsa.network import from_edges, generate_ppp
-from lsa.primitives import API_DOC, NetView
-from lsa.utility import channel_interference_w, conflicts, interference_w, link_rates, sinr, sum_rate
+from lsa.programs.primitives import API_DOC, NetView
+from lsa.sim.engine import greedy_assign, move_gains
+from lsa.sim.generate import from_edges, generate_ppp
+from lsa.sim.utility import (
+    channel_interference_w,
+    conflicts,
+    interference_w,
+    link_rates,
+    sinr,
+    sum_rate,
+)
 
 
 @pytest.fixture(scope="module")

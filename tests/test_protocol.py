@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from lsa.errors import LSAError, MethodTooLarge
-from lsa.protocol import Anytime, run_method
-from lsa.utility import sum_rate
+from lsa.methods.protocol import Anytime, run_method
+from lsa.sim.utility import sum_rate
 
 
 def test_anytime_keeps_best_and_ignores_late_offers(small_net):
@@ -22,13 +22,13 @@ def test_anytime_keeps_best_and_ignores_late_offers(small_net):
 
 
 def test_method_without_incumbent_gets_flagged_random(small_net, monkeypatch):
-    import lsa.baselines.random as rnd
+    from lsa.methods.registry import Method, register
 
     def refuse(net, run, rng, **kw):
         raise MethodTooLarge("too big for this test")
 
-    monkeypatch.setattr(rnd, "solve", refuse)
-    row, a = run_method(small_net, "random", 0.1, seed=0)
+    register(Method("test-refuses", "always refuses", refuse))
+    row, a = run_method(small_net, "test-refuses", 0.1, seed=0)
     assert row["fallback_random"] and not row["valid"] and "too big" in row["refused"]
     assert a.shape == (small_net.N,) and a.max() < small_net.K
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from lsa.repair import REPAIR_KINDS, repair_assignment
+from lsa.programs.repair import REPAIR_KINDS, repair_assignment
 
 
 def _valid(a, N, K):

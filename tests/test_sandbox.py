@@ -1,7 +1,6 @@
 """The program sandbox as a security boundary (SPEC §7): an adversarial suite where every case is
 contained, killed within timeout + 1 s, leaves nothing on disk and no child behind; plus the happy
 path (utility equals lsa.utility.sum_rate), parallel runs, code extraction and `lsa exec`."""
-import argparse
 import builtins
 import json
 import os
@@ -10,11 +9,20 @@ import signal
 import numpy as np
 import pytest
 
+from lsa.cli import main
 from lsa.errors import LSAError
-from lsa.network import generate_ppp, save_npz
-from lsa.sandbox import (STDOUT_CAP_BYTES, ExecResult, ProgramRejected, _run, add_arguments, check_program,
-                         extract_code, run, run_program, run_programs)
-from lsa.utility import sum_rate
+from lsa.policy.prompts import extract_code
+from lsa.programs.checks import ProgramRejected, check_program
+from lsa.programs.runner import (
+    STDOUT_CAP_BYTES,
+    ExecResult,
+    _run,
+    run_program,
+    run_programs,
+)
+from lsa.sim.formats import save_npz
+from lsa.sim.generate import generate_ppp
+from lsa.sim.utility import sum_rate
 
 TIMEOUT_S = 1.0
 HARMLESS = "def assign(net, rng):\n    a = net.greedy()\n    return net.best_response(a, rounds=2)\n"
@@ -234,18 +242,14 @@ def test_cli_entry_point(net, tmp_path, capsys, monkeypatch):
     instance = save_npz(net, tmp_path / "net.npz")
     program = tmp_path / "prog.py"
     program.write_text(HARMLESS)
-    parser = argparse.ArgumentParser()
-    add_arguments(parser)
-    assert run(parser.parse_args([str(program), str(instance), "--timeout", "5", "--json"])) == 0
+    assert main(["exec", str(program), str(instance), "--timeout", "5", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["status"] == "ok" and out["utility"] > 0 and out["repaired"] is False and "runtime_s" in out
     program.write_text("def assign(net, rng):\n    while True:\n        pass\n")
-    assert run(parser.parse_args([str(program), str(instance), "--timeout", "0.5", "--json"])) == 1
+    assert main(["exec", str(program), str(instance), "--timeout", "0.5", "--json"]) == 1
     out = json.loads(capsys.readouterr().out)
     assert out["status"] == "timeout" and out["error"]
-    with pytest.raises(LSAError):
-        run(parser.parse_args([str(tmp_path / "missing.py"), str(instance)]))
-    with pytest.raises(LSAError):
-        run(parser.parse_args([str(program), str(instance), "--timeout", "0"]))
+    assert main(["exec", str(tmp_path / "missing.py"), str(instance)]) == 2
+    assert main(["exec", str(program), str(instance), "--timeout", "0"]) == 2
     for path in (instance, program):           # the scratch directory must end empty
         path.unlink()

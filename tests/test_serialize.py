@@ -1,20 +1,25 @@
 """Hierarchical state serialization (SPEC §7): never over budget (counted on the final text, any N,
 any regime, any tokenizer), deterministic, naive grows with N; the `lsa serialize` entry point."""
-import argparse
 import json
 import time
 
 import numpy as np
 import pytest
 
-from lsa.config import NetworkParams
+from lsa.cli import main
 from lsa.errors import LSAError
-from lsa.network import from_edges, generate_ppp, save_npz
-from lsa.serialize import add_arguments, count_tokens, run, serialize, serialize_naive
+from lsa.policy.serializer import (
+    count_tokens,
+    serialize,
+    serialize_naive,
+)
+from lsa.sim.formats import save_npz
+from lsa.sim.generate import from_edges, generate_ppp
+from lsa.sim.params import NetworkConfig
 
 REGIMES = ("sparse", "dense", "ultra-dense")
 #: few interferers per link: generation of N = 100,000 takes about a second
-LIGHT = NetworkParams(max_interferers_per_link=8, candidate_factor=1)
+LIGHT = NetworkConfig(max_interferers_per_link=8, candidate_factor=1)
 
 
 @pytest.fixture(scope="module")
@@ -111,15 +116,12 @@ def test_bad_budget_is_an_lsa_error(nets):
 
 def test_cli_entry_point(tmp_path, capsys):
     path = save_npz(generate_ppp(200, 4, "dense", seed=0), tmp_path / "net.npz")
-    parser = argparse.ArgumentParser()
-    add_arguments(parser)
-    assert run(parser.parse_args([str(path), "--max-tokens", "300", "--json"])) == 0
+    assert main(["serialize", str(path), "--max-tokens", "300", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["tokens"] <= 300 and out["tokens"] == count_tokens(out["text"]) and "levels" in out
-    assert run(parser.parse_args([str(path), "--naive"])) == 0
+    assert main(["serialize", str(path), "--naive"]) == 0
     assert count_tokens(capsys.readouterr().out) > 10_000
-    with pytest.raises(LSAError):
-        run(parser.parse_args([str(tmp_path / "missing.npz")]))
+    assert main(["serialize", str(tmp_path / "missing.npz")]) == 2
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,13 @@
 import numpy as np
 
-from lsa.baselines.common import move_gains
-from lsa.utility import channel_interference_w, conflicts, evaluate, jain_index, sum_rate
+from lsa.sim.engine import move_gains
+from lsa.sim.utility import (
+    channel_interference_w,
+    conflicts,
+    evaluate,
+    jain_index,
+    sum_rate,
+)
 
 
 def _dense_reference(net, a):
@@ -34,7 +40,7 @@ def test_metrics(small_net):
 def test_channel_interference_consistent(small_net):
     a = np.random.default_rng(3).integers(0, small_net.K, small_net.N)
     ch = channel_interference_w(small_net, a)
-    from lsa.utility import interference_w
+    from lsa.sim.utility import interference_w
     np.testing.assert_allclose(ch[np.arange(small_net.N), a], interference_w(small_net, a))
 
 

@@ -19,8 +19,16 @@ import nbformat
 import pytest
 import yaml
 
-from lsa.paths import (DIRECT_RUNS, FIGURES, PROFILES, TABLE, Paths, WorkflowSettings, stage_configs,
-                       write_if_changed)
+from lsa.workflow.paths import (
+    DIRECT_RUNS,
+    FIGURES,
+    PROFILES,
+    TABLE,
+    Paths,
+    WorkflowSettings,
+    stage_configs,
+    write_if_changed,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 RULES = ("evaluate_baselines", "prompt_length", "pretrain", "sft", "grpo", "llm_evaluation", "figures", "all")

@@ -9,9 +9,12 @@ from __future__ import annotations
 import re
 
 import numpy as np
+from tqdm.auto import tqdm
 
-CODE_OPEN = "```python\n"
-CODE_CLOSE = "```"
+from lsa.policy.prompts import CODE_CLOSE, code_prompt, direct_prompt
+from lsa.sim.generate import generate_ppp
+from lsa.sim.network import REGIMES
+from lsa.sim.params import NetworkConfig
 
 _ORDERS = [
     "net.order_by_signal()",
@@ -112,21 +115,16 @@ def sample_channel_list(N: int, K: int, rng: np.random.Generator) -> str:
 
 def build_corpus(n_programs: int, n_instances: int, instance_n, instance_k, seed: int,
                  tokenizer=None, prompt_max_tokens: int | None = 256, direct_share: float = 0.0,
-                 api_doc: bool = False, progress: bool = True) -> list[dict]:
+                 api_doc: bool = False, network: NetworkConfig | None = None, progress: bool = True) -> list[dict]:
     """Pairs {'prompt', 'completion'}: prompts from `n_instances` random PPP instances, completions
     drawn independently from the program grammar (or random channel lists for `direct_share`)."""
-    from tqdm.auto import tqdm
-
-    from ..network import REGIMES, generate_ppp
-    from .prompts import code_prompt, direct_prompt
-
     rng = np.random.default_rng(seed)
     prompts_code, prompts_direct, sizes = [], [], []
     for idx in tqdm(range(n_instances), desc="corpus instances", disable=not progress):
         N = int(rng.choice(instance_n))
         K = int(rng.choice(instance_k))
         regime = str(rng.choice(REGIMES))
-        net = generate_ppp(N, K, regime, seed=int(seed * 1_000_003 + idx))
+        net = generate_ppp(N, K, regime, seed=int(seed * 1_000_003 + idx), params=network)
         prompts_code.append(code_prompt(net, tokenizer=tokenizer, max_tokens=prompt_max_tokens, api_doc=api_doc))
         if direct_share > 0:
             prompts_direct.append(direct_prompt(net, tokenizer=tokenizer, max_tokens=prompt_max_tokens))

@@ -15,9 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import EMBEDDED_POLICY_DIR, InferenceConfig
+from lsa.errors import LSAError
+from lsa.methods.registry import Method
+from lsa.policy.config import EMBEDDED_DIRECT_DIR, EMBEDDED_POLICY_DIR, InferenceConfig
+from lsa.policy.models import load_policy
+from lsa.policy.prompts import code_prompt, direct_prompt, program_source
+from lsa.policy.rewards import parse_channel_list
+from lsa.programs.runner import run_programs
 
-EMBEDDED_DIRECT_DIR = EMBEDDED_POLICY_DIR.parent / "embedded-direct"
 #: stop sampling when less than this is left (a program still needs its sandbox start-up)
 MIN_EXEC_S = 0.05
 #: a program's timeout is the remaining budget minus this (sandbox kill, result transfer, utility)
@@ -30,17 +35,13 @@ _PROGRAM_CACHE: dict[str, "OrderedDict[str, float]"] = {}
 
 
 def _inference_config(params: dict) -> InferenceConfig:
-    from ..config import build_dataclass
     known = set(InferenceConfig.__dataclass_fields__)
     values = dict(params.get("inference") or {})
     values.update({k: v for k, v in params.items() if k in known})
-    return build_dataclass(InferenceConfig, values, "inference")
+    return InferenceConfig.from_mapping(values)
 
 
 def _load(path: str | None, default_dir: Path, dtype: str = "float32"):
-    from ..errors import LSAError
-    from .models import load_policy
-
     if path in (None, "", "embedded"):
         if not (default_dir / "config.json").is_file():
             raise LSAError(f"no shipped policy at {default_dir}; pass --model PATH "
@@ -103,8 +104,6 @@ def _execute(sources, net, run, rng, cfg, counters, cache, from_cache=False):
     """Run `sources` in waves of `exec_workers` programs; every wave's timeout is what is left of
     the budget (minus the sandbox margin), so the programs together never outlast the budget.
     Each finished wave's valid assignments are offered before the next wave starts."""
-    from ..sandbox import run_programs
-
     wave = max(1, cfg.exec_workers or 1)
     for start in range(0, len(sources), wave):
         chunk = sources[start:start + wave]
@@ -135,9 +134,6 @@ def _execute(sources, net, run, rng, cfg, counters, cache, from_cache=False):
 def solve_code(net, run, rng, state=None, **params) -> dict:
     """Best-of-n code policy under the budget of `run`; returns method-specific result columns."""
     import torch
-
-    from .prompts import code_prompt
-    from .rewards import program_source
 
     state = state or prepare_code(net, params)
     policy, cfg, cache = state["policy"], state["cfg"], state["cache"]
@@ -184,9 +180,6 @@ def solve_direct(net, run, rng, state=None, **params) -> dict:
     """Best-of-n direct policy: the model writes the channel list; parsed, repaired, offered."""
     import torch
 
-    from .prompts import direct_prompt
-    from .rewards import parse_channel_list
-
     state = state or prepare_direct(net, params)
     policy, cfg = state["policy"], state["cfg"]
     torch.set_num_threads(max(1, cfg.torch_threads))
@@ -211,3 +204,10 @@ def solve_direct(net, run, rng, state=None, **params) -> dict:
                 repaired = int(not ok)
     return {"programs_tried": tried, "programs_ok": parsed, "programs_valid": valid, "repaired": repaired,
             "gen_s": round(gen_s, 4), "prompt_s": round(prompt_s, 4), "model": Path(policy.source).name}
+
+
+#: the two LLM methods; `pyproject.toml` declares them as entry points of the `lsa.methods` group
+CODE_METHOD = Method("lsa-code", "LLM writes assign(net, rng) code, run in the sandbox, best-of-n under the budget",
+                     solve_code, prepare_code, accepts_model=True)
+DIRECT_METHOD = Method("lsa-direct", "LLM writes the channel list directly, best-of-n under the budget",
+                       solve_direct, prepare_direct, accepts_model=True)

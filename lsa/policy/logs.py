@@ -9,9 +9,7 @@ import csv
 import time
 from pathlib import Path
 
-from transformers import TrainerCallback
-
-from ..network import atomic_path
+from lsa.io import atomic_path
 
 #: GRPO columns: CSV name → TRL log key
 GRPO_COLUMNS = {
@@ -30,8 +28,19 @@ GRPO_COLUMNS = {
 LM_COLUMNS = {"loss": "loss", "learning_rate": "learning_rate", "grad_norm": "grad_norm"}
 
 
-class CsvLogCallback(TrainerCallback):
-    """Write one row per logged step: step, the mapped columns, time_s (cumulative wall time)."""
+def CsvLogCallback(path: str | Path, columns: dict[str, str], extra: dict | None = None):
+    """A transformers `TrainerCallback` that writes one row per logged step: step, the mapped
+    columns, time_s (cumulative wall time). transformers is imported only when one is made."""
+    from transformers import TrainerCallback
+
+    class _Callback(_CsvLog, TrainerCallback):
+        pass
+
+    return _Callback(path, columns, extra)
+
+
+class _CsvLog:
+    """The CSV bookkeeping of `CsvLogCallback` (the Trainer events it handles)."""
 
     def __init__(self, path: str | Path, columns: dict[str, str], extra: dict | None = None):
         self.path = Path(path)

@@ -7,15 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-#: embedded architectures (Qwen2 decoder): the model-size curve uses both
-SIZES: dict[str, dict] = {
-    "micro": dict(hidden_size=96, intermediate_size=288, num_hidden_layers=2, num_attention_heads=4,
-                  num_key_value_heads=2),
-    "tiny": dict(hidden_size=128, intermediate_size=384, num_hidden_layers=4, num_attention_heads=4,
-                 num_key_value_heads=2),
-    "small": dict(hidden_size=256, intermediate_size=768, num_hidden_layers=6, num_attention_heads=8,
-                  num_key_value_heads=4),
-}
+from lsa.errors import LSAError
+from lsa.policy.config import EMBEDDED_POLICY_DIR, SIZES
+
 EOS = "<|endoftext|>"
 PAD = "<|pad|>"
 
@@ -72,9 +66,6 @@ class Policy:
 
 def resolve_model_path(name_or_path: str | None) -> str:
     """None → the shipped embedded policy; an existing local dir → itself; otherwise an HF id."""
-    from ..errors import LSAError
-    from .config import EMBEDDED_POLICY_DIR
-
     if name_or_path in (None, "", "embedded"):
         if not (EMBEDDED_POLICY_DIR / "config.json").is_file():
             raise LSAError(f"the embedded policy is missing at {EMBEDDED_POLICY_DIR}; build it with "
@@ -116,8 +107,3 @@ def lora_config(r: int = 16, alpha: int = 32, dropout: float = 0.05, target_modu
 def wrap_lora(model, r: int = 16, alpha: int = 32, dropout: float = 0.05, target_modules=None):
     from peft import get_peft_model
     return get_peft_model(model, lora_config(r, alpha, dropout, target_modules))
-
-
-def lora_kwargs_from(model_cfg) -> dict:
-    return dict(r=model_cfg.lora_r, alpha=model_cfg.lora_alpha, dropout=model_cfg.lora_dropout,
-                target_modules=model_cfg.lora_target_modules)

@@ -1,40 +1,21 @@
-"""`lsa pretrain --config FILE`: build the embedded base model (tokenizer, Qwen2 config) and pretrain it.
-
-Corpus (corpus.py) → byte-level BPE tokenizer → transformers Trainer causal-LM training with a
-progress bar → `save_pretrained` (config, tokenizer, safetensors) into `pretrain.output_dir`.
+"""Pretraining of the embedded base model: corpus (corpus.py) → byte-level BPE tokenizer →
+transformers `Trainer` causal-LM training → `save_pretrained` (config, tokenizer, safetensors).
 """
 from __future__ import annotations
 
-import argparse
-import json
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
+from lsa.io import write_json
+from lsa.policy.config import ModelConfig, PretrainConfig
+from lsa.policy.corpus import build_corpus
+from lsa.policy.logs import LM_COLUMNS, CsvLogCallback
+from lsa.policy.models import build_model, n_parameters, train_tokenizer
+from lsa.sim.params import NetworkConfig
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", required=True, help="YAML profile with model: and pretrain: sections")
-    parser.add_argument("--size", default=None, help="override model.size (tiny, small)")
-    parser.add_argument("--output", default=None, help="override pretrain.output_dir")
-    parser.add_argument("--max-steps", type=int, default=None, help="override pretrain.max_steps")
-    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
-
-
-def run(args) -> int:
-    from ..config import load_yaml
-    from .config import policy_config
-
-    cfg = policy_config(load_yaml(args.config))
-    model_cfg, pre = cfg.model, cfg.pretrain
-    if args.size:
-        model_cfg = replace(model_cfg, size=args.size).validate()
-    if args.output:
-        pre = replace(pre, output_dir=args.output)
-    if args.max_steps is not None:
-        pre = replace(pre, max_steps=args.max_steps)
-    info = pretrain(model_cfg, pre, progress=not args.no_progress)
-    print(json.dumps(info, indent=1))
-    return 0
+#: written last into the base model directory (the workflow's completion marker)
+PRETRAIN_DONE = "lsa_pretrain.json"
 
 
 class _CausalCollator:
@@ -70,30 +51,29 @@ def tokenize_pairs(pairs, tokenizer, max_length: int, loss_on_prompt: bool = Fal
     return out
 
 
-def pretrain(model_cfg, pre, progress: bool = True) -> dict:
-    """Build corpus, tokenizer and model; train; save. Returns a summary dict."""
+def pretrain(model_cfg: ModelConfig, pre: PretrainConfig, output_dir: str | Path, log_csv: str | Path | None = None,
+             network: NetworkConfig | None = None, progress: bool = True) -> dict:
+    """Build corpus, tokenizer and model; train; save into `output_dir` (loss log: `log_csv`,
+    default `output_dir/pretrain_log.csv`). Returns a summary dict."""
     import torch
     from transformers import Trainer, TrainingArguments
-
-    from .corpus import build_corpus
-    from .logs import LM_COLUMNS, CsvLogCallback
-    from .models import build_model, n_parameters, train_tokenizer
 
     if pre.torch_threads:
         torch.set_num_threads(pre.torch_threads)
     t_start = time.perf_counter()
-    out_dir = Path(pre.output_dir)
+    out_dir = Path(output_dir)
+    log_csv = Path(log_csv) if log_csv else out_dir / "pretrain_log.csv"
     # pass 1: prompts budgeted with the whitespace counter, to learn the vocabulary
     draft = build_corpus(min(pre.n_programs, 4000), min(pre.n_instances, 120), pre.instance_n, pre.instance_k,
                          seed=pre.seed + 7919, tokenizer=None, prompt_max_tokens=model_cfg.prompt_max_tokens,
-                         direct_share=pre.direct_share, progress=progress)
+                         direct_share=pre.direct_share, network=network, progress=progress)
     texts = [d["prompt"] for d in draft[:400]] + [d["completion"] for d in draft]
     tokenizer = train_tokenizer(texts, vocab_size=model_cfg.vocab_size)
     tokenizer.model_max_length = model_cfg.max_position_embeddings
     # pass 2: the real corpus, prompts budgeted with the model's own tokenizer
     pairs = build_corpus(pre.n_programs, pre.n_instances, pre.instance_n, pre.instance_k, seed=pre.seed,
                          tokenizer=tokenizer, prompt_max_tokens=model_cfg.prompt_max_tokens,
-                         direct_share=pre.direct_share, progress=progress)
+                         direct_share=pre.direct_share, network=network, progress=progress)
     data = tokenize_pairs(pairs, tokenizer, model_cfg.max_position_embeddings, pre.loss_on_prompt)
     model = build_model(model_cfg.size, tokenizer, model_cfg.max_position_embeddings, seed=pre.seed)
     work_dir = out_dir.parent / f".{out_dir.name}-trainer"
@@ -103,7 +83,7 @@ def pretrain(model_cfg, pre, progress: bool = True) -> dict:
         lr_scheduler_type="cosine", warmup_steps=0.03, logging_steps=pre.logging_steps, save_strategy="no",
         report_to=[], disable_tqdm=not progress, seed=pre.seed, use_cpu=not torch.cuda.is_available(),
         dataloader_num_workers=0, remove_unused_columns=False)
-    log_cb = CsvLogCallback(pre.log_csv, LM_COLUMNS, extra={"size": model_cfg.size})
+    log_cb = CsvLogCallback(log_csv, LM_COLUMNS, extra={"size": model_cfg.size})
     trainer = Trainer(model=model, args=args, train_dataset=data, data_collator=_CausalCollator(tokenizer.pad_token_id),
                       callbacks=[log_cb])
     result = trainer.train()
@@ -117,5 +97,5 @@ def pretrain(model_cfg, pre, progress: bool = True) -> dict:
             "vocab_size": len(tokenizer), "corpus_pairs": len(data), "corpus_tokens": n_tokens,
             "steps": result.global_step, "final_loss": float(log_cb.rows[-1]["loss"]) if log_cb.rows else None,
             "train_s": round(time.perf_counter() - t_start, 1), "pretrain": asdict(pre)}
-    (out_dir / "lsa_pretrain.json").write_text(json.dumps(info, indent=1))
+    write_json(out_dir / PRETRAIN_DONE, info)
     return info

@@ -5,8 +5,13 @@ content as a user message rendered through its template (so prompts are always p
 """
 from __future__ import annotations
 
-from .corpus import CODE_OPEN
+import re
 
+from lsa.policy.serializer import serialize
+from lsa.programs.primitives import API_DOC
+
+CODE_OPEN = "```python\n"
+CODE_CLOSE = "```"
 CODE_HEADER = "# task: channel assignment. write assign(net, rng) returning one channel per link.\n"
 CODE_FOOTER = "# program\n"
 DIRECT_HEADER = "# task: channel assignment. write the channel of every link as a list.\n"
@@ -27,7 +32,6 @@ DIRECT_INSTRUCTION = (
 
 
 def _state_text(net, tokenizer, max_tokens):
-    from ..serialize import serialize
     return serialize(net, max_tokens=max_tokens or 1024, tokenizer=tokenizer).text
 
 
@@ -47,14 +51,12 @@ def code_prompt(net, tokenizer=None, max_tokens: int | None = 256, api_doc: bool
     state = _state_text(net, tokenizer, max_tokens)
     if has_chat_template(tokenizer):
         if api_doc is None or api_doc:
-            from ..primitives import API_DOC
             instruction = f"{CODE_INSTRUCTION}\n\nThe `net` API:\n{API_DOC}"
         else:
             instruction = CODE_INSTRUCTION
         return _render(tokenizer, instruction, state, CODE_OPEN)
     head = CODE_HEADER
     if api_doc:
-        from ..primitives import API_DOC
         head += API_DOC.rstrip() + "\n"
     return f"{head}{state.rstrip()}\n{CODE_FOOTER}{CODE_OPEN}"
 
@@ -65,3 +67,44 @@ def direct_prompt(net, tokenizer=None, max_tokens: int | None = 256) -> str:
     if has_chat_template(tokenizer):
         return _render(tokenizer, DIRECT_INSTRUCTION, state, "")
     return f"{DIRECT_HEADER}{state.rstrip()}\n{DIRECT_FOOTER}"
+
+
+def extract_code(completion: str) -> str | None:
+    """The program in a model completion: the last ```python (or bare ```) fenced block that
+    defines `assign`, else the last fenced block, else the text from a bare `def assign` on; None
+    when there is no code at all."""
+    if not isinstance(completion, str):
+        return None
+    blocks = [m.group(1) for m in re.finditer(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)```", completion,
+                                              flags=re.DOTALL | re.IGNORECASE)]
+    if not blocks:                            # an unterminated final fence (generation cut off)
+        m = re.search(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*)\Z", completion, flags=re.DOTALL | re.IGNORECASE)
+        if m:
+            blocks = [m.group(1)]
+    with_assign = [b for b in blocks if re.search(r"^\s*def\s+assign\s*\(", b, flags=re.MULTILINE)]
+    if with_assign:
+        return with_assign[-1].strip("\n") + "\n"
+    if blocks and blocks[-1].strip():
+        return blocks[-1].strip("\n") + "\n"
+    m = re.search(r"^([ \t]*)def\s+assign\s*\(", completion, flags=re.MULTILINE)
+    if m:
+        return _dedent_from(completion[m.start():], m.group(1))
+    return None
+
+
+def _dedent_from(text: str, indent: str) -> str:
+    lines = text.splitlines()
+    out = []
+    for line in lines:
+        if out and line.strip() and not line.startswith(indent + " ") and not line.startswith(indent + "\t") \
+                and not line.startswith(indent + "def ") and len(line) - len(line.lstrip()) <= len(indent) \
+                and not line.lstrip().startswith(("#", ")", "]", "}")):
+            break                             # prose after the function
+        out.append(line[len(indent):] if line.startswith(indent) else line)
+    return "\n".join(out).rstrip() + "\n"
+
+
+def program_source(completion: str) -> str | None:
+    """The program in a completion (the prompt ends with an opening fence, so re-add it)."""
+    text = completion if completion.lstrip().startswith("```") else CODE_OPEN + completion
+    return extract_code(text)

@@ -1,4 +1,4 @@
-"""GRPO rewards (SPEC §7): R_struct, R_perf, R_depth as plain TRL reward functions in a registry.
+"""GRPO rewards (SPEC §7): R_struct, R_perf, R_depth as plain TRL reward functions.
 
 R = λ1·R_struct + λ2·R_perf + λ3·R_depth; TRL applies the λ (reward_weights) and logs each
 component's mean every step. A shared `RewardContext` executes each (completion, instance) once in
@@ -24,7 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .corpus import CODE_OPEN
+from lsa.policy.prompts import program_source
+from lsa.programs.repair import repair_assignment
+from lsa.programs.runner import run_programs
+from lsa.sim.engine import greedy_assign
+from lsa.sim.utility import sum_rate
 
 N_RANDOM_REFERENCE = 8
 
@@ -43,21 +47,10 @@ class Outcome:
 
 def reference_utilities(net, seed: int = 0) -> tuple[float, float]:
     """(U_rand, U_ref): mean utility of random assignments and the greedy heuristic's utility."""
-    from ..baselines.common import greedy_assign
-    from ..utility import sum_rate
-
     rng = np.random.default_rng(seed)
     u_rand = float(np.mean([sum_rate(net, rng.integers(0, net.K, size=net.N)) for _ in range(N_RANDOM_REFERENCE)]))
     u_ref = float(sum_rate(net, greedy_assign(net)))
     return u_rand, u_ref
-
-
-def program_source(completion: str) -> str | None:
-    """The program in a completion (the prompt ends with an opening fence, so re-add it)."""
-    from ..sandbox import extract_code
-
-    text = completion if completion.lstrip().startswith("```") else CODE_OPEN + completion
-    return extract_code(text)
 
 
 _LIST_RE = re.compile(r"\[([^\[\]]*)\]")
@@ -65,8 +58,6 @@ _LIST_RE = re.compile(r"\[([^\[\]]*)\]")
 
 def parse_channel_list(completion: str, N: int, K: int) -> tuple[float, np.ndarray | None, bool]:
     """(R_struct, assignment or None, valid without repair) of a direct-paradigm completion."""
-    from ..repair import repair_assignment
-
     m = _LIST_RE.search(completion)
     if not m:
         return 0.0, None, False
@@ -128,8 +119,6 @@ class RewardContext:
         return [self.cache[k] for k in keys]
 
     def _run_code(self, keys):
-        from ..sandbox import run_programs
-
         todo, todo_keys = [], []
         for key in keys:
             text, idx = key
@@ -165,8 +154,6 @@ class RewardContext:
                                       res.status == "ok" and not res.repaired, res.status)
 
     def _run_direct(self, keys):
-        from ..utility import sum_rate
-
         for key in keys:
             text, idx = key
             net = self.nets[idx]
@@ -210,10 +197,6 @@ class RewardContext:
             return [ctx.depth(o) for o in out]
 
         return [r_struct, r_perf, r_depth]
-
-
-#: registry name → index in RewardContext.reward_functions() (for configs and logs)
-REWARDS = {"r_struct": 0, "r_perf": 1, "r_depth": 2}
 
 
 def _text(completion) -> str:

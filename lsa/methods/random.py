@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..network import Network
-from ..protocol import Anytime, random_assignment
+from lsa.methods.protocol import Anytime, random_assignment
+from lsa.methods.registry import Method, register
+from lsa.sim.network import Network
 
 
 def solve(net: Network, run: Anytime, rng: np.random.Generator, max_samples: int | None = None) -> dict:
@@ -13,3 +14,6 @@ def solve(net: Network, run: Anytime, rng: np.random.Generator, max_samples: int
         run.offer(random_assignment(net, rng))
         samples += 1
     return {"samples": samples}
+
+
+register(Method("random", "uniformly random channel per link, resampled while time remains", solve))

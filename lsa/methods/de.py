@@ -12,10 +12,11 @@ import time
 import numpy as np
 from scipy.optimize import differential_evolution
 
-from ..network import Network
-from ..protocol import Anytime
-from ..utility import sum_rate
-from .common import greedy_assign
+from lsa.methods.protocol import Anytime
+from lsa.methods.registry import Method, register
+from lsa.sim.engine import greedy_assign
+from lsa.sim.network import Network
+from lsa.sim.utility import sum_rate
 
 
 class _Objective:
@@ -84,3 +85,6 @@ def solve(net: Network, run: Anytime, rng: np.random.Generator, popsize: int | N
                            updating="deferred", vectorized=True, callback=callback, rng=rng)
     return {"de_generations": generations, "de_evaluations": objective.evaluations + 1,
             "de_popsize": popsize, "de_improved_on_seed": bool(-objective.best_value > seed_utility + 1e-9)}
+
+
+register(Method("de", "scipy differential evolution with integrality on the channel vector", solve))

@@ -7,10 +7,10 @@ import inspect
 
 import numpy as np
 
-from .baselines.common import greedy_assign, independent_movers, move_gains
-from .network import Network
-from .utility import channel_interference_w, conflicts, interference_w, sum_rate
-from .utility import sinr as utility_sinr
+from lsa.sim.engine import greedy_assign, independent_movers, move_gains
+from lsa.sim.network import Network
+from lsa.sim.utility import channel_interference_w, conflicts, interference_w, sum_rate
+from lsa.sim.utility import sinr as utility_sinr
 
 #: below this many stored pairs the column-order index is built eagerly (inherited by sandbox children)
 _EAGER_COLUMN_INDEX_M = 5_000_000

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..network import Network
-from ..utility import channel_interference_w
+from lsa.sim.network import Network
+from lsa.sim.utility import channel_interference_w
 
 
 def move_gains(net: Network, assignment: np.ndarray) -> np.ndarray:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .network import Network
+from lsa.sim.network import Network
 
 
 def interference_w(net: Network, assignment: np.ndarray) -> np.ndarray:

@@ -11,11 +11,12 @@ import itertools
 
 import numpy as np
 
-from ..errors import MethodTooLarge
-from ..network import Network
-from ..protocol import Anytime
-from ..utility import sum_rate
-from .common import coupling_order, greedy_assign, move_gains
+from lsa.errors import MethodTooLarge
+from lsa.methods.protocol import Anytime
+from lsa.methods.registry import Method, register
+from lsa.sim.engine import coupling_order, greedy_assign, move_gains
+from lsa.sim.network import Network
+from lsa.sim.utility import sum_rate
 
 #: a leaf block enumerates at most this many completions at once
 ENUM_MAX_COMBOS = 256
@@ -168,3 +169,6 @@ def solve(net: Network, run: Anytime, rng: np.random.Generator, max_n: int = 24)
     bb = _BranchAndBound(net, run, coupling_order(net), sum_rate(net, start) * (1 - 1e-12))
     bb.search()
     return {"optimal": not bb.aborted, "nodes": bb.nodes}
+
+
+register(Method("exact", "exact optimum by branch and bound (small N only; refuses larger)", solve))

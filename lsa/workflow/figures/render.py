@@ -15,7 +15,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .paths import DIRECT_RUNS, FIGURES, MAIN_RUN, RUN_LABELS, TABLE, Paths, load_stage_config
+from lsa.workflow.paths import (
+    DIRECT_RUNS,
+    FIGURES,
+    MAIN_RUN,
+    RUN_LABELS,
+    TABLE,
+    Paths,
+    load_stage_config,
+)
 
 
 class MissingResults(Exception):
@@ -172,7 +180,7 @@ def _regimes(df: pd.DataFrame) -> list[str]:
 
 
 def _legend_below(fig, axes):
-    handles, labels = {}, {}
+    handles = {}
     for ax in np.atleast_1d(axes).ravel():
         for h, lab in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(lab, h)
@@ -603,7 +611,7 @@ def render_all(results_dir: str | Path = "results", figures_dir: str | Path = "f
     names = list(only or RENDERERS)
     unknown = [n for n in names if n not in RENDERERS]
     if unknown:
-        from .errors import LSAError
+        from lsa.errors import LSAError
         raise LSAError(f"unknown figure(s) {unknown}; known: {', '.join(RENDERERS)}")
     done: dict[str, list[Path]] = {}
     for name in names:
@@ -629,7 +637,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from .errors import LSAError
+    from lsa.errors import LSAError
 
     if not args.results.is_dir():
         raise LSAError(f"results directory not found: {args.results}")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .network import atomic_path
+from lsa.io import atomic_path, write_json
 
 PACKAGES = ("lsa", "numpy", "scipy", "pandas", "pulp", "torch", "transformers", "trl", "peft",
             "tokenizers", "snakemake", "papermill")
@@ -70,17 +70,11 @@ def sidecar_path(path: str | Path) -> Path:
     return path.with_name(path.name + ".provenance.json")
 
 
-def write_json(obj, path: str | Path) -> Path:
-    with atomic_path(path) as tmp:
-        Path(tmp).write_text(json.dumps(obj, indent=2, default=str) + "\n")
-    return Path(path)
-
-
-def write_table(df: pd.DataFrame, path: str | Path, prov: dict | None = None) -> Path:
-    """Write a tidy CSV atomically, plus its provenance sidecar."""
+def write_table(df: pd.DataFrame, path: str | Path, config: dict | None = None,
+                config_path: str | Path | None = None, **extra) -> Path:
+    """Write a tidy CSV atomically, plus its provenance sidecar (`<name>.provenance.json`)."""
     path = Path(path)
     with atomic_path(path) as tmp:
         df.to_csv(tmp, index=False)
-    if prov is not None:
-        write_json(prov, sidecar_path(path))
+    write_json(sidecar_path(path), provenance(config, config_path, rows=len(df), **extra))
     return path

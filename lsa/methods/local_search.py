@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..network import Network
-from ..protocol import Anytime, random_assignment
-from ..utility import sum_rate
-from .common import greedy_assign, independent_movers, move_gains
+from lsa.methods.protocol import Anytime, random_assignment
+from lsa.methods.registry import Method, register
+from lsa.sim.engine import greedy_assign, independent_movers, move_gains
+from lsa.sim.network import Network
+from lsa.sim.utility import sum_rate
 
 
 def solve(net: Network, run: Anytime, rng: np.random.Generator, tabu_tenure: int = 7,
@@ -64,3 +65,5 @@ def solve(net: Network, run: Anytime, rng: np.random.Generator, tabu_tenure: int
         run.offer(a, utility)
     return {"rounds": rounds, "moves": moves, "proved_optimal": bool(run.best_utility >= upper_bound - 1e-9)}
 
+
+register(Method("local-search", "vectorised best-response with tabu from the greedy start", solve))

@@ -12,11 +12,12 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from ..errors import MethodTooLarge
-from ..network import Network
-from ..protocol import Anytime
-from ..utility import sum_rate
-from .partition import cluster_sweep, external_interference, partition
+from lsa.errors import MethodTooLarge
+from lsa.methods.partition import cluster_sweep, external_interference, partition
+from lsa.methods.protocol import Anytime
+from lsa.methods.registry import Method, register
+from lsa.sim.network import Network
+from lsa.sim.utility import sum_rate
 
 #: measured linear_sum_assignment time on an N x N slot matrix at N = 2000 (s); scales ~ N^3
 LSA_S_AT_2000 = 0.17
@@ -74,3 +75,7 @@ def solve_partitioned(net: Network, run: Anytime, rng: np.random.Generator, clus
     sweep = cluster_sweep(net, run, clusters, solve_cluster)
     return {"clusters_solved": sweep["clusters_solved"], "clusters_fallback": sweep["clusters_fallback"],
             "clusters_total": sweep["clusters_total"], "cluster_size": cluster_size}
+
+
+register(Method("km", "Kuhn-Munkres on channel slots, interference-blind (scipy linear_sum_assignment)", solve))
+register(Method("km-partitioned", "Kuhn-Munkres per spatial cluster, neighbours' channels as costs", solve_partitioned))

@@ -9,15 +9,13 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-
 
 def main(argv=None) -> int:
     import pandas as pd
+    from lsa.workflow.stats import t_interval
 
-    from ..network import generate_ppp
-    from ..protocol import run_method
-    from .heldout import t_interval
+    from lsa.methods.protocol import run_method
+    from lsa.sim.generate import generate_ppp
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="policy dir (default: the shipped embedded policy)")

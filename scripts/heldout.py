@@ -2,7 +2,7 @@
 
 Instances differ from training: other seeds, larger N, and a density outside the training regimes.
 Policies are compared on the same instances (paired), with 95 % t-intervals over instances.
-`python -m lsa.policy.heldout --model BASE --model TRAINED [--json]`
+`python scripts/heldout.py --model BASE --model TRAINED [--json]`
 """
 from __future__ import annotations
 
@@ -23,28 +23,17 @@ HELDOUT_SEED = 10_000
 
 
 def heldout_instances(name: str, n: int, seed: int = HELDOUT_SEED) -> list:
-    from ..config import NetworkParams
-    from ..network import generate_ppp
+    from lsa.sim.generate import generate_ppp
+    from lsa.sim.params import NetworkConfig
 
     spec = HELDOUT_SETS[name]
-    params = NetworkParams()
+    params = NetworkConfig()
     density = dict(params.density_links_per_km2)
     density.update({"medium-300": 300.0, "hyper-30000": 30000.0})
-    params = NetworkParams(density_links_per_km2=density)
+    params = NetworkConfig(density_links_per_km2=density)
     rng = np.random.default_rng(seed + sum(map(ord, name)))
     return [generate_ppp(int(rng.choice(spec["sizes"])), int(rng.choice(spec["K"])), str(rng.choice(spec["regimes"])),
                          seed=seed + 7 * i + len(name), params=params) for i in range(n)]
-
-
-def t_interval(values) -> tuple[float, float, float]:
-    """(mean, lo, hi) 95 % t-interval."""
-    from scipy import stats
-    v = np.asarray(values, dtype=float)
-    m = float(v.mean())
-    if len(v) < 2:
-        return m, m, m
-    half = float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v)))
-    return m, m - half, m + half
 
 
 def evaluate_policy(model_path: str, nets, samples: int = 8, max_new_tokens: int = 224,
@@ -54,11 +43,11 @@ def evaluate_policy(model_path: str, nets, samples: int = 8, max_new_tokens: int
     (default 0.7, the rollout / inference temperature of the profiles)."""
     import torch
 
-    from .config import InferenceConfig
-    from .inference import _generate
-    from .models import load_policy
-    from .prompts import code_prompt
-    from .rewards import RewardContext
+    from lsa.policy.config import InferenceConfig
+    from lsa.policy.inference import _generate
+    from lsa.policy.models import load_policy
+    from lsa.policy.prompts import code_prompt
+    from lsa.policy.rewards import RewardContext
 
     policy = load_policy(model_path)
     ctx = RewardContext(nets, timeout_s=timeout_s, workers=2)

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..network import Network
-from ..protocol import Anytime
-from .common import greedy_assign
+from lsa.methods.protocol import Anytime
+from lsa.methods.registry import Method, register
+from lsa.sim.engine import greedy_assign
+from lsa.sim.network import Network
 
 
 def solve(net: Network, run: Anytime, rng: np.random.Generator) -> dict:
@@ -18,3 +19,6 @@ def solve(net: Network, run: Anytime, rng: np.random.Generator) -> dict:
         a[unplaced] = rng.integers(0, net.K, size=int(unplaced.sum()))
     run.offer(a)
     return {"greedy_complete": bool(not unplaced.any())}
+
+
+register(Method("greedy", "sequential greedy: strongest links first, channel of best marginal sum-rate", solve))

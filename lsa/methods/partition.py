@@ -10,10 +10,10 @@ from typing import Callable
 import numpy as np
 from scipy.sparse.csgraph import reverse_cuthill_mckee
 
-from ..network import Network
-from ..protocol import Anytime
-from ..utility import sum_rate
-from .common import greedy_assign, signal_order
+from lsa.methods.protocol import Anytime
+from lsa.sim.engine import greedy_assign, signal_order
+from lsa.sim.network import Network
+from lsa.sim.utility import sum_rate
 
 
 def partition(net: Network, cluster_size: int) -> list[np.ndarray]:

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import load_yaml, network_params
-from .errors import ConfigError
-from .provenance import provenance, write_table
+from lsa.config import load_yaml
+from lsa.errors import ConfigError
+from lsa.sim.params import network_config
+from lsa.workflow.provenance import provenance, write_table
 
 #: prompt-length study defaults (used when a profile's workflow.prompt_study omits a key)
 #: (max_tokens defaults to model.prompt_max_tokens, the budget the policy is trained with, else 1024)
@@ -37,12 +38,12 @@ def prompt_length_study(config_or_path, output: str | Path | None = None, progre
     """
     from tqdm.auto import tqdm
 
-    from .network import generate_ppp
-    from .serialize import load_tokenizer, serialize, serialize_naive
+    from lsa.policy.serializer import load_tokenizer, serialize, serialize_naive
+    from lsa.sim.generate import generate_ppp
 
     config, config_path = _load(config_or_path)
     study = {**PROMPT_STUDY_DEFAULTS, **(config.get("prompt_study") or {})}
-    params = network_params(config)
+    params = network_config(config)
     tokenizer = load_tokenizer(str(config["tokenizer"])) if config.get("tokenizer") else None
     max_tokens = int(study.get("max_tokens") or (config.get("model") or {}).get("prompt_max_tokens") or 1024)
     grid = list(itertools.product(study["N"], study["regimes"], study["seeds"]))
@@ -88,7 +89,7 @@ def evaluate_policies(config_or_path, output: str | Path | None = None, progress
     plus the reference methods once; one tidy table with the columns of `lsa evaluate` and
     `policy` (the reference rows carry the method name), `model_size`, `n_params`, and the training
     grid of the GRPO runs (`train_n_max`, `train_regimes`) for the generalisation figure."""
-    from .evaluate import evaluate
+    from lsa.methods.evaluate import evaluate
 
     config, config_path = _load(config_or_path)
     ev = dict(config["evaluation"])

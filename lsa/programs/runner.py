@@ -10,48 +10,36 @@ imports, dunder/private names and attributes, and the file, ctypes and introspec
 """
 from __future__ import annotations
 
-import argparse
 import ast
 import fcntl
 import json
 import math
 import os
-import re
 import resource
 import select
 import signal
 import struct
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 import numpy.fft  # noqa: F401  (imported here so that children never import anything)
 import numpy.linalg  # noqa: F401
 import numpy.random  # noqa: F401
 
-from .errors import LSAError
-from .network import Network, load_npz
-from .primitives import NetView, prepare
-from .repair import repair_assignment
-from .utility import sum_rate
+from lsa.errors import LSAError
+from lsa.programs.checks import ALLOWED_IMPORTS, ProgramRejected, check_program
+from lsa.programs.primitives import NetView, prepare
+from lsa.programs.repair import repair_assignment
+from lsa.sim.network import Network
+from lsa.sim.utility import sum_rate
 
 STATUSES = ("ok", "timeout", "rejected", "error", "memory")
 #: captured program output is kept up to this many bytes (the rest is counted, not stored)
 STDOUT_CAP_BYTES = 16_384
 #: largest result header a child may send (JSON); the payload is exactly N * 8 bytes
 HEADER_CAP_BYTES = 65_536
-#: programs longer than this are rejected before parsing
-SOURCE_CAP_CHARS = 100_000
 _UNPRIVILEGED_UID = 65534                     # nobody
-
-
-class ProgramRejected(LSAError):
-    """A program failed the static checks (syntax, allow-list, no `def assign`)."""
-
-    def __init__(self, message: str, reason: str = "disallowed"):
-        super().__init__(message)
-        self.reason = reason                  # 'syntax' | 'disallowed' | 'no_assign'
 
 
 @dataclass
@@ -86,167 +74,6 @@ class ExecResult:
 
     def to_json(self, include_assignment: bool = False) -> str:
         return json.dumps(self.to_dict(include_assignment))
-
-
-# ------------------------------------------------------------------------------------------------
-# static checks
-# ------------------------------------------------------------------------------------------------
-_ALLOWED_NODES = tuple(getattr(ast, name) for name in (
-    "Module", "FunctionDef", "arguments", "arg", "Return", "Assign", "AugAssign", "AnnAssign",
-    "For", "While", "If", "With", "withitem", "Break", "Continue", "Pass", "Expr", "Raise", "Try",
-    "ExceptHandler", "Assert", "Delete", "Import", "ImportFrom", "alias", "Nonlocal", "Global",
-    "BoolOp", "BinOp", "UnaryOp", "Lambda", "IfExp", "Dict", "Set", "ListComp", "SetComp",
-    "DictComp", "GeneratorExp", "comprehension", "Compare", "Call", "keyword", "Constant",
-    "Attribute", "Subscript", "Slice", "Starred", "Name", "List", "Tuple", "NamedExpr",
-    "JoinedStr", "FormattedValue", "Yield",
-    "Load", "Store", "Del",
-    "And", "Or", "Add", "Sub", "Mult", "MatMult", "Div", "Mod", "Pow", "LShift", "RShift", "BitOr",
-    "BitXor", "BitAnd", "FloorDiv", "Invert", "Not", "UAdd", "USub", "Eq", "NotEq", "Lt", "LtE",
-    "Gt", "GtE", "Is", "IsNot", "In", "NotIn",
-) if hasattr(ast, name))
-
-#: modules a program may import (all are already in its namespace)
-ALLOWED_IMPORTS = {"numpy": np, "math": math, "numpy.linalg": np.linalg, "numpy.random": np.random,
-                   "numpy.fft": np.fft}
-
-#: names a program may not mention (besides every dunder name)
-_DENIED_NAMES = frozenset({
-    "eval", "exec", "compile", "open", "getattr", "setattr", "delattr", "hasattr", "globals",
-    "locals", "vars", "dir", "input", "breakpoint", "help", "exit", "quit",
-    "os", "sys", "subprocess", "builtins", "importlib", "ctypes", "signal", "socket",
-})
-
-#: attribute names a program may not use on any object (besides every name starting with '_')
-_DENIED_ATTRIBUTES = frozenset({
-    # frames, code and generator internals (the classic escapes that avoid dunders)
-    "gi_frame", "gi_code", "gi_yieldfrom", "gi_running", "cr_frame", "cr_code", "cr_await", "ag_frame",
-    "ag_code", "ag_await", "f_globals", "f_locals", "f_builtins", "f_back", "f_code", "f_trace",
-    "tb_frame", "tb_next", "co_code", "co_consts", "func_globals", "func_code", "mro", "with_traceback",
-    # numpy ways to files, raw memory and other modules
-    "ctypes", "ctypeslib", "tofile", "dump", "dumps", "load", "loads", "save", "savez",
-    "savez_compressed", "savetxt", "loadtxt", "genfromtxt", "fromfile", "fromregex", "memmap",
-    "open_memmap", "DataSource", "lib", "f2py", "distutils", "testing", "core", "multiarray", "umath",
-    "as_strided", "stride_tricks", "setflags", "base", "show_config", "show_runtime", "info",
-    "get_include", "format_map", "cffi",
-    # stdlib modules that numpy or math objects might expose
-    "os", "sys", "subprocess", "builtins", "importlib", "signal", "socket", "pathlib", "shutil",
-})
-
-
-def _reject(message: str, reason: str = "disallowed"):
-    raise ProgramRejected(f"program rejected: {message}", reason)
-
-
-def check_program(source: str) -> int:
-    """Parse and check `source` against the allow-list; return its AST node count.
-
-    Raises `ProgramRejected` (an `LSAError`) with the first problem found and where it is.
-    """
-    if not isinstance(source, str):
-        _reject(f"source must be a str, got {type(source).__name__}", "syntax")
-    if len(source) > SOURCE_CAP_CHARS:
-        _reject(f"source is {len(source)} characters, over the {SOURCE_CAP_CHARS} limit", "syntax")
-    try:
-        tree = ast.parse(source, mode="exec")
-    except (SyntaxError, ValueError) as exc:     # ValueError: NUL bytes
-        line = getattr(exc, "lineno", None)
-        _reject(f"syntax error{f' at line {line}' if line else ''}: {getattr(exc, 'msg', exc)}", "syntax")
-    except RecursionError:
-        _reject("nesting too deep to parse", "syntax")
-    nodes = 0
-    has_assign = False
-    for node in ast.walk(tree):
-        nodes += 1
-        where = f" (line {getattr(node, 'lineno', '?')})"
-        if not isinstance(node, _ALLOWED_NODES):
-            _reject(f"{type(node).__name__} is not allowed{where}")
-        if isinstance(node, ast.Name) and (_dunder(node.id) or node.id in _DENIED_NAMES):
-            _reject(f"name {node.id!r} is not allowed{where}")
-        elif isinstance(node, ast.Attribute):
-            if node.attr.startswith("_") or node.attr in _DENIED_ATTRIBUTES:
-                _reject(f"attribute {node.attr!r} is not allowed{where}")
-            if not isinstance(node.ctx, ast.Load):
-                _reject(f"assigning or deleting an attribute ({node.attr!r}) is not allowed{where}")
-        elif isinstance(node, (ast.FunctionDef, ast.Lambda)):
-            if isinstance(node, ast.FunctionDef):
-                if node.decorator_list:
-                    _reject(f"decorators are not allowed{where}")
-                if _dunder(node.name) or node.name in _DENIED_NAMES:
-                    _reject(f"function name {node.name!r} is not allowed{where}")
-        elif isinstance(node, ast.arg) and (_dunder(node.arg) or node.arg in _DENIED_NAMES):
-            _reject(f"argument name {node.arg!r} is not allowed{where}")
-        elif isinstance(node, ast.keyword) and node.arg is not None and _dunder(node.arg):
-            _reject(f"keyword {node.arg!r} is not allowed{where}")
-        elif isinstance(node, (ast.Global, ast.Nonlocal)):
-            bad = [name for name in node.names if _dunder(name) or name in _DENIED_NAMES]
-            if bad:
-                _reject(f"name {bad[0]!r} is not allowed{where}")
-        elif isinstance(node, ast.ExceptHandler) and node.name and _dunder(node.name):
-            _reject(f"name {node.name!r} is not allowed{where}")
-        elif isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes)):
-            text = node.value if isinstance(node.value, str) else node.value.decode("latin-1")
-            if "__" in text:
-                _reject(f"string constants may not contain '__'{where}")
-        elif isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.name not in ALLOWED_IMPORTS:
-                    _reject(f"import of {alias.name!r} is not allowed (numpy and math only){where}")
-                if alias.asname and (_dunder(alias.asname) or alias.asname in _DENIED_NAMES):
-                    _reject(f"import alias {alias.asname!r} is not allowed{where}")
-        elif isinstance(node, ast.ImportFrom):
-            if node.level or node.module not in ALLOWED_IMPORTS:
-                _reject(f"import from {node.module!r} is not allowed (numpy and math only){where}")
-            for alias in node.names:
-                if (alias.name == "*" or alias.name.startswith("_") or alias.name in _DENIED_ATTRIBUTES
-                        or alias.name in _DENIED_NAMES):
-                    _reject(f"importing {alias.name!r} is not allowed{where}")
-                if alias.asname and (_dunder(alias.asname) or alias.asname in _DENIED_NAMES):
-                    _reject(f"import alias {alias.asname!r} is not allowed{where}")
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.name == "assign":
-            has_assign = True
-    if not has_assign:
-        _reject("no top-level `def assign(net, rng):`", "no_assign")
-    return nodes
-
-
-def _dunder(name: str) -> bool:
-    return name.startswith("__")
-
-
-def extract_code(completion: str) -> str | None:
-    """The program in a model completion: the last ```python (or bare ```) fenced block that
-    defines `assign`, else the last fenced block, else the text from a bare `def assign` on; None
-    when there is no code at all."""
-    if not isinstance(completion, str):
-        return None
-    blocks = [m.group(1) for m in re.finditer(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)```", completion,
-                                              flags=re.DOTALL | re.IGNORECASE)]
-    if not blocks:                            # an unterminated final fence (generation cut off)
-        m = re.search(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*)\Z", completion, flags=re.DOTALL | re.IGNORECASE)
-        if m:
-            blocks = [m.group(1)]
-    with_assign = [b for b in blocks if re.search(r"^\s*def\s+assign\s*\(", b, flags=re.MULTILINE)]
-    if with_assign:
-        return with_assign[-1].strip("\n") + "\n"
-    if blocks and blocks[-1].strip():
-        return blocks[-1].strip("\n") + "\n"
-    m = re.search(r"^([ \t]*)def\s+assign\s*\(", completion, flags=re.MULTILINE)
-    if m:
-        return _dedent_from(completion[m.start():], m.group(1))
-    return None
-
-
-def _dedent_from(text: str, indent: str) -> str:
-    lines = text.splitlines()
-    out = []
-    for line in lines:
-        if out and line.strip() and not line.startswith(indent + " ") and not line.startswith(indent + "\t") \
-                and not line.startswith(indent + "def ") and len(line) - len(line.lstrip()) <= len(indent) \
-                and not line.lstrip().startswith(("#", ")", "]", "}")):
-            break                             # prose after the function
-        out.append(line[len(indent):] if line.startswith(indent) else line)
-    return "\n".join(out).rstrip() + "\n"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -719,42 +546,3 @@ def _parse(buffer: bytearray, N: int):
     return header, payload
 
 
-# ------------------------------------------------------------------------------------------------
-# `lsa exec`
-# ------------------------------------------------------------------------------------------------
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("program", help="Python file defining `def assign(net, rng)`")
-    parser.add_argument("instance", help="instance file (.npz, lsa-network-v1)")
-    parser.add_argument("--timeout", type=float, default=2.0, help="wall-clock limit in seconds (default 2)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the `rng` the program receives")
-    parser.add_argument("--memory-mb", type=int, default=1024, help="memory cap of the program (MiB)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--assignment", action="store_true", help="include the assignment in --json output")
-
-
-def run(args) -> int:
-    """`lsa exec`: exit 0 when the program ran (status ok), 1 otherwise; bad input raises LSAError."""
-    path = Path(args.program)
-    if not path.is_file():
-        raise LSAError(f"program file not found: {path}")
-    try:
-        source = path.read_text(encoding="utf-8")
-    except (UnicodeDecodeError, OSError) as exc:
-        raise LSAError(f"cannot read program {path}: {exc.__class__.__name__}") from None
-    if not (args.timeout > 0 and math.isfinite(args.timeout)):
-        raise LSAError(f"--timeout must be a positive number of seconds, got {args.timeout}")
-    if args.memory_mb < 16:
-        raise LSAError(f"--memory-mb must be at least 16, got {args.memory_mb}")
-    net = load_npz(args.instance)
-    result = run_program(source, net, timeout_s=args.timeout, seed=args.seed, memory_mb=args.memory_mb)
-    if args.json:
-        print(result.to_json(include_assignment=getattr(args, "assignment", False)))
-    else:
-        print(f"status: {result.status}")
-        if result.utility is not None:
-            print(f"utility: {result.utility:.6g} bit/s/Hz")
-        print(f"runtime_s: {result.runtime_s:.4f} (end to end {result.wall_s:.4f})")
-        print(f"repaired: {str(result.repaired).lower()}" + (f" {result.repairs}" if result.repaired else ""))
-        if result.error:
-            print(f"error: {result.error}")
-    return 0 if result.ok else 1

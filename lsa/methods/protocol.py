@@ -10,13 +10,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import MethodTooLarge
-from .network import Network
-from .utility import evaluate, sum_rate
+from lsa.errors import LSAError, MethodTooLarge
+from lsa.methods.registry import get_method
+from lsa.sim.network import Network
+from lsa.sim.utility import evaluate, sum_rate
 
 #: an overrun beyond budget * (1 + GRACE_FRACTION) + GRACE_S is flagged
 GRACE_FRACTION = 0.10
 GRACE_S = 0.05
+#: the largest budget any method accepts (seconds): budgets are finite and bounded
+MAX_BUDGET_S = 3600.0
 
 
 @dataclass
@@ -67,14 +70,18 @@ def random_assignment(net: Network, rng: np.random.Generator) -> np.ndarray:
     return rng.integers(0, net.K, size=net.N, dtype=np.int64)
 
 
+def check_budget(budget_s, what: str = "budget") -> float:
+    """A budget is a finite number of seconds in (0, MAX_BUDGET_S]; anything else is an `LSAError`."""
+    if isinstance(budget_s, bool) or not isinstance(budget_s, (int, float, np.integer, np.floating)) \
+            or not 0 < float(budget_s) <= MAX_BUDGET_S:
+        raise LSAError(f"{what} must be a number of seconds in (0, {MAX_BUDGET_S:g}], got {budget_s}")
+    return float(budget_s)
+
+
 def run_method(net: Network, method: str, budget_s: float, seed: int = 0, params: dict | None = None,
                instance: str = "", threads: int = 1) -> tuple[dict, np.ndarray]:
     """Solve `net` with `method` under `budget_s`; return (tidy row, assignment taken at the budget)."""
-    from .baselines import get_method  # registry imports every method lazily
-
-    if budget_s is None or not budget_s > 0:
-        from .errors import LSAError
-        raise LSAError(f"budget must be a positive number of seconds, got {budget_s}")
+    check_budget(budget_s)
     spec = get_method(method)
     rng = np.random.default_rng(seed)
     extra: dict = {}

@@ -193,7 +193,7 @@ class WorkflowSettings:
 
     @classmethod
     def from_config(cls, config: dict) -> "WorkflowSettings":
-        from .errors import ConfigError
+        from lsa.errors import ConfigError
 
         section = dict((config or {}).get("workflow") or {})
         known = {"model_sizes", "grpo_runs", "size_run_overrides", "size_pretrain_overrides", "prompt_study",
@@ -361,7 +361,7 @@ def load_stage_config(path: str | Path) -> dict:
 
 def profile_config_path(profile: str, root: str | Path = ".") -> Path:
     """config/<profile>.yaml; an unknown profile is a ConfigError naming the known ones."""
-    from .errors import ConfigError
+    from lsa.errors import ConfigError
 
     path = Path(root) / "config" / f"{profile}.yaml"
     if not path.is_file():
@@ -373,7 +373,7 @@ def profile_config_path(profile: str, root: str | Path = ".") -> Path:
 def ensure_stage_config(profile: str, stage: str, root: str | Path = ".") -> Path:
     """The slice a stage runs from, (re)written from config/<profile>.yaml when it changed — what a
     notebook opened by hand uses when the workflow did not pass `config`."""
-    from .config import load_yaml
+    from lsa.config import load_yaml
 
     paths = Paths.for_profile(profile, root)
     slices = write_stage_configs(load_yaml(profile_config_path(profile, root)), paths)

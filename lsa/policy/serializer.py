@@ -6,15 +6,13 @@ digits cost tokens, and 1 dB is finer than anything a heuristic program can use 
 """
 from __future__ import annotations
 
-import argparse
-import json
 import re
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .errors import LSAError
-from .network import Network, load_npz
+from lsa.errors import LSAError
+from lsa.sim.network import Network
 
 #: the default counter: every word, every single digit and every punctuation mark is one token
 #: (BPE tokenizers of the Qwen family split numbers into single digits, so this is not optimistic)
@@ -388,18 +386,6 @@ def serialize_naive(net: Network, tokenizer=None) -> SerializedState:
                            {"links": net.N, "pairs": net.M, "complete": True}, None)
 
 
-# ------------------------------------------------------------------------------------------------
-# `lsa serialize`
-# ------------------------------------------------------------------------------------------------
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("instance", help="instance file (.npz, lsa-network-v1)")
-    parser.add_argument("--max-tokens", type=int, default=1024, help="token budget (default 1024)")
-    parser.add_argument("--naive", action="store_true", help="the full serialization (ignores the budget)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object with tokens, text, levels")
-    parser.add_argument("--tokenizer", default=None,
-                        help="count with this Hugging Face tokenizer (a local directory); default: regex counter")
-
-
 def load_tokenizer(path: str | None):
     if path is None:
         return None
@@ -409,17 +395,3 @@ def load_tokenizer(path: str | None):
         return AutoTokenizer.from_pretrained(path, local_files_only=True)
     except Exception as exc:                  # noqa: BLE001 - any load failure is a user input problem
         raise LSAError(f"cannot load tokenizer {path!r}: {exc.__class__.__name__}: {exc}") from None
-
-
-def run(args) -> int:
-    if args.max_tokens is None or args.max_tokens < 0:
-        raise LSAError(f"--max-tokens must be a non-negative integer, got {args.max_tokens}")
-    net = load_npz(args.instance)
-    tokenizer = load_tokenizer(getattr(args, "tokenizer", None))
-    state = serialize_naive(net, tokenizer) if args.naive else serialize(net, args.max_tokens, tokenizer)
-    if args.json:
-        print(json.dumps({"tokens": state.tokens, "text": state.text, "levels": state.levels,
-                          "max_tokens": state.max_tokens, "naive": bool(args.naive), "N": net.N, "K": net.K}))
-    else:
-        print(state.text)
-    return 0
