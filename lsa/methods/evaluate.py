@@ -6,6 +6,9 @@ the workflow decide where it is written).
 from __future__ import annotations
 
 import itertools
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
 import pandas as pd
@@ -48,6 +51,9 @@ class EvaluationConfig(Section):
     SECTION = "evaluation"
 
     threads: int = option(1, "CPU threads every method may use (matched compute).")
+    workers: int | None = option(
+        None, "Evaluations run side by side, each pinned to its own `threads` cores (null: as many as the "
+              "usable cores allow; 1: one after the other in this process).")
     instances: list[dict] = option([], "Instance grids {N: [...], K, regimes: [...], seeds: [...]}.")
     methods: list[str] = option(["random", "greedy", "local-search"], "Method names (see `lsa methods`).")
     budgets_s: list[float] = option([1.0], "Wall-clock budgets in seconds.")
@@ -68,6 +74,8 @@ class EvaluationConfig(Section):
             self.fail(f"budgets_s must be seconds in (0, {MAX_BUDGET_S:g}], got {self.budgets_s}")
         if not 1 <= self.threads <= 1024:
             self.fail(f"threads must be in [1, 1024], got {self.threads}")
+        if self.workers is not None and not 1 <= self.workers <= 1024:
+            self.fail(f"workers must be in [1, 1024] or null, got {self.workers}")
 
     @property
     def grids(self) -> list[InstanceGrid]:
@@ -89,24 +97,70 @@ def iter_instances(cfg: EvaluationConfig, params: NetworkConfig):
             yield f"{regime}-N{n}-K{grid.K}-s{seed}", (n, grid.K, regime, seed)
 
 
+def usable_cores() -> list[int]:
+    """The CPU cores this process may run on."""
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except AttributeError:                     # not Linux
+        return list(range(os.cpu_count() or 1))
+
+
+def core_groups(threads: int, workers: int | None) -> list[list[int]]:
+    """Disjoint groups of `threads` usable cores, one per worker (at least one group)."""
+    cores = usable_cores()
+    n = max(1, len(cores) // threads)
+    n = min(n, workers) if workers else n
+    return [cores[i * threads:(i + 1) * threads] or cores[:threads] for i in range(n)]
+
+
+def _run_instance(config: dict, name: str, spec: tuple, methods: list, budgets: list) -> list[dict]:
+    """Every method x budget on one instance (what one worker does at a time)."""
+    cfg = evaluation_config(config)
+    n, k, regime, seed = spec
+    net = generate_ppp(n, k, regime, seed, network_config(config))
+    rows = []
+    for method, budget in itertools.product(methods, budgets):
+        row, _ = run_method(net, method, float(budget), seed, cfg.method_params.get(method, {}),
+                            instance=name, threads=cfg.threads)
+        rows.append(row)
+    return rows
+
+
+def _pin_worker(cores_queue) -> None:
+    """Worker initializer: pin this process (and the sandbox children it forks) to its cores."""
+    cores = cores_queue.get()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, cores)
+
+
 def evaluate(config: dict, methods: list | None = None, progress: bool = True) -> pd.DataFrame:
-    """Run the `evaluation:` grid of a loaded profile; returns the tidy table (one row per run)."""
+    """Run the `evaluation:` grid of a loaded profile; returns the tidy table (one row per run, in
+    grid order). Instances are spread over workers, each pinned to its own cores, so that runs never
+    share a core (budgets are wall-clock)."""
     cfg = evaluation_config(config)
     params = network_config(config)
-    methods = methods or cfg.methods
+    methods = list(methods or cfg.methods)
     specs = list(iter_instances(cfg, params))
-    total = len(specs) * len(methods) * len(cfg.budgets_s)
-    rows = []
-    with tqdm(total=total, desc="evaluate", unit="run", disable=not progress) as bar:
-        for name, (n, k, regime, seed) in specs:
-            net = generate_ppp(n, k, regime, seed, params)
-            for method, budget in itertools.product(methods, cfg.budgets_s):
-                bar.set_postfix_str(f"{name} {method} {budget}s")
-                row, _ = run_method(net, method, float(budget), seed, cfg.method_params.get(method, {}),
-                                    instance=name, threads=cfg.threads)
-                rows.append(row)
-                bar.update()
-    return pd.DataFrame(rows)
-
-
-__all__ = ["evaluate", "evaluation_config", "EvaluationConfig", "InstanceGrid"]
+    groups = core_groups(cfg.threads, cfg.workers)
+    per_instance = len(methods) * len(cfg.budgets_s)
+    results: dict[int, list[dict]] = {}
+    with tqdm(total=len(specs) * per_instance, desc="evaluate", unit="run", disable=not progress) as bar:
+        if len(groups) == 1 or len(specs) == 1:
+            for idx, (name, spec) in enumerate(specs):
+                bar.set_postfix_str(name)
+                results[idx] = _run_instance(config, name, spec, methods, cfg.budgets_s)
+                bar.update(per_instance)
+        else:
+            # fork: workers inherit the loaded package (nothing here has started threads yet)
+            ctx = multiprocessing.get_context("fork")
+            queue = ctx.Queue()
+            for group in groups:
+                queue.put(group)
+            with ProcessPoolExecutor(len(groups), mp_context=ctx, initializer=_pin_worker,
+                                     initargs=(queue,)) as pool:
+                futures = {pool.submit(_run_instance, config, name, spec, methods, cfg.budgets_s): idx
+                           for idx, (name, spec) in enumerate(specs)}
+                for future in as_completed(futures):
+                    results[futures[future]] = future.result()
+                    bar.update(per_instance)
+    return pd.DataFrame([row for idx in sorted(results) for row in results[idx]])
