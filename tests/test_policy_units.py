@@ -89,7 +89,7 @@ def test_brute_force_is_optimal():
 def test_reward_components_code_paradigm():
     from lsa.policy.rewards import RewardContext
     nets = [generate_ppp(20, 3, "dense", 0)]
-    ctx = RewardContext(nets, timeout_s=2.0, workers=1)
+    ctx = RewardContext(nets, timeout_s=2.0, workers=1, reference_budget_s=0.2)
     r_struct, r_perf, r_depth = ctx.reward_functions()
     completions = [
         "def assign(net, rng):\n    return net.greedy(order=net.order_by_signal())\n```",  # = the greedy reference
@@ -104,11 +104,21 @@ def test_reward_components_code_paradigm():
     assert s[0] == 1.0 and s[2] == 0.8 and s[3] == 0.2 and s[4] == 0.4 and s[5] == 0.6
     assert s[1] <= 0.2
     p = r_perf([""] * 6, completions, instance=inst)
-    assert p[0] == pytest.approx(1.0, abs=1e-6) and p[3] == 0.0 and p[5] == 0.0
+    assert p[0] == pytest.approx(0.0, abs=1e-6)                # greedy is the 0 of R_perf
+    assert p[3] == -1.0 and p[5] == -1.0                        # nothing offered: the lower clip
     d = r_depth([""] * 6, completions, instance=inst)
     assert all(-1.0 <= x <= 0.0 for x in d) and d[3] == 0.0
     # three reward functions, one execution per distinct program
     assert ctx.executions == 4
+
+
+def test_r_perf_is_piecewise_linear_through_random_greedy_and_the_reference():
+    from lsa.policy.rewards import References
+    refs = References(random=10.0, greedy=20.0, strong=25.0)
+    assert refs.perf(10.0) == -1.0 and refs.perf(20.0) == 0.0 and refs.perf(25.0) == 1.0
+    assert refs.perf(15.0) == -0.5 and refs.perf(22.5) == 0.5 and refs.perf(30.0) == 2.0
+    flat = References(random=10.0, greedy=20.0, strong=20.0)          # reference no better than greedy
+    assert flat.perf(20.0) == 0.0 and flat.perf(20.5) > 1.0
 
 
 def test_embedded_sizes_build_and_roundtrip(tmp_path):

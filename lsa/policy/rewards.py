@@ -7,9 +7,13 @@ the sandbox (parallel) and caches the result, so the three functions never run a
 Formulas (code paradigm):
 - R_struct ∈ [0, 1], graded: 0.2 code block present, 0.4 parses, 0.6 passes the allow-list,
   0.8 runs in time without error, 1.0 its output is valid without repair.
-- R_perf = clip((U − U_rand) / (U_ref − U_rand), lo, hi): U the utility of the (repaired) output,
-  U_rand the mean utility of 8 random assignments and U_ref the greedy heuristic's, both
-  precomputed per training instance; 0 (the random level) when the program produced nothing.
+- R_perf, piecewise linear in the utility U of the best assignment the program offered before its
+  deadline (repaired): −1 at U_rand (the mean of 8 random assignments), 0 at U_greedy (the greedy
+  heuristic), 1 at U_ref (the strong classical reference — by default `local-search` — run with the
+  same time budget as the program), continued linearly beyond and clipped to [lo, hi]:
+      U ≥ U_greedy: (U − U_greedy) / (U_ref − U_greedy);   U < U_greedy: (U − U_greedy) / (U_greedy − U_rand).
+  So programs above greedy still get a gradient all the way up to (and past) the strong reference.
+  A program that offered nothing gets lo.
 - R_depth ∈ [−1, 0], a complexity/run-time regulariser:
   −0.5·clip((nodes − free) / scale, 0, 1) − 0.5·clip(runtime_s / timeout_s, 0, 1),
   nodes = AST node count; 0 for text that never ran.
@@ -24,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lsa.methods.protocol import run_method
 from lsa.policy.prompts import program_source
 from lsa.programs.repair import repair_assignment
 from lsa.programs.runner import run_programs
@@ -45,12 +50,30 @@ class Outcome:
     status: str
 
 
-def reference_utilities(net, seed: int = 0) -> tuple[float, float]:
-    """(U_rand, U_ref): mean utility of random assignments and the greedy heuristic's utility."""
+@dataclass(frozen=True)
+class References:
+    """The three utilities R_perf is normalised with on one training instance (bit/s/Hz)."""
+
+    random: float
+    greedy: float
+    strong: float
+
+    def perf(self, utility: float) -> float:
+        """R_perf before clipping: −1 at random, 0 at greedy, 1 at the strong reference."""
+        scale = max(abs(self.greedy), 1.0) * 1e-9
+        if utility >= self.greedy:
+            return (utility - self.greedy) / max(self.strong - self.greedy, scale)
+        return (utility - self.greedy) / max(self.greedy - self.random, scale)
+
+
+def reference_utilities(net, seed: int = 0, method: str = "local-search", budget_s: float = 1.0) -> References:
+    """U_rand (mean of random assignments), U_greedy, and the strong reference `method` run under
+    the protocol with `budget_s` (the time a program gets in training)."""
     rng = np.random.default_rng(seed)
     u_rand = float(np.mean([sum_rate(net, rng.integers(0, net.K, size=net.N)) for _ in range(N_RANDOM_REFERENCE)]))
-    u_ref = float(sum_rate(net, greedy_assign(net)))
-    return u_rand, u_ref
+    u_greedy = float(sum_rate(net, greedy_assign(net)))
+    row, _ = run_method(net, method, budget_s, seed=seed)
+    return References(u_rand, u_greedy, max(float(row["utility"]), u_greedy))
 
 
 _LIST_RE = re.compile(r"\[([^\[\]]*)\]")
@@ -91,6 +114,7 @@ class RewardContext:
 
     def __init__(self, nets, paradigm: str = "code", timeout_s: float = 2.0, workers: int | None = None,
                  perf_clip=(-1.0, 2.0), depth_free_nodes: int = 120, depth_scale_nodes: int = 240,
+                 reference_method: str = "local-search", reference_budget_s: float | None = None,
                  cache_size: int = 20000):
         self.nets = list(nets)
         self.paradigm = paradigm
@@ -99,7 +123,9 @@ class RewardContext:
         self.perf_clip = tuple(perf_clip)
         self.depth_free_nodes = depth_free_nodes
         self.depth_scale_nodes = depth_scale_nodes
-        self.refs = [reference_utilities(net, seed=i) for i, net in enumerate(self.nets)]
+        budget = self.timeout_s if reference_budget_s is None else float(reference_budget_s)
+        self.refs = [reference_utilities(net, seed=i, method=reference_method, budget_s=budget)
+                     for i, net in enumerate(self.nets)]
         self.cache: dict[tuple[str, int], Outcome] = {}
         self.cache_size = cache_size
         self.executions = 0
@@ -164,10 +190,8 @@ class RewardContext:
     # ---- components ---------------------------------------------------------------------------
     def perf(self, outcome: Outcome, idx: int) -> float:
         if outcome.utility is None:
-            return 0.0
-        u_rand, u_ref = self.refs[idx]
-        span = max(u_ref - u_rand, 1e-9 * max(abs(u_ref), 1.0))
-        return float(np.clip((outcome.utility - u_rand) / span, *self.perf_clip))
+            return float(self.perf_clip[0])
+        return float(np.clip(self.refs[idx].perf(outcome.utility), *self.perf_clip))
 
     def depth(self, outcome: Outcome) -> float:
         if self.paradigm != "code" or outcome.status in ("no-code", "syntax"):
