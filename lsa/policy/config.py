@@ -45,8 +45,9 @@ class ModelConfig(Section):
     lora_dropout: float = option(0.05, "LoRA dropout.")
     lora_target_modules: list[str] = option(["q_proj", "k_proj", "v_proj", "o_proj"], "Module names that receive LoRA adapters.")
     prompt_max_tokens: int | None = option(
-        256, "Token budget of the serialized state in the prompt (embedded model: 256, short context on CPU; "
-             "LLMs: 1024). null = 1024.")
+        256, "Token budget of the whole prompt (instruction, API documentation, chat template and the "
+             "serialized state, counted with the policy's tokenizer). Embedded model: 256 (short context, CPU "
+             "cost); chat LLMs with the API documentation need more. null = 1024.")
     api_doc_in_prompt: bool | None = option(
         None, "Show the primitives API_DOC in the prompt. null = only for models with a chat template.")
     trust_remote_code: bool = option(False, "Passed to from_pretrained.")

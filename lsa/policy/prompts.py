@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import re
 
-from lsa.policy.serializer import serialize
+from lsa.errors import LSAError
+from lsa.policy.serializer import count_tokens, serialize
 from lsa.programs.primitives import API_DOC
 
 CODE_OPEN = "```python\n"
@@ -31,8 +32,10 @@ DIRECT_INSTRUCTION = (
 )
 
 
-def _state_text(net, tokenizer, max_tokens):
-    return serialize(net, max_tokens=max_tokens or 1024, tokenizer=tokenizer).text
+#: prompt budget when none is configured (tokens, the whole prompt)
+DEFAULT_PROMPT_TOKENS = 1024
+#: the network state must get at least this many tokens of the budget
+MIN_STATE_TOKENS = 32
 
 
 def has_chat_template(tokenizer) -> bool:
@@ -45,28 +48,42 @@ def _render(tokenizer, instruction: str, state: str, assistant_prefix: str) -> s
     return text + assistant_prefix
 
 
+def fit_prompt(build, net, tokenizer=None, max_tokens: int | None = None) -> str:
+    """`build(state_text)` with the hierarchical serialization of `net` sized so that the WHOLE
+    prompt (instruction, API documentation, chat template and state), counted with `tokenizer`,
+    stays within `max_tokens`."""
+    max_tokens = max_tokens or DEFAULT_PROMPT_TOKENS
+    overhead = count_tokens(build(""), tokenizer)
+    budget = max_tokens - overhead
+    for _ in range(4):
+        if budget < MIN_STATE_TOKENS:
+            raise LSAError(f"a prompt budget of {max_tokens} tokens leaves {budget} for the network state "
+                           f"(the rest of the prompt takes {overhead}); raise model.prompt_max_tokens")
+        text = build(serialize(net, max_tokens=budget, tokenizer=tokenizer).text)
+        excess = count_tokens(text, tokenizer) - max_tokens
+        if excess <= 0:
+            return text
+        budget -= excess                      # token boundaries merged across the join: shrink and retry
+    raise LSAError(f"could not fit the prompt into {max_tokens} tokens")
+
+
 def code_prompt(net, tokenizer=None, max_tokens: int | None = 256, api_doc: bool | None = None) -> str:
-    """Prompt of the code paradigm. It ends with the opening code fence, so every completion is
-    program text followed by the closing fence (the reward still accepts a completion that re-opens one)."""
-    state = _state_text(net, tokenizer, max_tokens)
+    """Prompt of the code paradigm, at most `max_tokens` tokens in all. It ends with the opening
+    code fence, so every completion is program text followed by the closing fence. `api_doc`
+    (None: only for chat models) adds the primitives documentation."""
+    with_doc = has_chat_template(tokenizer) if api_doc is None else api_doc
     if has_chat_template(tokenizer):
-        if api_doc is None or api_doc:
-            instruction = f"{CODE_INSTRUCTION}\n\nThe `net` API:\n{API_DOC}"
-        else:
-            instruction = CODE_INSTRUCTION
-        return _render(tokenizer, instruction, state, CODE_OPEN)
-    head = CODE_HEADER
-    if api_doc:
-        head += API_DOC.rstrip() + "\n"
-    return f"{head}{state.rstrip()}\n{CODE_FOOTER}{CODE_OPEN}"
+        instruction = f"{CODE_INSTRUCTION}\n\nThe `net` API:\n{API_DOC}" if with_doc else CODE_INSTRUCTION
+        return fit_prompt(lambda state: _render(tokenizer, instruction, state, CODE_OPEN), net, tokenizer, max_tokens)
+    head = CODE_HEADER + (API_DOC.rstrip() + "\n" if with_doc else "")
+    return fit_prompt(lambda state: f"{head}{state.rstrip()}\n{CODE_FOOTER}{CODE_OPEN}", net, tokenizer, max_tokens)
 
 
 def direct_prompt(net, tokenizer=None, max_tokens: int | None = 256) -> str:
-    """Prompt of the direct paradigm; the completion is the channel list."""
-    state = _state_text(net, tokenizer, max_tokens)
+    """Prompt of the direct paradigm (at most `max_tokens` tokens); the completion is the channel list."""
     if has_chat_template(tokenizer):
-        return _render(tokenizer, DIRECT_INSTRUCTION, state, "")
-    return f"{DIRECT_HEADER}{state.rstrip()}\n{DIRECT_FOOTER}"
+        return fit_prompt(lambda state: _render(tokenizer, DIRECT_INSTRUCTION, state, ""), net, tokenizer, max_tokens)
+    return fit_prompt(lambda state: f"{DIRECT_HEADER}{state.rstrip()}\n{DIRECT_FOOTER}", net, tokenizer, max_tokens)
 
 
 def extract_code(completion: str) -> str | None:
