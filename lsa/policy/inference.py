@@ -19,7 +19,7 @@ from lsa.errors import LSAError
 from lsa.methods.registry import Method
 from lsa.policy.config import EMBEDDED_DIRECT_DIR, EMBEDDED_POLICY_DIR, InferenceConfig
 from lsa.policy.models import load_policy
-from lsa.policy.prompts import code_prompt, direct_prompt, program_source
+from lsa.policy.prompts import DEFAULT_PROMPT_TOKENS, code_prompt, direct_prompt, program_source
 from lsa.policy.rewards import parse_channel_list
 from lsa.programs.runner import run_programs
 
@@ -57,11 +57,11 @@ def _prepare(params: dict, default_dir: Path) -> dict:
     params = params or {}
     cfg = _inference_config(params)
     policy = _load(params.get("model"), default_dir, params.get("dtype", "float32"))
-    budget = params.get("prompt_max_tokens")
-    if budget is None:
-        budget = 1024 if policy.chat else 256
+    # the prompt the policy was trained with (recorded in its directory), unless the caller says otherwise
+    budget = params.get("prompt_max_tokens") or policy.prompt_max_tokens or DEFAULT_PROMPT_TOKENS
+    api_doc = params.get("api_doc_in_prompt", policy.api_doc)
     cache = _PROGRAM_CACHE.setdefault(policy.source, OrderedDict())
-    return {"policy": policy, "cfg": cfg, "prompt_max_tokens": int(budget), "cache": cache}
+    return {"policy": policy, "cfg": cfg, "prompt_max_tokens": int(budget), "api_doc": api_doc, "cache": cache}
 
 
 def prepare_code(net, params: dict) -> dict:
@@ -140,7 +140,8 @@ def solve_code(net, run, rng, state=None, **params) -> dict:
     torch.set_num_threads(max(1, cfg.torch_threads))
     c = _Counters()
     t0 = time.perf_counter()
-    prompt = code_prompt(net, tokenizer=policy.tokenizer, max_tokens=state["prompt_max_tokens"])
+    prompt = code_prompt(net, tokenizer=policy.tokenizer, max_tokens=state["prompt_max_tokens"],
+                         api_doc=state["api_doc"])
     prompt_s = time.perf_counter() - t0
     seen: set[str] = set()
     if cfg.reuse_cache and cache:

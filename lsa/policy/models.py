@@ -4,6 +4,7 @@ Every model, embedded or not, is loaded through the same `from_pretrained` path 
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,13 +52,20 @@ def n_parameters(model) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+#: files a training stage writes into a model directory; each records the prompt settings it used
+TRAINING_RECORDS = ("lsa_train.json", "lsa_sft.json", "lsa_pretrain.json")
+
+
 @dataclass
 class Policy:
-    """A loaded causal LM with its tokenizer (and where it came from)."""
+    """A loaded causal LM with its tokenizer, where it came from, and the prompt settings it was
+    trained with (None when the directory records none, e.g. a model straight from the hub)."""
 
     model: object
     tokenizer: object
     source: str
+    prompt_max_tokens: int | None = None
+    api_doc: bool | None = None
 
     @property
     def chat(self) -> bool:
@@ -95,7 +103,26 @@ def load_policy(name_or_path: str | None = None, dtype: str = "float32", lora: b
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"
     model.eval()
-    return Policy(model=model, tokenizer=tokenizer, source=path)
+    prompt = recorded_prompt(path)
+    return Policy(model=model, tokenizer=tokenizer, source=path, prompt_max_tokens=prompt.get("max_tokens"),
+                  api_doc=prompt.get("api_doc"))
+
+
+def recorded_prompt(path: str | Path) -> dict:
+    """The prompt settings ({'max_tokens', 'api_doc'}) a training stage recorded in model dir `path`."""
+    for name in TRAINING_RECORDS:
+        record = Path(path) / name
+        if record.is_file():
+            try:
+                return dict(json.loads(record.read_text()).get("prompt") or {})
+            except (ValueError, AttributeError, TypeError):
+                return {}
+    return {}
+
+
+def prompt_record(model_cfg) -> dict:
+    """What a training stage records about its prompts (see `recorded_prompt`)."""
+    return {"max_tokens": model_cfg.prompt_max_tokens, "api_doc": model_cfg.api_doc_in_prompt}
 
 
 def lora_config(r: int = 16, alpha: int = 32, dropout: float = 0.05, target_modules=None):

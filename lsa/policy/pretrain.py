@@ -11,7 +11,7 @@ from lsa.io import write_json
 from lsa.policy.config import ModelConfig, PretrainConfig
 from lsa.policy.corpus import build_corpus
 from lsa.policy.logs import LM_COLUMNS, CsvLogCallback
-from lsa.policy.models import build_model, n_parameters, train_tokenizer
+from lsa.policy.models import build_model, n_parameters, prompt_record, train_tokenizer
 from lsa.sim.params import NetworkConfig
 
 #: written last into the base model directory (the workflow's completion marker)
@@ -96,6 +96,6 @@ def pretrain(model_cfg: ModelConfig, pre: PretrainConfig, output_dir: str | Path
     info = {"output_dir": str(out_dir), "size": model_cfg.size, "parameters": n_parameters(model),
             "vocab_size": len(tokenizer), "corpus_pairs": len(data), "corpus_tokens": n_tokens,
             "steps": result.global_step, "final_loss": float(log_cb.rows[-1]["loss"]) if log_cb.rows else None,
-            "train_s": round(time.perf_counter() - t_start, 1), "pretrain": asdict(pre)}
+            "train_s": round(time.perf_counter() - t_start, 1), "pretrain": asdict(pre), "prompt": prompt_record(model_cfg)}
     write_json(out_dir / PRETRAIN_DONE, info)
     return info

@@ -32,8 +32,8 @@ DIRECT_INSTRUCTION = (
 )
 
 
-#: prompt budget when none is configured (tokens, the whole prompt)
-DEFAULT_PROMPT_TOKENS = 1024
+#: prompt budget when neither the caller nor the model's training record says (tokens, the whole prompt)
+DEFAULT_PROMPT_TOKENS = 4096
 #: the network state must get at least this many tokens of the budget
 MIN_STATE_TOKENS = 32
 

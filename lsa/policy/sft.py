@@ -11,7 +11,7 @@ from lsa.methods import exact
 from lsa.methods.protocol import Anytime
 from lsa.policy.config import ModelConfig, SFTConfig
 from lsa.policy.logs import LM_COLUMNS, CsvLogCallback
-from lsa.policy.models import load_policy
+from lsa.policy.models import load_policy, prompt_record
 from lsa.policy.train import prompt_for, training_instances
 from lsa.sim.params import NetworkConfig
 
@@ -63,6 +63,6 @@ def train_sft(model_cfg: ModelConfig, sft: SFTConfig, base_model: str | Path | N
     policy.tokenizer.save_pretrained(out_dir)
     info = {"output_dir": str(out_dir), "instances": len(nets), "steps": result.global_step,
             "targets_s": round(t_targets, 1), "train_s": round(time.perf_counter() - t_start, 1),
-            "final_loss": float(log_cb.rows[-1]["loss"]) if log_cb.rows else None}
+            "final_loss": float(log_cb.rows[-1]["loss"]) if log_cb.rows else None, "prompt": prompt_record(model_cfg)}
     write_json(out_dir / SFT_DONE, info)
     return info

@@ -22,7 +22,7 @@ from lsa.policy.config import (
     ModelConfig,
 )
 from lsa.policy.logs import GRPO_COLUMNS, CsvLogCallback
-from lsa.policy.models import load_policy, lora_config
+from lsa.policy.models import load_policy, lora_config, prompt_record
 from lsa.policy.prompts import code_prompt, direct_prompt
 from lsa.policy.rewards import RewardContext
 from lsa.sim.generate import generate_ppp
@@ -111,7 +111,7 @@ def train_grpo(model_cfg: ModelConfig, grpo: GRPOConfig, base_model: str | Path 
     info = {"output_dir": str(final), "paradigm": grpo.paradigm, "base_model": base, "steps": result.global_step,
             "resumed_from": resume, "train_s": round(time.perf_counter() - t_start, 1),
             "sandbox_executions": ctx.executions,
-            "first_rows": rows[:1], "last_rows": rows[-1:], "grpo": asdict(grpo)}
+            "first_rows": rows[:1], "last_rows": rows[-1:], "grpo": asdict(grpo), "prompt": prompt_record(model_cfg)}
     write_json(final / TRAIN_DONE, info)
     return info
 
