@@ -1,34 +1,42 @@
 # LSA reproduction workflow. It only wires stages together: the science lives in lsa/, every path
-# in lsa/paths.py, every setting in config/<profile>.yaml. Each stage is a papermill-parameterised
-# notebook under notebooks/ (executed copies kept in <results>/notebooks/); rule targets are the
-# result and figure files.
+# in lsa/workflow/paths.py, every setting in config/<profile>.yaml. Each stage is a papermill-
+# parameterised notebook under notebooks/ (executed copies kept in <results>/notebooks/); rule
+# targets are the result, figure and report files.
 #
-#   snakemake --cores all                          # default profile: results/ and figures/
-#   snakemake --cores 2 --config profile=smoke     # whole pipeline in a few minutes
+#   snakemake --cores all                          # = make reproduce: default profile -> results/, figures/
+#   snakemake --cores all --config profile=smoke   # = make smoke: the whole pipeline in minutes
 #   snakemake -n [--config profile=paper]          # list the DAG without running anything
-#   snakemake figures                              # the figures and the table (and what they need)
+#   snakemake figures | report                     # the figures / the reproduction report (and what they need)
+#
+# results/ and figures/ are never committed: a fresh clone recomputes everything, a second
+# invocation has nothing to do, an interrupted one resumes (workflow/profiles/default sets
+# rerun-incomplete; GRPO restarts from its last checkpoint, run state under <results>/runs/ is not
+# a rule output). The committed run lives in reference/; the `report` rule compares a run with it.
 #
 # Changing a config value reruns only what reads it: at parse time every stage's slice of the
 # profile is written to <results>/config/<stage>.yaml *only when it changed*; the slices are the
-# rules' inputs, so untouched stages keep older inputs and stay up to date. An interrupted run
-# resumes: finished stages are kept, GRPO restarts from its last checkpoint (run state under
-# <results>/runs/ is not a rule output, so Snakemake never deletes it).
+# rules' inputs. Slices hold settings only: every path reaches a notebook as a parameter (-y).
 import sys
-from pathlib import Path
+
+import yaml
 
 sys.path.insert(0, workflow.basedir)  # the lsa package of this checkout, even when not installed
 
 from lsa.config import load_yaml
-from lsa.paths import (DIRECT_RUNS, FIGURES, TABLE, Paths, WorkflowSettings,
-                       profile_config_path, write_stage_configs)
+from lsa.workflow.figures import figure_inputs, figure_outputs
+from lsa.workflow.figures.claims import claim_inputs
+from lsa.workflow.paths import Paths, profile_config_path
+from lsa.workflow.stages import WorkflowSettings, stage_parameters, write_stage_configs
 
 PROFILE = str(config.get("profile", "default"))
 PROFILE_CONFIG = load_yaml(profile_config_path(PROFILE))
 P = Paths.for_profile(PROFILE)
+REFERENCE = Paths.reference()
 S = WorkflowSettings.from_config(PROFILE_CONFIG)
 STAGE = {k: str(v) for k, v in write_stage_configs(PROFILE_CONFIG, P).items()}
 PAPERMILL = f"{sys.executable} -m papermill --kernel lsa --no-progress-bar"
-SIZE_OF_RUN = S.size_runs  # run -> model size (main and size-*)
+NOTEBOOK_SHELL = "{PAPERMILL} {input.notebook} {log.notebook} -y {params.p:q} 2> {log.stderr}"
+REPORT = P.report_files()
 
 wildcard_constraints:
     size="|".join(S.model_sizes),
@@ -39,9 +47,19 @@ def nb(name):
     return f"notebooks/{name}.ipynb"
 
 
+def parameters(stage):
+    """The stage's notebook parameters (config slice + paths from lsa.workflow.paths) as YAML."""
+    return yaml.safe_dump(stage_parameters(stage, P, S), default_flow_style=True, width=10_000).strip()
+
+
+def stage_log(stage):
+    return {"notebook": P.notebook(stage), "stderr": P.log(stage)}
+
+
 rule all:
     input:
-        P.all_figure_files(),
+        figure_outputs(P),
+        REPORT.values(),
 
 
 # ------------------------------------------------------------------ classical baselines
@@ -51,13 +69,13 @@ rule evaluate_baselines:
         notebook=nb("01_evaluate_baselines"),
     output:
         P.evaluation,
-    threads: workflow.cores  # budgets are wall-clock: the evaluation runs alone (matched compute)
+    threads: workflow.cores  # budgets are wall-clock: each evaluation worker is pinned to its own core
+    params:
+        p=parameters("evaluation"),
     log:
-        notebook=P.notebook("evaluation"),
-        stderr=P.log("evaluation"),
+        **stage_log("evaluation"),
     shell:
-        "{PAPERMILL} {input.notebook} {log.notebook} -p profile {PROFILE} -p config {input.config}"
-        " -p output {output} 2> {log.stderr}"
+        NOTEBOOK_SHELL
 
 
 # ------------------------------------------------------------------ serializer: prompt length vs N
@@ -68,12 +86,12 @@ rule prompt_length:
         notebook=nb("02_prompt_length"),
     output:
         P.prompt_length,
+    params:
+        p=parameters("prompt_length"),
     log:
-        notebook=P.notebook("prompt_length"),
-        stderr=P.log("prompt_length"),
+        **stage_log("prompt_length"),
     shell:
-        "{PAPERMILL} {input.notebook} {log.notebook} -p profile {PROFILE} -p config {input.config}"
-        " -p output {output} 2> {log.stderr}"
+        NOTEBOOK_SHELL
 
 
 # ------------------------------------------------------------------ embedded base models
@@ -85,13 +103,11 @@ rule pretrain:
         done=P.base_model_done("{size}"),
         log=P.pretrain_log("{size}"),
     params:
-        log_state=lambda w: P.pretrain_log_state(w.size),
+        p=lambda w: parameters(f"pretrain-{w.size}"),
     log:
-        notebook=P.notebook("pretrain-{size}"),
-        stderr=P.log("pretrain-{size}"),
+        **stage_log("pretrain-{size}"),
     shell:
-        "{PAPERMILL} {input.notebook} {log.notebook} -p profile {PROFILE} -p config {input.config}"
-        " -p size {wildcards.size} -p log_state {params.log_state} -p log_output {output.log} 2> {log.stderr}"
+        NOTEBOOK_SHELL
 
 
 # ------------------------------------------------------------------ SFT warm start (direct paradigm)
@@ -104,82 +120,81 @@ rule sft:
         done=P.sft_done,
         log=P.sft_log,
     params:
-        base=P.base_model(S.main_size),
-        log_state=P.sft_log_state,
+        p=parameters("sft"),
     log:
-        notebook=P.notebook("sft"),
-        stderr=P.log("sft"),
+        **stage_log("sft"),
     shell:
-        "{PAPERMILL} {input.notebook} {log.notebook} -p profile {PROFILE} -p config {input.config}"
-        " -p base {params.base} -p log_state {params.log_state} -p log_output {output.log} 2> {log.stderr}"
+        NOTEBOOK_SHELL
 
 
 # ------------------------------------------------------------------ GRPO runs
-def grpo_start(run):
-    """The model a GRPO run starts from: the SFT model, or the base model of the run's size."""
-    if run == "direct-sft":
-        return P.sft_dir, P.sft_done
-    size = SIZE_OF_RUN.get(run, S.main_size)
-    return P.base_model(size), P.base_model_done(size)
-
-
 rule grpo:
-    # main + Fig. 2 ablations + direct (cold / SFT) + model sizes; all config slices of one notebook
+    # main + Fig. 2 ablations + direct (cold / SFT) + model sizes; the run's config slice says which
     input:
         config=lambda w: STAGE[f"grpo-{w.run}"],
-        start=lambda w: grpo_start(w.run)[1],
+        start=lambda w: S.start_model_done(w.run, P),
         notebook=nb("05_grpo"),
     output:
         done=P.final_model_done("{run}"),
         log=P.grpo_log("{run}"),
     threads: 1  # on 2 cores two runs side by side finish sooner than one after the other
     params:
-        base=lambda w: grpo_start(w.run)[0],
-        paradigm=lambda w: "direct" if w.run in DIRECT_RUNS else "code",
-        run_dir=lambda w: P.run_dir(w.run),
-        log_state=lambda w: P.run_log_state(w.run),
+        p=lambda w: parameters(f"grpo-{w.run}"),
     log:
-        notebook=P.notebook("grpo-{run}"),
-        stderr=P.log("grpo-{run}"),
+        **stage_log("grpo-{run}"),
     shell:
-        "{PAPERMILL} {input.notebook} {log.notebook} -p profile {PROFILE} -p config {input.config}"
-        " -p run {wildcards.run} -p paradigm {params.paradigm} -p base {params.base}"
-        " -p run_dir {params.run_dir} -p log_state {params.log_state} -p log_output {output.log}"
-        " 2> {log.stderr}"
+        NOTEBOOK_SHELL
 
 
 # ------------------------------------------------------------------ LLM policies under the protocol
 rule llm_evaluation:
     input:
         config=STAGE["llm_evaluation"],
-        base=P.base_model_done(S.main_size),
-        policies=[P.final_model_done(run) for run in SIZE_OF_RUN],
+        policies=[P.base_model_done(S.main_size), *(P.final_model_done(run) for run in S.size_runs)],
         notebook=nb("06_llm_evaluation"),
     output:
         P.llm_evaluation,
-    threads: workflow.cores  # budgets are wall-clock: the evaluation runs alone (matched compute)
+    threads: workflow.cores  # budgets are wall-clock: each evaluation worker is pinned to its own core
+    params:
+        p=parameters("llm_evaluation"),
     log:
-        notebook=P.notebook("llm_evaluation"),
-        stderr=P.log("llm_evaluation"),
+        **stage_log("llm_evaluation"),
     shell:
-        "{PAPERMILL} {input.notebook} {log.notebook} -p profile {PROFILE} -p config {input.config}"
-        " -p output {output} 2> {log.stderr}"
+        NOTEBOOK_SHELL
 
 
 # ------------------------------------------------------------------ figures and the table
 rule figures:
     # Every figure (PDF + PNG) and the throughput table (CSV, Markdown, LaTeX) in one notebook run:
-    # rendering all takes seconds, a kernel start per figure would cost more. To re-render from
-    # results/ alone without Snakemake: `lsa figures --results DIR --figures DIR` (`make figures`).
+    # rendering all takes seconds, a kernel start per figure would cost more. Without Snakemake:
+    # `lsa figures --results DIR --figures DIR`.
     input:
-        results=sorted({str(f) for name in [*FIGURES, TABLE] for f in P.figure_inputs(name, S)}),
-        settings=P.stage_config("figures"),
+        results=figure_inputs(P, S),
+        settings=STAGE["figures"],
         notebook=nb("07_figures"),
     output:
-        P.all_figure_files(),
+        figure_outputs(P),
+    params:
+        p=parameters("figures"),
     log:
-        notebook=P.notebook("figures"),
-        stderr=P.log("figures"),
+        **stage_log("figures"),
     shell:
-        "{PAPERMILL} {input.notebook} {log.notebook} -p profile {PROFILE} -p results {P.results}"
-        " -p figures {P.figures} -p strict True 2> {log.stderr}"
+        NOTEBOOK_SHELL
+
+
+# ------------------------------------------------------------------ the reproduction report
+rule report:
+    # Every README claim on this run vs the committed reference (reference/results): number, 95 % CI,
+    # whether its shape holds. Without Snakemake: `lsa report --results DIR --output DIR`.
+    input:
+        results=claim_inputs(P),
+        reference=[f for f in claim_inputs(REFERENCE) if f.is_file()],
+        notebook=nb("09_report"),
+    output:
+        REPORT.values(),
+    params:
+        p=parameters("report"),
+    log:
+        **stage_log("report"),
+    shell:
+        NOTEBOOK_SHELL

@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "pretrain": "build and pretrain the embedded base model",
     "train": "GRPO (or SFT + GRPO) training of a policy from a config",
     "figures": "render every figure and table from a results directory alone",
+    "report": "compare a run's results with the committed reference, claim by claim",
 }
 
 
@@ -330,13 +331,16 @@ def _train(args) -> int:
     return 0
 
 
-# ------------------------------------------------------------------------- figures
+# ------------------------------------------------------------------------- figures / report
 def _figures_arguments(p):
     from lsa.workflow.figures import FIGURE_NAMES
+    from lsa.workflow.paths import Paths
 
-    p.add_argument("--results", type=Path, default=Path("reference/results"),
-                   help="results directory of one run (default: the committed reference)")
-    p.add_argument("--figures", type=Path, default=Path("reference/figures"), help="where PDF/PNG and the table go")
+    reference = Paths.reference()
+    p.add_argument("--results", type=Path, default=reference.results,
+                   help=f"results directory of one run (default: the committed reference, {reference.results})")
+    p.add_argument("--figures", type=Path, default=reference.figures,
+                   help=f"where PDF/PNG and the table go (default: {reference.figures})")
     p.add_argument("--only", nargs="+", metavar="NAME", help=f"render only these ({', '.join(FIGURE_NAMES)})")
     p.add_argument("--strict", action="store_true", help="fail (exit 1) when a figure's results are missing")
 
@@ -355,12 +359,34 @@ def _figures(args) -> int:
     return 0
 
 
+def _report_arguments(p):
+    from lsa.workflow.paths import Paths
+
+    reference, run = Paths.reference(), Paths.for_profile()
+    p.add_argument("--reference", type=Path, default=reference.results,
+                   help=f"the committed reference results (default: {reference.results})")
+    p.add_argument("--results", type=Path, default=run.results,
+                   help=f"the results of the run to compare (default: {run.results})")
+    p.add_argument("--output", type=Path, default=run.report_dir,
+                   help=f"directory of report.md, report.csv, report.pdf/png (default: {run.report_dir})")
+
+
+def _report(args) -> int:
+    from lsa.workflow.report import write_report
+
+    check_writable(args.output / "report.md")
+    files = write_report(args.reference, args.results, args.output)
+    print("\n".join(line for line in files["md"].read_text().splitlines() if line.startswith("**")))
+    print(f"wrote {', '.join(str(f) for f in files.values())}")
+    return 0
+
+
 _HANDLERS = {
     "generate": (_generate_arguments, _generate), "solve": (_solve_arguments, _solve),
     "methods": (None, _methods), "evaluate": (_evaluate_arguments, _evaluate),
     "serialize": (_serialize_arguments, _serialize), "exec": (_exec_arguments, _exec),
     "pretrain": (_pretrain_arguments, _pretrain), "train": (_train_arguments, _train),
-    "figures": (_figures_arguments, _figures),
+    "figures": (_figures_arguments, _figures), "report": (_report_arguments, _report),
 }
 
 

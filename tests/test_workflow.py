@@ -1,13 +1,16 @@
-"""The reproduction workflow: profiles, per-stage config slices, the Snakemake DAG, selective reruns,
-and (slow) the whole smoke pipeline end to end followed by a re-render of every figure.
+"""The reproduction workflow: profiles, per-stage config slices (no paths), the stage parameters
+(all paths from lsa.workflow.paths), the Snakemake DAG, fresh-copy determinism, selective reruns,
+the SLURM profile, and (slow) the whole smoke pipeline end to end, then a no-op second run.
 
 Every Snakemake call runs in a temporary copy of the repository, so the checkout's results/ and
 figures/ are never touched.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -19,34 +22,41 @@ import nbformat
 import pytest
 import yaml
 
-from lsa.workflow.paths import (
+from lsa.workflow.figures import figure_outputs
+from lsa.workflow.paths import PROFILES, Paths
+from lsa.workflow.provenance import sidecar_path
+from lsa.workflow.stages import (
     DIRECT_RUNS,
-    FIGURES,
-    PROFILES,
-    TABLE,
-    Paths,
     WorkflowSettings,
     stage_configs,
+    stage_parameters,
     write_if_changed,
 )
 
 REPO = Path(__file__).resolve().parent.parent
-RULES = ("evaluate_baselines", "prompt_length", "pretrain", "sft", "grpo", "llm_evaluation", "figures", "all")
+RULES = ("evaluate_baselines", "prompt_length", "pretrain", "sft", "grpo", "llm_evaluation", "figures", "report",
+         "all")
 SMOKE_BUDGET_S = 300
+#: notebook -> the stage whose parameters it takes (run-by-hand names: size, run)
+NOTEBOOK_STAGES = {"01_evaluate_baselines": "evaluation", "02_prompt_length": "prompt_length",
+                   "03_pretrain": "pretrain-tiny", "04_sft": "sft", "05_grpo": "grpo-main",
+                   "06_llm_evaluation": "llm_evaluation", "07_figures": "figures", "09_report": "report"}
 
 
 def copy_repo(dest: Path) -> Path:
-    """The files the workflow needs (code, configs, notebooks, Snakefile) — no results, no venv."""
-    for name in ("Snakefile", "config", "notebooks", "lsa", "workflow"):
+    """The files the workflow needs (code, configs, notebooks, Snakefile, the reference's tidy
+    results) — no results/, no figures/, no venv."""
+    for name in ("Snakefile", "config", "notebooks", "lsa", "workflow", "reference"):
         src = REPO / name
+        skip = ("__pycache__", "*.pyc", *(("notebooks", "logs") if name == "reference" else ()))
         if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns(*skip))
         elif src.is_file():
             shutil.copy2(src, dest / name)
     return dest
 
 
-def snakemake(cwd: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+def snakemake(cwd: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(cwd)}  # the copy's lsa, also inside the notebooks' kernel
     return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env=env)
@@ -65,52 +75,65 @@ def jobs_of(dry_run_output: str) -> dict[str, int]:
     return stats
 
 
-def all_outputs(profile: str, root: Path) -> list[Path]:
-    """Every rule output of a profile, in DAG order (what lsa.paths says the rules produce)."""
+def profile_settings(profile: str, root: Path = REPO) -> tuple[dict, WorkflowSettings, Paths]:
     cfg = yaml.safe_load((root / "config" / f"{profile}.yaml").read_text())
-    s, p = WorkflowSettings.from_config(cfg), Paths.for_profile(profile, root)
-    out = [p.evaluation]
+    return cfg, WorkflowSettings.from_config(cfg), Paths.for_profile(profile, root)
+
+
+def full_dag(s: WorkflowSettings) -> dict[str, int]:
+    return {"evaluate_baselines": 1, "prompt_length": 1, "pretrain": len(s.model_sizes), "sft": 1,
+            "grpo": len(s.all_runs), "llm_evaluation": 1, "figures": 1, "report": 1, "all": 1}
+
+
+def rule_outputs(profile: str, root: Path) -> list[Path]:
+    """Every rule output of a profile (what lsa.workflow.paths says the rules produce)."""
+    _, s, p = profile_settings(profile, root)
+    out = [p.evaluation, p.prompt_length, p.sft_done, p.sft_log, p.llm_evaluation]
     for size in s.model_sizes:
         out += [p.base_model_done(size), p.pretrain_log(size)]
-    out += [p.prompt_length, p.sft_done, p.sft_log]
     for run in s.all_runs:
         out += [p.final_model_done(run), p.grpo_log(run)]
-    out += [p.llm_evaluation, *p.all_figure_files()]
-    return out
+    return out + figure_outputs(p) + list(p.report_files().values())
+
+
+def _paths_in(value) -> list[str]:
+    if isinstance(value, dict):
+        return [*value.keys(), *(x for v in value.values() for x in _paths_in(v))]
+    if isinstance(value, list):
+        return [x for v in value for x in _paths_in(v)]
+    return [value] if isinstance(value, str) else []
 
 
 # ---------------------------------------------------------------------------------- fast
 @pytest.mark.parametrize("profile", PROFILES)
-def test_every_stage_has_a_slice_with_paths_from_lsa_paths(profile):
-    cfg = yaml.safe_load((REPO / "config" / f"{profile}.yaml").read_text())
-    paths = Paths.for_profile(profile)
-    slices = stage_configs(cfg, paths)
-    s = WorkflowSettings.from_config(cfg)
+def test_slices_hold_settings_only_and_parameters_hold_every_path(profile):
+    cfg, s, paths = profile_settings(profile, Path("."))
+    slices = stage_configs(cfg)
     expected = {"evaluation", "prompt_length", "sft", "llm_evaluation", "figures",
                 *(f"pretrain-{size}" for size in s.model_sizes), *(f"grpo-{run}" for run in s.all_runs)}
     assert set(slices) == expected
-    assert slices["evaluation"]["evaluation"]["output"] == str(paths.evaluation)
-    for run in s.all_runs:
-        grpo = slices[f"grpo-{run}"]["grpo"]
-        assert grpo["output_dir"] == str(paths.run_dir(run))
-        assert grpo["log_csv"] == str(paths.run_log_state(run))
-    assert slices["grpo-direct-sft"]["grpo"]["base_model"] == str(paths.sft_dir)
-    assert all(slices[f"grpo-{r}"]["grpo"]["paradigm"] == "direct" for r in DIRECT_RUNS)
-    # the Fig. 2 ablations are config changes only
-    assert slices["grpo-G4"]["grpo"]["num_generations"] == 4
+    for stage, data in slices.items():  # no path, no path key, anywhere in a slice
+        assert not any("results" in x or x in ("output", "output_dir", "log_csv", "base_model") for x in _paths_in(data)), stage
+    for run in DIRECT_RUNS:             # the direct routing is the policy's (direct_variant), from `direct:`
+        assert slices[f"grpo-{run}"]["grpo"]["paradigm"] == "direct" and "direct" in slices[f"grpo-{run}"]
+    assert slices["grpo-G4"]["grpo"]["num_generations"] == 4           # the Fig. 2 ablations are config only
     assert slices["grpo-lambda-perf2"]["grpo"]["lambda_perf"] == 2.0
-    # every profile writes to its own directories
-    assert (paths.results == Path("results")) == (profile == "default")
+    for stage in [*slices, "report"]:
+        params = stage_parameters(stage, paths, s)
+        for key, value in params.items():
+            if isinstance(value, str) and key not in ("size", "run"):
+                assert value.startswith((str(paths.results), str(paths.figures), "reference")), (stage, key, value)
+    assert stage_parameters("grpo-direct-sft", paths, s)["base"] == str(paths.sft_dir)
+    assert stage_parameters("grpo-main", paths, s)["done"] == str(paths.final_model_done("main"))
+    assert (paths.results == Path("results")) == (profile == "default")  # every profile has its own directories
 
 
 def test_slice_depends_only_on_its_sections():
-    cfg = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
-    paths = Paths.for_profile("smoke")
-    before = stage_configs(cfg, paths)
+    cfg, _, _ = profile_settings("smoke")
+    before = stage_configs(cfg)
     cfg["figures"] = {**cfg.get("figures", {}), "dpi": 77}
-    after = stage_configs(cfg, paths)
-    changed = {k for k in before if before[k] != after[k]}
-    assert changed == {"figures"}
+    after = stage_configs(cfg)
+    assert {k for k in before if before[k] != after[k]} == {"figures"}
 
 
 def test_write_if_changed_keeps_mtime(tmp_path):
@@ -123,15 +146,19 @@ def test_write_if_changed_keeps_mtime(tmp_path):
     assert target.stat().st_mtime > 1_000_000
 
 
-def test_notebooks_are_parameterised_clean_and_use_the_lsa_kernel():
-    notebooks = sorted((REPO / "notebooks").glob("*.ipynb"))
-    assert len(notebooks) >= 7
-    for path in notebooks:
+def test_notebooks_are_clean_parameterised_and_call_the_library():
+    _, s, paths = profile_settings("default", Path("."))
+    for name, stage in NOTEBOOK_STAGES.items():
+        path = REPO / "notebooks" / f"{name}.ipynb"
         nb = nbformat.read(path, as_version=4)
         nbformat.validate(nb)
         assert nb.metadata["kernelspec"]["name"] == "lsa", path.name
         tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
         assert len(tagged) == 1, f"{path.name}: exactly one cell tagged 'parameters'"
+        declared = set(re.findall(r"^(\w+) =", tagged[0].source, re.M))
+        assert set(stage_parameters(stage, paths, s)) - {"size", "run"} <= declared, path.name  # Snakefile passes them
+        source = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+        assert "lsa.cli" not in source and "main([" not in source, f"{path.name} calls the CLI"
         for cell in nb.cells:
             if cell.cell_type == "code":
                 assert not cell.outputs and cell.execution_count is None, f"{path.name} is stored with outputs"
@@ -142,13 +169,27 @@ def test_dry_run_lists_the_whole_dag(tmp_path):
     for profile in ("default", "smoke", "paper"):
         res = snakemake(root, "-n", "--config", f"profile={profile}")
         assert res.returncode == 0, res.stderr[-3000:] + res.stdout[-3000:]
-        jobs = jobs_of(res.stdout)
-        assert set(RULES) <= set(jobs), f"{profile}: rules missing from the DAG: {set(RULES) - set(jobs)}"
-        cfg = yaml.safe_load((root / "config" / f"{profile}.yaml").read_text())
-        s = WorkflowSettings.from_config(cfg)
-        assert jobs["grpo"] == len(s.all_runs)
-        assert jobs["pretrain"] == len(s.model_sizes)
-        assert jobs["figures"] == 1
+        _, s, _ = profile_settings(profile, root)
+        assert jobs_of(res.stdout) == full_dag(s), profile
+
+
+def test_fresh_copy_plans_a_full_run_whatever_the_mtimes(tmp_path):
+    """A fresh clone recomputes everything, whatever order git wrote the files in: nothing it ships is
+    a workflow output, so every job is planned because its output is missing."""
+    root = copy_repo(tmp_path)
+    files = [p for p in root.rglob("*") if p.is_file()]
+    rng = random.Random(12)
+    rng.shuffle(files)
+    now = time.time()
+    for i, path in enumerate(files):  # checkout order: random, seconds apart
+        os.utime(path, (now - 10_000 + i, now - 10_000 + i))
+    res = snakemake(root, "-n")
+    assert res.returncode == 0, res.stderr[-3000:]
+    _, s, _ = profile_settings("default", root)
+    assert jobs_of(res.stdout) == full_dag(s)
+    reasons = re.findall(r"reason: (.*)", res.stdout)
+    assert reasons and all("Missing output files" in r or "Input files updated by another job" in r for r in reasons)
+    assert "missing provenance" not in res.stdout + res.stderr
 
 
 def test_unknown_profile_is_a_clear_error(tmp_path):
@@ -161,7 +202,7 @@ def test_unknown_profile_is_a_clear_error(tmp_path):
 def test_config_change_reruns_only_what_depends_on_it(tmp_path):
     root = copy_repo(tmp_path)
     assert snakemake(root, "-n", "--config", "profile=smoke").returncode == 0  # writes the slices
-    for path in all_outputs("smoke", root):
+    for path in rule_outputs("smoke", root):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("placeholder for the DAG test\n")
     res = snakemake(root, "--touch", "--cores", "1", "--config", "profile=smoke")
@@ -171,17 +212,17 @@ def test_config_change_reruns_only_what_depends_on_it(tmp_path):
 
     cfg_path = root / "config" / "smoke.yaml"
     cfg = yaml.safe_load(cfg_path.read_text())
-    # 1. a figure setting: only the figures and the table
+    # 1. a figure setting: the figures and the report (which reads the figure settings)
     cfg["figures"]["dpi"] = int(cfg["figures"].get("dpi", 100)) + 1
     cfg_path.write_text(yaml.safe_dump(cfg))
     jobs = jobs_of(snakemake(root, "-n", "--config", "profile=smoke").stdout)
-    assert set(jobs) == {"figures", "all"}, jobs
+    assert set(jobs) == {"figures", "report", "all"}, jobs
     snakemake(root, "--touch", "--cores", "1", "--config", "profile=smoke")
     # 2. a baseline budget: the baseline evaluation and what is drawn from it, no training
     cfg["evaluation"]["budgets_s"] = [float(b) * 2 for b in cfg["evaluation"]["budgets_s"]]
     cfg_path.write_text(yaml.safe_dump(cfg))
     jobs = jobs_of(snakemake(root, "-n", "--config", "profile=smoke").stdout)
-    assert set(jobs) == {"evaluate_baselines", "figures", "all"}, jobs
+    assert set(jobs) == {"evaluate_baselines", "figures", "report", "all"}, jobs
     snakemake(root, "--touch", "--cores", "1", "--config", "profile=smoke")
     # 3. one ablation's override: that GRPO run and figure d only
     cfg["workflow"]["grpo_runs"]["G4"] = {"num_generations": 2}
@@ -190,10 +231,21 @@ def test_config_change_reruns_only_what_depends_on_it(tmp_path):
     assert jobs == {"grpo": 1, "figures": 1, "all": 1}, jobs
 
 
+@pytest.mark.skipif(importlib.util.find_spec("snakemake_executor_plugin_slurm") is None,
+                    reason="the SLURM executor plugin is not installed (pip install -e '.[slurm]')")
+def test_slurm_profile_plans_without_a_cluster(tmp_path):
+    root = copy_repo(tmp_path)
+    res = snakemake(root, "-n", "--profile", "workflow/profiles/slurm", "--config", "profile=paper")
+    assert res.returncode == 0, res.stderr[-3000:] + res.stdout[-3000:]
+    _, s, _ = profile_settings("paper", root)
+    assert jobs_of(res.stdout) == full_dag(s)
+    assert "slurm_partition=gpu" in res.stdout  # the GPU stages carry the profile's resources
+
+
 # ---------------------------------------------------------------------------------- slow
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
-    """The whole smoke pipeline, once per test module, in a temporary copy."""
+    """The whole smoke pipeline, once per test module, in a fresh temporary copy."""
     root = copy_repo(tmp_path_factory.mktemp("smoke"))
     t0 = time.perf_counter()
     res = snakemake(root, "--cores", "2", "--config", "profile=smoke", timeout=3 * SMOKE_BUDGET_S)
@@ -208,32 +260,35 @@ def test_smoke_profile_runs_end_to_end(smoke_run):
     tails = "".join(f"\n--- {p.name}\n" + p.read_text()[-1500:] for p in sorted(logs.glob("*.log"))) if logs.is_dir() else ""
     assert res.returncode == 0, res.stderr[-4000:] + tails
     paths = Paths.for_profile("smoke", root)
-    for f in paths.all_figure_files():
+    for f in rule_outputs("smoke", root):
         assert f.is_file() and f.stat().st_size > 0, f
-    for f in (paths.evaluation, paths.prompt_length, paths.llm_evaluation):
-        assert f.is_file() and Path(str(f) + ".provenance.json").is_file(), f
-    prov = json.loads(Path(str(paths.evaluation) + ".provenance.json").read_text())
-    assert {"git_commit", "versions", "cpu", "date", "config"} <= set(prov)
-    for stage in ("evaluation", "grpo-main", "figures"):
+        if f.is_relative_to(paths.results) and f.suffix in (".csv", ".json"):
+            assert sidecar_path(f).is_file(), f"{f} has no provenance sidecar"
+    prov = json.loads(sidecar_path(paths.evaluation).read_text())
+    assert {"git_commit", "versions", "cpu", "date", "config", "config_path"} <= set(prov)
+    assert "results" not in json.dumps(prov["config"])  # the slice it ran from holds no paths
+    for stage in ("evaluation", "grpo-main", "figures", "report"):
         assert paths.notebook(stage).is_file()  # executed notebooks are kept for inspection
     print(f"smoke pipeline: {wall_s:.0f} s")
-    assert wall_s <= SMOKE_BUDGET_S, f"smoke profile took {wall_s:.0f} s (budget {SMOKE_BUDGET_S} s)"
-    # an interrupted-and-restarted or repeated run has nothing left to do
+    # a second invocation has nothing to do
     again = snakemake(root, "-n", "--config", "profile=smoke")
-    assert "Nothing to be done" in again.stdout + again.stderr
+    assert "Nothing to be done" in again.stdout + again.stderr, again.stdout[-3000:]
+    assert wall_s <= SMOKE_BUDGET_S, f"smoke profile took {wall_s:.0f} s (budget {SMOKE_BUDGET_S} s)"
 
 
 @pytest.mark.slow
-def test_figures_rerender_from_smoke_results_alone(smoke_run, tmp_path):
+def test_figures_and_report_rerender_from_smoke_results_alone(smoke_run, tmp_path):
     root, res, _ = smoke_run
     assert res.returncode == 0
+    env = {**os.environ, "PYTHONPATH": str(root)}
     out = tmp_path / "figures"
     t0 = time.perf_counter()
     cli = subprocess.run([sys.executable, "-m", "lsa.cli", "figures", "--results", "results/smoke", "--figures",
-                          str(out), "--strict"], cwd=root, capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "PYTHONPATH": str(root)})
+                          str(out), "--strict"], cwd=root, capture_output=True, text=True, timeout=120, env=env)
     assert cli.returncode == 0, cli.stderr + cli.stdout
     assert time.perf_counter() - t0 <= 60
-    for name in [*FIGURES, TABLE]:
-        for f in Paths(root / "results" / "smoke", out).figure_files(name):
-            assert f.is_file() and f.stat().st_size > 0, f
+    assert all(f.is_file() and f.stat().st_size > 0 for f in figure_outputs(Paths(root / "results/smoke", out)))
+    cli = subprocess.run([sys.executable, "-m", "lsa.cli", "report", "--results", "results/smoke", "--output",
+                          str(tmp_path / "report")], cwd=root, capture_output=True, text=True, timeout=120, env=env)
+    assert cli.returncode == 0, cli.stderr + cli.stdout
+    assert (tmp_path / "report" / "report.md").read_text() == (root / "results/smoke/report/report.md").read_text()

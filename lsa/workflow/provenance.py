@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import os
 import platform
 import subprocess
@@ -70,11 +69,17 @@ def sidecar_path(path: str | Path) -> Path:
     return path.with_name(path.name + ".provenance.json")
 
 
+def write_sidecar(path: str | Path, config: dict | None = None, config_path: str | Path | None = None,
+                  **extra) -> Path:
+    """Write the provenance sidecar of `path` (`<name>.provenance.json`); returns the sidecar's path."""
+    return write_json(sidecar_path(path), provenance(config, config_path, **extra))
+
+
 def write_table(df: pd.DataFrame, path: str | Path, config: dict | None = None,
                 config_path: str | Path | None = None, **extra) -> Path:
-    """Write a tidy CSV atomically, plus its provenance sidecar (`<name>.provenance.json`)."""
+    """Write a tidy CSV atomically, its provenance sidecar first: a table on disk always has one."""
     path = Path(path)
+    write_sidecar(path, config, config_path, rows=len(df), **extra)
     with atomic_path(path) as tmp:
         df.to_csv(tmp, index=False)
-    write_json(sidecar_path(path), provenance(config, config_path, rows=len(df), **extra))
     return path

@@ -1,0 +1,57 @@
+"""The throughput table ("aggregate throughput across network densities") as text: tidy CSV,
+Markdown and LaTeX, from `data.throughput_table`.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+import lsa.workflow.figures.data as data
+from lsa.workflow.figures.data import Results
+
+
+def _cell(row) -> str:
+    half = (row.ci_high_mbps - row.ci_low_mbps) / 2
+    text = f"{row.throughput_mbps:.1f} ± {half:.1f}" if row.runs > 1 else f"{row.throughput_mbps:.1f}"
+    return text + (" †" if row.random_fallbacks else "")
+
+
+def _tex(text: str) -> str:
+    return text.replace("%", "\\%").replace("±", "$\\pm$").replace("–", "--").replace("†", "$^\\dagger$")
+
+
+def throughput_texts(res: Results) -> dict[str, str]:
+    """ext -> text of the table: csv (tidy), md, tex."""
+    tidy = data.throughput_table(res)
+    regimes = data.regimes(tidy)
+    budget, n = float(tidy["budget_s"].iloc[0]), int(tidy["N"].iloc[0])
+    cells = {(r.method, r.regime): _cell(r) for r in tidy.itertuples()}
+    best = tidy.loc[tidy.groupby("regime")["throughput_mbps"].idxmax()].set_index("regime")["method"].to_dict()
+    caption = (f"Aggregate throughput [Mbit/s] across network densities, N = {n} links, budget T = {budget:g} s "
+               "(mean ± half-width of the 95 % t interval over seeds; best per density in bold"
+               + ("; † some runs had no valid output by the budget and took the random assignment"
+                  if tidy["random_fallbacks"].any() else "") + ").")
+    md = [f"*{caption}*", "", "| method | " + " | ".join(regimes) + " |", "|---|" + "---:|" * len(regimes)]
+    tex = ["\\begin{table}[t]", "\\centering", "\\caption{" + _tex(caption) + "}", "\\label{tab:throughput}",
+           "\\begin{tabular}{l" + "r" * len(regimes) + "}", "\\toprule",
+           "method & " + " & ".join(regimes) + " \\\\", "\\midrule"]
+    for method in dict.fromkeys(tidy["method"]):
+        row_md, row_tex = [], []
+        for regime in regimes:
+            cell = cells.get((method, regime), "–")
+            bold = best.get(regime) == method
+            row_md.append(f"**{cell}**" if bold else cell)
+            row_tex.append(f"\\textbf{{{_tex(cell)}}}" if bold else _tex(cell))
+        md.append(f"| {method} | " + " | ".join(row_md) + " |")
+        tex.append(f"\\texttt{{{method}}} & " + " & ".join(row_tex) + " \\\\")
+    tex += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
+    return {"csv": tidy.to_csv(index=False), "md": "\n".join(md) + "\n", "tex": "\n".join(tex) + "\n"}
+
+
+def markdown_table(df: pd.DataFrame) -> list[str]:
+    """A DataFrame as Markdown table lines (cells as given; `|` escaped)."""
+    def esc(v) -> str:
+        return str(v).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(map(esc, df.columns)) + " |", "|" + "---|" * len(df.columns)]
+    lines += ["| " + " | ".join(esc(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return lines
