@@ -1,39 +1,245 @@
-"""Steps shared by several methods: exact single-move gains, sequential greedy, the random restart.
+"""The incremental move engine every method shares (see notes/ENGINE_API.md): `MoveState` keeps the
+interference I[i, k] each receiver gets on each channel, so one link's exact gains cost O(deg + K).
 
-`move_gains` is the workhorse of local search, greedy completion and the primitives module.
+Module helpers: `move_gains` (all links' gains), `greedy_assign`, `independent_movers`, the link
+orders, and `warmup()` (compiles every numba kernel; call it before a budget starts or a fork).
 """
 from __future__ import annotations
 
+import time
+import weakref
+
 import numpy as np
 
+from lsa.sim import kernels as kn
+from lsa.sim import search
+from lsa.sim.generate import from_edges
 from lsa.sim.network import Network
-from lsa.sim.utility import channel_interference_w
+
+_ADJACENCY: "weakref.WeakKeyDictionary[Network, tuple]" = weakref.WeakKeyDictionary()
 
 
+def _readonly(array: np.ndarray) -> np.ndarray:
+    array.setflags(write=False)
+    return array
+
+
+def adjacency(net: Network) -> tuple:
+    """(in_ptr, in_src, in_w, out_ptr, out_dst, out_w, signal) of `net`, built once per instance:
+    the interferers of each receiver (row CSR), the victims of each transmitter (column CSR) and
+    the desired power, all powers in units of the noise power."""
+    adj = _ADJACENCY.get(net)
+    if adj is None:
+        inv_noise = 1.0 / float(net.noise_w)
+        order = net.out_order
+        out_dst = _readonly(net.cross_row[order].astype(np.int32))
+        out_w = _readonly(net.cross_power_w[order] * inv_noise)
+        in_src = _readonly(net.cross_col.astype(np.int32))
+        in_w = _readonly((net.cross_power_w * inv_noise).astype(np.float32))
+        signal = _readonly(np.ascontiguousarray(net.signal_w * inv_noise))
+        adj = (_readonly(net.row_ptr.copy()), in_src, in_w, _readonly(net.col_ptr.copy()), out_dst, out_w, signal)
+        _ADJACENCY[net] = adj
+    return adj
+
+
+def _check_assignment(net: Network, assignment) -> np.ndarray:
+    a = np.array(assignment, dtype=np.int64)        # a private, writable copy
+    if a.shape != (net.N,):
+        raise ValueError(f"assignment must have shape ({net.N},), got {a.shape}")
+    if a.size and (a.min() < -1 or a.max() >= net.K):
+        raise ValueError(f"assignment values must be in [-1, {net.K - 1}] (-1 = unplaced)")
+    return a
+
+
+def _links(net: Network, links) -> np.ndarray:
+    idx = np.array(links, dtype=np.int64).ravel()
+    if idx.size and (idx.min() < 0 or idx.max() >= net.N):
+        raise ValueError(f"link index outside [0, {net.N})")
+    return idx
+
+
+class MoveState:
+    """Assignment (-1 = unplaced) with its interference I[i, k] [W], link rates and sum-rate
+    [bit/s/Hz], kept exact under moves. Unplaced links contribute nothing and cause nothing."""
+
+    def __init__(self, net: Network, assignment=None):
+        self.net = net
+        self.adj = adjacency(net)
+        N, K = net.N, net.K
+        self._a = np.full(N, -1, dtype=np.int64) if assignment is None else _check_assignment(net, assignment)
+        self._I = np.zeros((N, K))
+        self._P = np.zeros((N, 4))
+        self._util = np.zeros(1)
+        self._buf = np.zeros(K)
+        self._scratch = np.zeros((2, K + 1))
+        self.resync()
+
+    # ----- the argument tuples of the kernels -----------------------------------------------------
+    @property
+    def _view(self):     # what gain computations read
+        return (self._a, self._I, self._P) + self.adj[3:]
+
+    @property
+    def _mut(self):      # what moves update
+        return (self._a, self._I, self._P, self._util) + self.adj[3:]
+
+    # ----- read access ---------------------------------------------------------------------------
+    @property
+    def assignment(self) -> np.ndarray:
+        """(N,) channels, -1 = unplaced (a read-only view; copy it to keep it)."""
+        view = self._a.view()
+        view.setflags(write=False)
+        return view
+
+    @property
+    def utility(self) -> float:
+        """Sum-rate of the placed links, bit/s/Hz (maintained incrementally)."""
+        return float(self._util[0])
+
+    @property
+    def interference_w(self) -> np.ndarray:
+        """(N, K) interference [W] receiver i gets on channel k from the placed links (a new array)."""
+        return self._I * float(self.net.noise_w)
+
+    @property
+    def rates(self) -> np.ndarray:
+        """(N,) log2(1 + SINR) of each placed link (0 if unplaced), a new array."""
+        return np.log2(self._P[:, 3])
+
+    def gains(self, i: int) -> np.ndarray:
+        """(K,) exact sum-rate change if link i moves to (or, unplaced, is placed on) channel k."""
+        out = np.empty(self.net.K)
+        kn.gains_into(int(i), out, self._scratch, *self._view)
+        return out
+
+    def all_gains(self) -> np.ndarray:
+        """(N, K) `gains` of every link."""
+        out = np.empty((self.net.N, self.net.K))
+        kn.all_gains(out, self._scratch, *self._view)
+        return out
+
+    def move_delta(self, i: int, k: int) -> float:
+        """Exact sum-rate change of moving placed link i to channel k (cheaper than `gains`)."""
+        return float(kn.move_delta(int(i), int(k), self._scratch, *self._view))
+
+    def best_move(self, i: int, eps: float = 1e-12) -> tuple[int, float]:
+        """(channel, gain) of placed link i's best move if it gains more than `eps`, else (-1, 0.0)."""
+        k, g = kn.best_improving(int(i), float(eps), self._buf, self._scratch, *self._view)
+        return int(k), float(g)
+
+    # ----- updates -------------------------------------------------------------------------------
+    def move(self, i: int, k: int) -> None:
+        """Place or move link i on channel k (0 <= k < K); O(out-degree)."""
+        if not 0 <= int(k) < self.net.K:
+            raise ValueError(f"channel {k} outside [0, {self.net.K})")
+        kn.move(int(i), int(k), *self._mut)
+
+    def unplace(self, i: int) -> None:
+        """Remove link i (it stops contributing and interfering)."""
+        kn.move(int(i), -1, *self._mut)
+
+    def set(self, assignment) -> int:
+        """Move every link whose channel differs in `assignment`; rebuild when many differ.
+        Returns the number of links changed."""
+        target = _check_assignment(self.net, assignment)
+        diff = np.flatnonzero(target != self._a)
+        if diff.size > max(64, self.net.N // 8):
+            self._a[:] = target
+            self.resync()
+        else:
+            for i in diff:
+                kn.move(int(i), int(target[i]), *self._mut)
+        return int(diff.size)
+
+    def resync(self) -> None:
+        """Recompute I, rates and utility from scratch (removes floating-point drift)."""
+        kn.build(*self._mut)
+
+    def copy(self) -> "MoveState":
+        other = object.__new__(MoveState)
+        other.__dict__.update(self.__dict__)
+        for key in ("_a", "_I", "_P", "_util", "_buf", "_scratch"):
+            setattr(other, key, getattr(self, key).copy())
+        return other
+
+    # ----- compound steps ------------------------------------------------------------------------
+    def greedy(self, order=None, deadline: float | None = None) -> bool:
+        """Place the unplaced links of `order` (default `signal_order`) one by one on their channel of
+        best marginal sum-rate. Stops at `deadline` (perf_counter time); returns True if complete."""
+        order = signal_order(self.net) if order is None else _links(self.net, order)
+        return _chunked(lambda lo, hi: kn.greedy_place(order, lo, hi, self._buf, self._scratch, *self._mut),
+                        order.size, deadline)
+
+    def sweep(self, order=None, eps: float = 1e-12, deadline: float | None = None) -> int:
+        """One first-improvement pass: each placed link of `order` (default all) takes its best
+        channel if that gains more than `eps`. Returns the number of moves."""
+        order = np.arange(self.net.N) if order is None else _links(self.net, order)
+        moves = [0]
+
+        def chunk(lo, hi):
+            moves[0] += kn.sweep(order, lo, hi, float(eps), self._buf, self._scratch, *self._mut)
+        _chunked(chunk, order.size, deadline)
+        return moves[0]
+
+    def descend(self, order=None, max_sweeps: int = 1_000_000, deadline: float | None = None,
+                eps: float = 1e-12) -> int:
+        """Sweeps until a local optimum (no single move gains more than `eps`), `max_sweeps` or the
+        deadline. Returns the number of moves."""
+        total = 0
+        for _ in range(int(max_sweeps)):
+            moves = self.sweep(order, eps, deadline)
+            total += moves
+            if moves == 0 or (deadline is not None and time.perf_counter() >= deadline):
+                break
+        return total
+
+    def solve_cluster(self, links) -> float:
+        """Jointly best channels for `links` (at most 6; K^n combinations) with the others fixed.
+        Returns the utility gained (>= 0 up to rounding)."""
+        links = np.unique(_links(self.net, links))
+        if self.net.K ** links.size > 300_000:
+            raise ValueError(f"solve_cluster enumerates K^n = {self.net.K}^{links.size} combinations; "
+                             f"use at most {max_cluster(self.net.K)} links")
+        return float(kn.cluster_optimum(links, *self._mut))
+
+
+def max_cluster(K: int) -> int:
+    """Largest cluster `solve_cluster` accepts for K channels."""
+    n = 1
+    while K ** (n + 1) <= 300_000 and n < 12:
+        n += 1
+    return n
+
+
+def _chunked(fn, n: int, deadline: float | None, first: int = 256) -> bool:
+    """Run fn(lo, hi) over [0, n) in chunks sized to ~5 ms, checking `deadline` between chunks."""
+    lo, size = 0, first
+    while lo < n:
+        if deadline is not None and time.perf_counter() >= deadline:
+            return False
+        hi = min(n, lo + size)
+        t0 = time.perf_counter()
+        fn(lo, hi)
+        spent = time.perf_counter() - t0
+        lo = hi
+        size = int(np.clip(size * 0.005 / max(spent, 1e-6), 16, 1 << 20))
+    return True
+
+
+# ----- module-level helpers (API of the pre-engine code, now on the engine) -----------------------
 def move_gains(net: Network, assignment: np.ndarray) -> np.ndarray:
     """(N, K) exact change of sum-rate [bit/s/Hz] if link i alone moved to channel k (0 at k = c_i)."""
-    a = np.asarray(assignment, dtype=np.int64)
-    N, K = net.N, net.K
-    ch_int = channel_interference_w(net, a)                       # (N, K)
-    own = np.log2(1.0 + net.signal_w / (net.noise_w + ch_int))    # own rate on each channel
-    idx = np.arange(N)
-    cur_int = ch_int[idx, a]
-    gains = own - own[idx, a][:, None]
-    if net.M:
-        row, col, w = net.cross_row, net.cross_col, net.cross_power_w
-        victim_signal = net.signal_w[row, a[row]]
-        victim_int = cur_int[row]
-        victim_rate = np.log2(1.0 + victim_signal / (net.noise_w + victim_int))
-        same = a[row] == a[col]
-        # a mover leaving its victim's channel relieves the victim ...
-        relief = np.log2(1.0 + victim_signal[same] / (net.noise_w + np.maximum(victim_int[same] - w[same], 0.0))) - victim_rate[same]
-        gains += np.bincount(col[same], weights=relief, minlength=N)[:, None]
-        # ... and joining another victim's channel hurts it
-        other = ~same
-        hurt = victim_rate[other] - np.log2(1.0 + victim_signal[other] / (net.noise_w + victim_int[other] + w[other]))
-        gains -= np.bincount(col[other] * K + a[row[other]], weights=hurt, minlength=N * K).reshape(N, K)
-    gains[idx, a] = 0.0
-    return gains
+    return MoveState(net, assignment).all_gains()
+
+
+def greedy_assign(net: Network, order: np.ndarray | None = None, assignment: np.ndarray | None = None,
+                  run=None) -> np.ndarray:
+    """Sequential greedy (default order: `signal_order`): each link in `order` takes the channel of
+    best marginal sum-rate given the links already placed (entries >= 0 in `assignment` are placed
+    and kept). Stops early, leaving -1 entries, when `run` (an `Anytime`) expires."""
+    state = MoveState(net, assignment)
+    state.greedy(order, deadline=None if run is None else run.deadline)
+    return state.assignment.copy()
 
 
 def independent_movers(net: Network, score: np.ndarray) -> np.ndarray:
@@ -64,46 +270,21 @@ def signal_order(net: Network) -> np.ndarray:
     return np.lexsort((-strength, -net.signal_w.max(axis=1)))
 
 
-def greedy_assign(net: Network, order: np.ndarray | None = None, assignment: np.ndarray | None = None,
-                  run=None) -> np.ndarray:
-    """Sequential greedy (default order: `signal_order`): each link in `order` takes the channel of best marginal sum-rate given the
-    links already placed (entries >= 0 in `assignment` are placed and kept). Stops early, leaving
-    -1 entries, when `run` (an `Anytime`) expires."""
-    N, K = net.N, net.K
-    a = np.full(N, -1, dtype=np.int64) if assignment is None else np.asarray(assignment, dtype=np.int64).copy()
-    if order is None:
-        order = signal_order(net)
-    placed = a >= 0
-    noise = net.noise_w
-    signal = net.signal_w
-    row_ptr, col_ptr, out_order = net.row_ptr, net.col_ptr, net.out_order
-    in_src, in_w = net.cross_col, net.cross_power_w
-    out_dst, out_w = net.cross_row[out_order], net.cross_power_w[out_order]
-    # interference each placed link currently suffers from other placed links
-    interf = np.zeros(N)
-    if placed.any():
-        same = placed[net.cross_row] & placed[net.cross_col] & (a[net.cross_row] == a[net.cross_col])
-        interf = np.bincount(net.cross_row[same], weights=net.cross_power_w[same], minlength=N)
-    for step, i in enumerate(order[a[order] < 0]):
-        if run is not None and step % 64 == 0 and run.expired():
-            break
-        src = in_src[row_ptr[i]:row_ptr[i + 1]]
-        ch = a[src]
-        ok = ch >= 0
-        ch_int = np.bincount(ch[ok], weights=in_w[row_ptr[i]:row_ptr[i + 1]][ok], minlength=K)
-        score = np.log2(1.0 + signal[i] / (noise + ch_int))
-        dst = out_dst[col_ptr[i]:col_ptr[i + 1]]
-        vch = a[dst]
-        ok = vch >= 0
-        if ok.any():
-            dst, vch, w = dst[ok], vch[ok], out_w[col_ptr[i]:col_ptr[i + 1]][ok]
-            vsig = signal[dst, vch]
-            hurt = np.log2(1.0 + vsig / (noise + interf[dst])) - np.log2(1.0 + vsig / (noise + interf[dst] + w))
-            score -= np.bincount(vch, weights=hurt, minlength=K)
-        k = int(np.argmax(score))
-        a[i] = k
-        interf[i] = ch_int[k]
-        if ok.any():
-            hit = vch == k
-            np.add.at(interf, dst[hit], w[hit])
-    return a
+_WARM = False
+
+
+def warmup() -> float:
+    """Compile (or load from numba's cache) every engine kernel once; returns the seconds it took.
+    Call it before a budget starts and before forking sandbox children."""
+    global _WARM
+    if _WARM:
+        return 0.0
+    t0 = time.perf_counter()
+    net = from_edges(4, [(0, 1), (1, 2), (2, 3)], 2)
+    state = MoveState(net, [0, 0, 1, -1])
+    state.gains(0), state.all_gains(), state.move_delta(0, 1), state.best_move(1)
+    state.move(3, 0), state.unplace(3), state.greedy(), state.sweep(), state.descend()
+    state.solve_cluster([0, 1]), state.set([1, 1, 0, 0])
+    search.warmup(state)
+    _WARM = True
+    return time.perf_counter() - t0

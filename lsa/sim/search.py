@@ -1,0 +1,159 @@
+"""Time-bounded searches on a `MoveState` (they modify it in place): iterated local search with
+kicks, tabu steps, simulated annealing; each keeps its best and calls `on_best` with improvements.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from lsa.sim import kernels as kn
+from lsa.sim import search_kernels as sk
+
+
+class Best:
+    """The best assignment a search has seen (the state itself may wander below it).
+
+    Kernels keep it lazily: util[0] is the best utility; flags[0] = 1 while the state is at the
+    best, flags[1] = 1 while `assignment` holds it (a kernel copies only when leaving the best)."""
+
+    def __init__(self, state, on_best=None):
+        self.assignment = state.assignment.copy()
+        self.util = np.array([state.utility])
+        self.flags = np.array([1, 1], dtype=np.int64)
+        self.on_best = on_best
+        self.reported = state.utility
+
+    @property
+    def utility(self) -> float:
+        return float(self.util[0])
+
+    def update(self, state) -> None:
+        """Complete the snapshot after a kernel ran and report a new best to `on_best`."""
+        if state.utility > self.util[0]:
+            self.util[0] = state.utility
+            self.flags[:] = (1, 0)
+        if self.flags[1] == 0:
+            self.assignment[:] = state.assignment
+            self.flags[1] = 1
+        if self.util[0] > self.reported + sk.TOL:
+            self.reported = self.utility
+            if self.on_best is not None:
+                self.on_best(self.assignment, self.utility)
+
+    def restore(self, state) -> None:
+        """Put the state back on the best assignment."""
+        self.update(state)
+        if self.flags[0] == 0:
+            state.set(self.assignment)
+            self.flags[0] = 1
+
+
+def strongest_neighbours(net, m: int) -> np.ndarray:
+    """(N, m) each link's m most strongly coupled links (symmetric normalised coupling), -1 padded."""
+    W = net.symmetric_weight.tocsr()
+    out = np.full((net.N, m), -1, dtype=np.int64)
+    sk.top_per_row(W.indptr.astype(np.int64), W.indices.astype(np.int64), W.data.astype(np.float64), out)
+    return out
+
+
+def _seed(rng: np.random.Generator) -> None:
+    kn.seed_rng(int(rng.integers(0, 2**31 - 1)))
+
+
+def ils(state, deadline: float, rng: np.random.Generator, kick_size: int = 3, push_rel: float = 0.05,
+        max_evals: int = 2000, freeze: int = 0, strong: int = 0, temperature: float = 0.0, chunk: int = 64, on_best=None, best: Best | None = None,
+        max_kicks: int | None = None) -> dict:
+    """Iterated local search until `deadline`: repeated kicks of `kick_size` coupled links, local
+    repair and undo when worse (never accepts a worse assignment). The state ends at the best."""
+    if state.net.K < 2:
+        return {"kicks": 0, "kicks_accepted": 0, "kicks_improved": 0}
+    _seed(rng)
+    best = best or Best(state, on_best)
+    N = state.net.N
+    queue = np.zeros(N, dtype=np.int64)
+    inq = np.zeros(N, dtype=np.bool_)
+    frozen = np.zeros(N, dtype=np.bool_)
+    nbr = strongest_neighbours(state.net, strong) if strong else np.zeros((N, 0), dtype=np.int64)
+    journal_link = np.zeros(max(4 * N, 1024), dtype=np.int64)
+    journal_chan = np.zeros_like(journal_link)
+    in_ptr, in_src, in_w, out_ptr, out_dst, out_w, signal = state.adj
+    kicks = accepted = improved = evals = 0
+    while time.perf_counter() < deadline and (max_kicks is None or kicks < max_kicks):
+        t0 = time.perf_counter()
+        acc, imp, ev = sk.ils_kicks(chunk, int(kick_size), float(push_rel), int(max_evals), 1e-12, nbr,
+                                    bool(freeze), float(temperature), queue, inq, frozen, journal_link, journal_chan,
+                                    state._buf, state._scratch, best.assignment, best.util, best.flags,
+                                    state._a, state._I,
+                                   state._P, state._util, signal,
+                                   in_ptr, in_src, in_w, out_ptr, out_dst, out_w)
+        kicks += chunk
+        evals += ev
+        accepted += acc
+        improved += imp
+        best.update(state)
+        spent = time.perf_counter() - t0
+        chunk = int(np.clip(chunk * 0.01 / max(spent, 1e-6), 1, 1 << 16))
+    best.restore(state)
+    return {"kicks": kicks, "kicks_accepted": accepted, "kicks_improved": improved, "kick_evals": evals}
+
+
+def tabu(state, deadline: float, rng: np.random.Generator, tenure: int = 10, sample: int = 32,
+         chunk: int = 64, on_best=None, best: Best | None = None, max_steps: int | None = None) -> dict:
+    """Tabu search with a sampled candidate list until `deadline`; the state ends at the best."""
+    if state.net.K < 2:
+        return {"tabu_steps": 0}
+    _seed(rng)
+    best = best or Best(state, on_best)
+    tabu_until = np.zeros((state.net.N, state.net.K), dtype=np.int64)
+    out_ptr, out_dst, out_w, signal = state.adj[3:]
+    steps = 0
+    while time.perf_counter() < deadline and (max_steps is None or steps < max_steps):
+        t0 = time.perf_counter()
+        sk.tabu_steps(chunk, steps, int(tenure), int(sample), tabu_until, state._buf, state._scratch, best.assignment,
+                      best.util, best.flags, state._a, state._I, state._P, state._util, signal,
+                      out_ptr, out_dst, out_w)
+        steps += chunk
+        best.update(state)
+        spent = time.perf_counter() - t0
+        chunk = int(np.clip(chunk * 0.01 / max(spent, 1e-6), 1, 1 << 20))
+    best.restore(state)
+    return {"tabu_steps": steps}
+
+
+def anneal(state, deadline: float, rng: np.random.Generator, t_start: float = 0.05, t_end: float = 1e-4,
+           chunk: int = 1024, on_best=None, best: Best | None = None,
+           max_steps: int | None = None) -> dict:
+    """Simulated annealing with a geometric schedule from `t_start` to `t_end` (bit/s/Hz) over the
+    time left until `deadline`; the state ends at the best."""
+    if state.net.K < 2:
+        return {"anneal_steps": 0}
+    _seed(rng)
+    best = best or Best(state, on_best)
+    out_ptr, out_dst, out_w, signal = state.adj[3:]
+    start = time.perf_counter()
+    span = max(deadline - start, 1e-9)
+    steps = accepted = 0
+    while (now := time.perf_counter()) < deadline and (max_steps is None or steps < max_steps):
+        frac = (now - start) / span
+        temperature = t_start * (t_end / t_start) ** frac
+        t0 = now
+        accepted += sk.anneal_steps(chunk, temperature, state._buf, state._scratch, best.assignment, best.util, best.flags, state._a,
+                                    state._I, state._P, state._util, signal,
+                                    out_ptr, out_dst, out_w)
+        steps += chunk
+        best.update(state)
+        spent = time.perf_counter() - t0
+        chunk = int(np.clip(chunk * 0.005 / max(spent, 1e-6), 16, 1 << 22))
+    best.restore(state)
+    return {"anneal_steps": steps, "anneal_accepted": accepted}
+
+
+def warmup(state) -> None:
+    """Compile every search kernel on a tiny state (the state is modified)."""
+    rng = np.random.default_rng(0)
+    far = time.perf_counter() + 60.0
+    ils(state, far, rng, chunk=1, max_kicks=1)
+    ils(state, far, rng, chunk=1, max_kicks=1, strong=2, freeze=1, temperature=0.1)
+    tabu(state, far, rng, chunk=1, max_steps=1)
+    anneal(state, far, rng, chunk=1, max_steps=1)

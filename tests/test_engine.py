@@ -1,0 +1,214 @@
+"""The incremental move engine (lsa.sim.engine): the state after any sequence of moves equals a
+from-scratch recomputation with lsa.sim.utility, gains are exact, and the compound steps keep
+their promises (greedy = sequential placement, descent ends in a local optimum, searches never
+return worse than they start)."""
+import itertools
+import time
+
+import numpy as np
+import pytest
+
+from lsa.sim import engine, search
+from lsa.sim.engine import MoveState, greedy_assign, move_gains
+from lsa.sim.generate import from_edges, generate_ppp
+from lsa.sim.utility import channel_interference_w, link_rates, sum_rate
+
+
+def _placed_reference(net, a):
+    """Utility, (N, K) interference and rates of the placed links (a >= 0) from scratch."""
+    placed = a >= 0
+    src = net.cross_col
+    keep = placed[src]
+    flat = net.cross_row[keep] * net.K + a[src[keep]]
+    interference = np.bincount(flat, weights=net.cross_power_w[keep], minlength=net.N * net.K).reshape(net.N, net.K)
+    idx = np.flatnonzero(placed)
+    rates = np.zeros(net.N)
+    rates[idx] = np.log2(1 + net.signal_w[idx, a[idx]] / (net.noise_w + interference[idx, a[idx]]))
+    return rates.sum(), interference, rates
+
+
+def _assert_state_matches(state, net):
+    a = state.assignment.copy()
+    utility, interference, rates = _placed_reference(net, a)
+    assert state.utility == pytest.approx(utility, rel=1e-10, abs=1e-9)
+    # additions and removals of strong interferers leave rounding of their size: compare against
+    # the receiver's noise + worst-case interference
+    scale = net.noise_w + np.bincount(net.cross_row, weights=net.cross_power_w, minlength=net.N)
+    assert (np.abs(state.interference_w - interference) <= 1e-10 * scale[:, None]).all()
+    np.testing.assert_allclose(state.rates, rates, rtol=1e-9, atol=1e-9)
+    if (a >= 0).all():
+        assert state.utility == pytest.approx(sum_rate(net, a), rel=1e-10)
+        assert (np.abs(state.interference_w - channel_interference_w(net, a)) <= 1e-10 * scale[:, None]).all()
+
+
+def _graph(seed):
+    rng = np.random.default_rng(seed)
+    n = 40
+    edges = [(i, j) for i, j in itertools.combinations(range(n), 2) if rng.random() < 0.12]
+    return from_edges(n, edges, 3)
+
+
+NETS = {
+    "sparse": lambda: generate_ppp(120, 4, "sparse", 1),
+    "dense": lambda: generate_ppp(120, 4, "dense", 2),
+    "ultra-dense": lambda: generate_ppp(120, 5, "ultra-dense", 3),
+    "graph": lambda: _graph(4),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(NETS))
+def net(request):
+    return NETS[request.param]()
+
+
+def test_random_move_sequences_match_a_recomputation(net):
+    rng = np.random.default_rng(0)
+    start = rng.integers(-1, net.K, size=net.N)          # some links start unplaced
+    state = MoveState(net, start)
+    _assert_state_matches(state, net)
+    for step in range(600):
+        i = int(rng.integers(net.N))
+        r = rng.random()
+        if r < 0.1:
+            state.unplace(i)
+        else:
+            state.move(i, int(rng.integers(net.K)))
+        if step % 100 == 99:
+            _assert_state_matches(state, net)
+    _assert_state_matches(state, net)
+
+
+def test_gains_equal_the_utility_change_of_each_move(net):
+    rng = np.random.default_rng(1)
+    state = MoveState(net, rng.integers(-1, net.K, size=net.N))
+    for i in rng.choice(net.N, size=12, replace=False):
+        gains = state.gains(i)
+        before = state.utility
+        c = int(state.assignment[i])
+        for k in range(net.K):
+            trial = state.copy()
+            trial.move(i, k)
+            assert gains[k] == pytest.approx(trial.utility - before, abs=1e-9)
+            if c >= 0:
+                assert state.move_delta(i, k) == pytest.approx(gains[k], abs=1e-9)
+        if c >= 0:
+            assert gains[c] == 0.0
+            k, g = state.best_move(i)
+            best = int(np.argmax(np.where(np.arange(net.K) == c, -np.inf, gains)))
+            if gains[best] > 1e-12:
+                assert (k, g) == (best, pytest.approx(gains[best]))
+            else:
+                assert k == -1
+
+
+def test_move_gains_is_the_engine_on_a_full_assignment(net):
+    a = np.random.default_rng(2).integers(0, net.K, size=net.N)
+    gains = move_gains(net, a)
+    for i in range(0, net.N, 7):
+        for k in range(net.K):
+            b = a.copy()
+            b[i] = k
+            assert gains[i, k] == pytest.approx(sum_rate(net, b) - sum_rate(net, a), abs=1e-9)
+
+
+def test_greedy_places_every_link_on_its_best_marginal_channel(net):
+    order = np.random.default_rng(3).permutation(net.N)
+    a = greedy_assign(net, order=order)
+    assert (a >= 0).all()
+    # replay: each link's channel maximised the placed links' utility at its turn
+    partial = np.full(net.N, -1)
+    for i in order[:40]:
+        values = []
+        for k in range(net.K):
+            partial[i] = k
+            values.append(_placed_reference(net, partial)[0])
+        assert a[i] == int(np.argmax(values))
+        partial[i] = a[i]
+
+
+def test_greedy_keeps_placed_links_and_stops_at_a_past_deadline(net):
+    fixed = np.full(net.N, -1)
+    fixed[:5] = 0
+    a = greedy_assign(net, assignment=fixed)
+    assert (a[:5] == 0).all() and (a >= 0).all()
+    state = MoveState(net)
+    assert state.greedy(deadline=time.perf_counter() - 1) is False
+    assert (state.assignment == -1).all()
+
+
+def test_descend_reaches_a_local_optimum_and_never_worsens(net):
+    state = MoveState(net, np.random.default_rng(4).integers(0, net.K, size=net.N))
+    before = state.utility
+    state.descend()
+    assert state.utility >= before
+    gains = state.all_gains()
+    assert gains.max() <= 1e-9
+    _assert_state_matches(state, net)
+
+
+def test_solve_cluster_finds_the_joint_optimum_of_the_cluster(net):
+    rng = np.random.default_rng(5)
+    a = rng.integers(0, net.K, size=net.N)
+    links = rng.choice(net.N, size=3, replace=False)
+    best = -np.inf
+    for combo in itertools.product(range(net.K), repeat=3):
+        b = a.copy()
+        b[links] = combo
+        best = max(best, sum_rate(net, b))
+    state = MoveState(net, a)
+    gained = state.solve_cluster(links)
+    assert state.utility == pytest.approx(best, rel=1e-10)
+    assert gained == pytest.approx(best - sum_rate(net, a), abs=1e-8)
+    _assert_state_matches(state, net)
+    with pytest.raises(ValueError, match="solve_cluster"):
+        state.solve_cluster(np.arange(min(net.N, 40)))
+
+
+def test_set_follows_a_new_assignment_by_moves_or_rebuild(net):
+    rng = np.random.default_rng(6)
+    state = MoveState(net, rng.integers(0, net.K, size=net.N))
+    for changed in (3, net.N):
+        target = state.assignment.copy()
+        idx = rng.choice(net.N, size=changed, replace=False)
+        target[idx] = rng.integers(0, net.K, size=changed)
+        state.set(target)
+        np.testing.assert_array_equal(state.assignment, target)
+        _assert_state_matches(state, net)
+
+
+@pytest.mark.parametrize("which", ["ils", "tabu", "anneal"])
+def test_searches_return_their_best_and_keep_the_state_exact(net, which):
+    state = MoveState(net, greedy_assign(net))
+    state.descend()
+    start = state.utility
+    offers = []
+    run = {"ils": search.ils, "tabu": search.tabu, "anneal": search.anneal}[which]
+    info = run(state, time.perf_counter() + 0.15, np.random.default_rng(7), on_best=lambda a, u: offers.append((a.copy(), u)))
+    assert info
+    assert state.utility >= start - 1e-9
+    _assert_state_matches(state, net)
+    for a, u in offers:
+        assert sum_rate(net, a) == pytest.approx(u, rel=1e-9)
+    if offers:
+        assert offers[-1][1] == pytest.approx(state.utility, rel=1e-9)
+
+
+def test_state_rejects_bad_input(small_net):
+    with pytest.raises(ValueError, match="shape"):
+        MoveState(small_net, np.zeros(3, dtype=int))
+    with pytest.raises(ValueError, match="values"):
+        MoveState(small_net, np.full(small_net.N, small_net.K))
+    state = MoveState(small_net)
+    with pytest.raises(ValueError, match="channel"):
+        state.move(0, small_net.K)
+    assert state.assignment.flags.writeable is False
+
+
+def test_warmup_is_idempotent():
+    engine.warmup()
+    assert engine.warmup() == 0.0
+
+
+def test_link_rates_agree_with_utility_module(small_net):
+    a = np.random.default_rng(8).integers(0, small_net.K, size=small_net.N)
+    np.testing.assert_allclose(MoveState(small_net, a).rates, link_rates(small_net, a), rtol=1e-10)
