@@ -205,8 +205,10 @@ def _serialize(args) -> int:
 
 # ------------------------------------------------------------------------- exec
 def _exec_arguments(p):
-    p.add_argument("program", type=Path, help="Python file defining `def assign(net, rng)`")
-    p.add_argument("instance", help="instance file (.npz, lsa-network-v1)")
+    p.add_argument("program", type=Path, nargs="?", help="Python file defining `def assign(net, rng)`")
+    p.add_argument("instance", nargs="?", help="instance file (.npz, lsa-network-v1)")
+    p.add_argument("--explain", action="store_true",
+                   help="print which sandbox layers are active on this machine and what each blocks")
     p.add_argument("--timeout", type=float, default=2.0, help="wall-clock limit in seconds (default 2)")
     p.add_argument("--seed", type=_seed, default=0, help="seed of the `rng` the program receives")
     p.add_argument("--memory-mb", type=int, default=1024, help="memory cap of the program (MiB)")
@@ -216,9 +218,15 @@ def _exec_arguments(p):
 
 def _exec(args) -> int:
     """Exit 0 when the program ran (status ok), 1 otherwise; bad input is an `LSAError`."""
+    from lsa.programs.oslayer import explain
     from lsa.programs.runner import run_program
     from lsa.sim import load_npz
 
+    if args.explain:
+        print(explain())
+        return 0
+    if args.program is None or args.instance is None:
+        raise LSAError("exec needs a program file and an instance (or --explain)")
     if not args.program.is_file():
         raise LSAError(f"program file not found: {args.program}")
     try:

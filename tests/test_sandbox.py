@@ -1,7 +1,6 @@
-"""The program sandbox as a security boundary (SPEC §7): an adversarial suite where every case is
-contained, killed within timeout + 1 s, leaves nothing on disk and no child behind; plus the happy
-path (utility equals lsa.utility.sum_rate), parallel runs, code extraction and `lsa exec`."""
-import builtins
+"""The program sandbox (SPEC §7): the allow-listed language (RestrictedPython + guards + facades), the
+OS layer, the parent-side channel, anytime offers, and the happy path (utility equals sum_rate, the
+pretraining corpus runs unchanged). The attack suite is in test_hostile.py."""
 import json
 import os
 import signal
@@ -11,15 +10,21 @@ import pytest
 
 from lsa.cli import main
 from lsa.errors import LSAError
-from lsa.policy.prompts import extract_code
-from lsa.programs.checks import ProgramRejected, check_program
-from lsa.programs.runner import (
-    STDOUT_CAP_BYTES,
-    ExecResult,
-    _run,
-    run_program,
-    run_programs,
+from lsa.policy.corpus import sample_program
+from lsa.policy.prompts import extract_code, program_source
+from lsa.programs import oslayer
+from lsa.programs.channel import (
+    DONE,
+    OFFER,
+    FrameReader,
+    ProtocolError,
+    decode_assignment,
+    decode_done,
 )
+from lsa.programs.checks import ProgramRejected, check_program
+from lsa.programs.facade import NUMPY
+from lsa.programs.primitives import API_DOC, NetView
+from lsa.programs.runner import STDOUT_CAP_BYTES, ExecResult, _run, run_program, run_programs
 from lsa.sim.formats import save_npz
 from lsa.sim.generate import generate_ppp
 from lsa.sim.utility import sum_rate
@@ -65,9 +70,19 @@ def test_harmless_program_runs_and_utility_is_right(net):
     assert result.utility == pytest.approx(sum_rate(net, result.assignment), rel=1e-12)
     assert not result.repaired and result.repairs == {} and result.error == ""
     assert result.ast_nodes == check_program(HARMLESS) > 10
-    assert 0 < result.runtime_s <= result.wall_s
+    assert 0 <= result.runtime_s <= result.wall_s
+    assert result.offers == 1 and result.best_utility == result.utility      # the return is a final offer
     data = json.loads(result.to_json())
     assert data["status"] == "ok" and data["utility"] == result.utility and "assignment" not in data
+
+
+def test_every_layer_this_machine_offers_is_active(net):
+    result = run_program(HARMLESS, net, timeout_s=5.0)
+    active = set(result.layers.split(","))
+    assert active == set(oslayer.layer_names(oslayer.probe()))
+    assert {"seccomp", "no_new_privs", "pdeathsig", "rlimits", "environment"} <= active
+    text = oslayer.explain()
+    assert all(name in text for name in oslayer.LAYERS) and "language" in text
 
 
 def test_seeded_rng_is_deterministic(net):
@@ -75,6 +90,57 @@ def test_seeded_rng_is_deterministic(net):
     a, b, c = run_programs([src, src, src], net, seeds=[5, 5, 6])
     assert a.assignment.tolist() == b.assignment.tolist() != c.assignment.tolist()
     assert a.assignment.tolist() == np.random.default_rng(5).integers(0, net.K, net.N).tolist()
+
+
+def test_pretraining_corpus_stays_valid(net):
+    """The grammar the embedded policy was pretrained on compiles under the allow-list (500 seeds)
+    and runs (a sample), so the shipped policy's programs keep working."""
+    rng = np.random.default_rng(0)
+    sources = [program_source(sample_program(rng)) for _ in range(500)]
+    for source in sources:
+        check_program(source)
+    small = generate_ppp(60, 4, "dense", seed=1)
+    results = run_programs(sources[:60], small, timeout_s=10.0, seeds=list(range(60)))
+    assert [r.status for r in results] == ["ok"] * 60, {r.error for r in results if r.status != "ok"}
+
+
+FACADE_PROGRAM = """
+import numpy as np
+import math
+from numpy.linalg import norm
+def assign(net, rng):
+    a = np.zeros(net.N, dtype=int)
+    order = np.argsort(-net.signal_w.max(axis=1))
+    counts = [0] * net.K
+    load = {k: 0.0 for k in range(net.K)}
+    for i in order:
+        ci = net.channel_interference(a)[i]
+        k = int(np.argmin(ci))
+        a[i] = k
+        counts[k] += 1
+        load[k] += float(ci[k])
+    a[0] += 0
+    g = net.move_gains(a)
+    i, k = np.unravel_index(np.argmax(g), g.shape)
+    x = np.arange(net.N) % net.K
+    y = np.array([math.floor(v) for v in np.linspace(0, 3, 4)])
+    z = np.where(np.isfinite(net.signal_w), 1, 0).sum() + norm(np.ones(3)) + np.linalg.norm(y)
+    s, t = net.interferers(0)
+    if isinstance(a, np.ndarray) and np.iinfo(np.int64).max > 0 and net.time_left() > 0:
+        print(f"{z:.1f}", int(i), int(k), sorted(counts)[-1], len(s) == len(t), x[:2].tolist())
+    return a
+"""
+
+
+def test_facade_covers_what_programs_use(net):
+    result = run_program(FACADE_PROGRAM, net, timeout_s=10.0)
+    assert result.status == "ok", result.error
+    expected = np.isfinite(net.signal_w).sum() + np.sqrt(3) + np.linalg.norm([0, 1, 2, 3])
+    assert float(result.stdout.split()[0]) == pytest.approx(expected, abs=0.06)
+    for name in ("argsort", "argmax", "argmin", "unravel_index", "arange", "zeros", "array", "where"):
+        assert name in NUMPY.names
+    for name in ("random", "load", "save", "fromfile", "lib", "ctypeslib", "ma", "polynomial", "memmap"):
+        assert name not in NUMPY.names
 
 
 TIMEOUTS = {
@@ -92,10 +158,11 @@ def test_runaway_programs_are_killed_at_the_timeout(net):
     for name, result in zip(TIMEOUTS, results):
         assert result.status == "timeout", (name, result.status, result.error)
         assert TIMEOUT_S <= result.wall_s <= TIMEOUT_S + 1.0, name
+        assert result.runtime_s <= TIMEOUT_S
 
 
 def test_sigterm_handler_does_not_save_it(net):
-    # the static checks would refuse `signal`; hand it over to test the process-level kill alone
+    # the language would refuse `signal`; hand it over to test the process-level kill alone
     src = ("def assign(net, rng):\n    signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
            "    signal.signal(signal.SIGINT, signal.SIG_IGN)\n    while True:\n        pass\n")
     result = _run([src], net, TIMEOUT_S, checked=False, extra_namespace={"signal": signal})[0]
@@ -120,56 +187,80 @@ def test_recursion_bomb(net):
     assert "RecursionError" in result.error
 
 
-REJECTED = {
-    "import os / fork": "import os\ndef assign(net, rng):\n    os.fork()\n",
-    "from os import": "from os import system\ndef assign(net, rng):\n    system('id')\n",
-    "import subprocess": "def assign(net, rng):\n    import subprocess\n    return 0\n",
-    "__import__": "def assign(net, rng):\n    return __import__('os').fork()\n",
-    "__builtins__": "def assign(net, rng):\n    return __builtins__['open']('x', 'w')\n",
-    "__subclasses__": "def assign(net, rng):\n    return ().__class__.__bases__[0].__subclasses__()\n",
-    "getattr dunder": "def assign(net, rng):\n    return getattr(net, '__class__')\n",
-    "getattr built string": "def assign(net, rng):\n    g = getattr\n    return g(net, '_' + '_dict_' + '_')\n",
-    "dunder in string": "def assign(net, rng):\n    return '{0.__class__}'.format(net)\n",
-    "private attribute": "def assign(net, rng):\n    return net._net.signal_w\n",
-    "generator frame": "def assign(net, rng):\n    g = (x for x in [1])\n    return g.gi_frame.f_back.f_globals\n",
-    "exception traceback": "def assign(net, rng):\n    try:\n        1/0\n    except Exception as e:\n        return e.__traceback__\n",
-    "open": "def assign(net, rng):\n    open('pwned.txt', 'w').write('x')\n",
-    "numpy save": "def assign(net, rng):\n    np.save('pwned.npy', np.zeros(3))\n",
-    "array tofile": "def assign(net, rng):\n    np.zeros(3).tofile('pwned.bin')\n",
-    "numpy savetxt": "def assign(net, rng):\n    np.savetxt('pwned.txt', np.zeros(3))\n",
-    "numpy ctypes": "def assign(net, rng):\n    return np.zeros(3).ctypes.data\n",
-    "numpy lib": "def assign(net, rng):\n    return np.lib.stride_tricks.as_strided(np.zeros(1), (10**9,), (8,))\n",
-    "monkeypatch numpy": "def assign(net, rng):\n    np.asarray = None\n",
-    "eval/exec": "def assign(net, rng):\n    return eval('1')\n",
-    "class definition": "class X:\n    pass\ndef assign(net, rng):\n    return 0\n",
-    "decorator": "def d(f):\n    return f\n@d\ndef assign(net, rng):\n    return 0\n",
-    "no assign": "def solve(net, rng):\n    return 0\n",
-    "syntax error": "def assign(net, rng):\n    return [\n",
+REJECTED = {   # refused before anything runs, with the reason the R_struct reward grades
+    "import os": ("import os\ndef assign(net, rng):\n    os.fork()\n", "disallowed"),
+    "from os import": ("from os import system\ndef assign(net, rng):\n    system('id')\n", "disallowed"),
+    "import inside": ("def assign(net, rng):\n    import subprocess\n    return 0\n", "disallowed"),
+    "__import__": ("def assign(net, rng):\n    return __import__('os').fork()\n", "disallowed"),
+    "__builtins__": ("def assign(net, rng):\n    return __builtins__['open']('x', 'w')\n", "disallowed"),
+    "__subclasses__": ("def assign(net, rng):\n    return ().__class__.__bases__[0].__subclasses__()\n", "disallowed"),
+    "private attribute": ("def assign(net, rng):\n    return net._net.signal_w\n", "disallowed"),
+    "private name": ("def assign(net, rng):\n    _x = 1\n    return _x\n", "disallowed"),
+    "generator frame": ("def assign(net, rng):\n    g = (x for x in [1])\n    return g.gi_frame\n", "disallowed"),
+    "eval": ("def assign(net, rng):\n    return eval('1')\n", "disallowed"),
+    "exec": ("def assign(net, rng):\n    exec('x = 1')\n", "disallowed"),
+    "class definition": ("class X:\n    pass\ndef assign(net, rng):\n    return 0\n", "disallowed"),
+    "attribute store": ("def assign(net, rng):\n    np.asarray = None\n", "disallowed"),
+    "attribute augmented store": ("def assign(net, rng):\n    net.N += 1\n", "disallowed"),
+    "nonlocal": ("def assign(net, rng):\n    x = 1\n    def f():\n        nonlocal x\n    return 0\n", "disallowed"),
+    "async": ("async def f():\n    pass\ndef assign(net, rng):\n    return 0\n", "disallowed"),
+    "no assign": ("def solve(net, rng):\n    return 0\n", "no_assign"),
+    "syntax error": ("def assign(net, rng):\n    return [\n", "syntax"),
+    "NUL byte": ("def assign(net, rng):\n    return 0\x00\n", "syntax"),
+    "too long": ("def assign(net, rng):\n    return 0\n" + "#" * 100_001, "syntax"),
 }
 
 
 @pytest.mark.parametrize("name", list(REJECTED))
-def test_escapes_are_rejected_statically(net, name):
-    with pytest.raises(ProgramRejected):
-        check_program(REJECTED[name])
-    result = run_program(REJECTED[name], net, timeout_s=TIMEOUT_S)
+def test_static_rejections(net, name):
+    source, reason = REJECTED[name]
+    with pytest.raises(ProgramRejected) as info:
+        check_program(source)
+    assert info.value.reason == reason
+    result = run_program(source, net, timeout_s=TIMEOUT_S)
     _contained(result, "rejected")
-    assert result.wall_s < 0.5                  # no child was started
+    assert result.reject_reason == reason and result.wall_s < 0.5        # no child was started
 
 
-def test_process_level_layers_hold_even_without_the_static_checks(net, in_scratch_dir):
-    """Hand the program `os` and `open` (which the static checks refuse): forking, writing files
-    and signalling the parent still fail inside the child."""
-    target = in_scratch_dir / "pwned.txt"
-    extra = {"os": os, "open": builtins.open}
-    fork = "def assign(net, rng):\n    return [os.fork()] * net.N\n"
-    write = f"def assign(net, rng):\n    open({str(target)!r}, 'w').write('x')\n    return 0\n"
-    write_tmp = "def assign(net, rng):\n    open('/tmp/lsa-sandbox-pwned.txt', 'w').write('x')\n    return 0\n"
-    results = _run([fork, write, write_tmp], net, TIMEOUT_S, checked=False, extra_namespace=extra)
-    for result in results:
-        _contained(result, "error")
-    assert "Resource temporarily unavailable" in results[0].error or "Errno" in results[0].error
-    assert not target.exists() and not os.path.exists("/tmp/lsa-sandbox-pwned.txt")
+GUARDED = {    # compile, but the guards refuse at run time: an AttributeError/TypeError/ImportError
+    "str.format": "print('{0._net}'.format(net))",
+    "format_map": "print('{n}'.format_map({'n': net}))",
+    "getattr private": "getattr(net, '_' + 'net')",
+    "getattr dunder": "getattr(net, '_' * 2 + 'class' + '_' * 2)",
+    "np.random": "np.random.seed(0)",
+    "np.load": "np.load('x.npy')",
+    "np.lib": "np.lib.stride_tricks",
+    "np.ctypeslib": "np.ctypeslib",
+    "array.ctypes": "np.zeros(3).ctypes",
+    "array.base": "net.signal_w.base",
+    "array.tofile": "np.zeros(3).tofile('pwned.bin')",
+    "array.setflags": "net.signal_w.setflags(write=True)",
+    "rng.bit_generator": "rng.bit_generator",
+    "function globals": "getattr(assign, 'func_globals')",
+    "type attributes": "getattr(int, 'mro')",
+    "facade internals": "getattr(np, 'names')",
+    "import numpy.random": "from numpy import random",
+    "np.ndarray constructor": "np.ndarray((10,), buffer=b'')",
+    "write to an item of a facade": "np['zeros'] = 1",
+}
+
+
+@pytest.mark.parametrize("name", list(GUARDED))
+def test_guards_refuse_at_run_time(net, name):
+    source = f"def assign(net, rng):\n    {GUARDED[name]}\n    return 0\n"
+    check_program(source)
+    result = run_program(source, net, timeout_s=TIMEOUT_S)
+    _contained(result, "error")
+    assert result.error.split(":")[0] in ("AttributeError", "TypeError", "ImportError"), result.error
+
+
+def test_item_writes_and_augmented_items(net):
+    src = ("def assign(net, rng):\n    a = np.zeros(net.N, dtype=int)\n    c = [0, 0]\n    d = {'x': 1}\n"
+           "    a[1] += 2\n    a[2:4] += 1\n    c[1] += 5\n    d['x'] *= 3\n    del c[0]\n"
+           "    a[5] = c[0] % net.K\n    a[6] = d['x'] % net.K\n    return a\n")
+    result = run_program(src, net, timeout_s=5.0)
+    assert result.status == "ok", result.error
+    assert result.assignment[:7].tolist() == [0, 2, 1, 1, 0, 5 % net.K, 3 % net.K]
 
 
 def test_output_flood_is_captured_and_bounded(net):
@@ -187,6 +278,7 @@ def test_output_flood_is_captured_and_bounded(net):
     ("'hello'", "not_numeric"),
     ("None", "not_numeric"),
     ("[0.5] * net.N", "non_integer"),
+    ("[float('nan')] * net.N", "non_finite"),
     ("np.full(net.N, 10**9)", "out_of_range"),
 ])
 def test_bad_and_huge_return_values_are_bounded_and_repaired(net, ret, kind):
@@ -194,7 +286,7 @@ def test_bad_and_huge_return_values_are_bounded_and_repaired(net, ret, kind):
     assert result.status == "ok", result.error
     assert result.repaired and kind in result.repairs
     assert result.assignment.shape == (net.N,)
-    assert result.utility == pytest.approx(sum_rate(net, result.assignment))
+    assert result.utility == pytest.approx(sum_rate(net, result.assignment)) and np.isfinite(result.utility)
 
 
 def test_program_cannot_touch_the_instance(net):
@@ -226,6 +318,101 @@ def test_parallel_matches_sequential_and_keeps_order(net):
             assert p.assignment.tolist() == s.assignment.tolist() and p.utility == s.utility
     with pytest.raises(LSAError):
         run_programs([HARMLESS], [net, other])
+    with pytest.raises(LSAError):
+        run_programs([HARMLESS], net, timeout_s=float("inf"))
+
+
+# ------------------------------------------------------------------------------------------------
+# anytime programs: time_left and offers
+# ------------------------------------------------------------------------------------------------
+ANYTIME = """
+def assign(net, rng):
+    first = net.time_left()
+    a = net.random_assignment(rng)
+    net.offer(a)
+    b = net.greedy()
+    net.offer(b)
+    print(first <= 2.0, first > net.time_left() > 0)
+    while True:
+        a = net.best_response(a, rounds=1)
+"""
+
+
+def test_offers_are_scored_by_the_parent_and_the_best_is_kept_when_killed(net):
+    seen = []
+    result = run_program(ANYTIME, net, timeout_s=TIMEOUT_S, on_offer=lambda i, a, u: seen.append((i, a, u)))
+    assert result.status == "timeout" and result.assignment is None
+    assert result.offers == len(seen) == 2 and [i for i, _, _ in seen] == [0, 0]
+    for _, assignment, utility in seen:
+        assert utility == pytest.approx(sum_rate(net, assignment))
+    assert result.best_utility == max(u for _, _, u in seen) == pytest.approx(sum_rate(net, result.best_assignment))
+    assert 0 <= result.first_offer_s < TIMEOUT_S
+
+
+def test_time_left_and_final_offer(net):
+    src = ("def assign(net, rng):\n    a = net.greedy()\n    net.offer(a)\n    print(net.time_left())\n"
+           "    return net.random_assignment(rng)\n")
+    result = run_program(src, net, timeout_s=2.0)
+    assert result.status == "ok" and 0 < float(result.stdout) <= 2.0
+    assert result.offers == 2 and result.best_utility > result.utility     # greedy beats random
+    assert np.isinf(NetView(net).time_left())                            # outside the sandbox
+
+
+def test_offer_validation_and_flood(net):
+    bad = "def assign(net, rng):\n    net.offer([net.K] * net.N)\n    return 0\n"
+    assert "assignment values" in run_program(bad, net, timeout_s=TIMEOUT_S).error
+    flood = ("def assign(net, rng):\n    a = net.greedy()\n    b = net.random_assignment(rng)\n"
+             "    for i in range(20000):\n        net.offer(a if i % 2 else b)\n    return b\n")
+    result = run_program(flood, net, timeout_s=5.0)
+    assert result.status in ("ok", "timeout") and result.wall_s <= 6.0
+    assert 0 < result.offers < 20000
+    assert result.best_utility == pytest.approx(sum_rate(net, result.best_assignment))
+
+
+def test_on_offer_exception_leaves_no_child(net):
+    def explode(*_):
+        raise RuntimeError("callback failed")
+    with pytest.raises(RuntimeError):
+        run_programs([ANYTIME] * 2, net, timeout_s=TIMEOUT_S, on_offer=explode)
+
+
+# ------------------------------------------------------------------------------------------------
+# the channel: the parent refuses anything but well-formed, bounded frames
+# ------------------------------------------------------------------------------------------------
+def test_frame_reader_checks_lengths_before_buffering():
+    reader = FrameReader(4)
+    with pytest.raises(ProtocolError):
+        reader.feed(b"Z\x00\x00\x00\x00")
+    with pytest.raises(ProtocolError):
+        FrameReader(4).feed(OFFER + (10**9).to_bytes(4, "little"))
+    frames = FrameReader(2).feed(OFFER + (16).to_bytes(4, "little") + bytes(16) + DONE[:1])
+    assert frames == [(OFFER, bytes(16))]
+
+
+@pytest.mark.parametrize("payload", [
+    b"not json", b"[1]", b'{"status": "ok", "runtime_s": NaN, "stdout_bytes": NaN}',
+    b'{"status": "timeout"}', b'{"status": "ok", "stdout_bytes": -1}', b'{"status": "ok", "error": 3}',
+    b'{"status": "ok", "repairs": {"length": -5}}', b'{"status": "ok", "repairs": {"evil": 1}}',
+    b"[" * 100000,
+])
+def test_forged_diagnostics_are_refused(payload):
+    with pytest.raises(ProtocolError):
+        decode_done(payload)
+
+
+def test_forged_assignment_is_refused():
+    with pytest.raises(ProtocolError):
+        decode_assignment(np.array([0, 5], dtype="<i8").tobytes(), 2, 4)
+    with pytest.raises(ProtocolError):
+        decode_assignment(np.array([-1, 0], dtype="<i8").tobytes(), 2, 4)
+    assert decode_assignment(np.array([3, 0], dtype="<i8").tobytes(), 2, 4).tolist() == [3, 0]
+
+
+# ------------------------------------------------------------------------------------------------
+# API doc, code extraction, the CLI
+# ------------------------------------------------------------------------------------------------
+def test_api_doc_documents_the_anytime_methods():
+    assert "net.time_left()" in API_DOC and "net.offer(assignment)" in API_DOC
 
 
 def test_extract_code():
@@ -238,7 +425,7 @@ def test_extract_code():
     assert extract_code(None) is None
 
 
-def test_cli_entry_point(net, tmp_path, capsys, monkeypatch):
+def test_cli_entry_point(net, tmp_path, capsys):
     instance = save_npz(net, tmp_path / "net.npz")
     program = tmp_path / "prog.py"
     program.write_text(HARMLESS)
@@ -251,5 +438,7 @@ def test_cli_entry_point(net, tmp_path, capsys, monkeypatch):
     assert out["status"] == "timeout" and out["error"]
     assert main(["exec", str(tmp_path / "missing.py"), str(instance)]) == 2
     assert main(["exec", str(program), str(instance), "--timeout", "0"]) == 2
+    assert main(["exec", "--explain"]) == 0
+    assert "seccomp" in capsys.readouterr().out
     for path in (instance, program):           # the scratch directory must end empty
         path.unlink()

@@ -4,6 +4,8 @@ vectorised queries and improvement steps. `API_DOC` (built from the docstrings) 
 from __future__ import annotations
 
 import inspect
+import math
+import time
 
 import numpy as np
 
@@ -11,6 +13,9 @@ from lsa.sim.engine import greedy_assign, independent_movers, move_gains
 from lsa.sim.network import Network
 from lsa.sim.utility import channel_interference_w, conflicts, interference_w, sum_rate
 from lsa.sim.utility import sinr as utility_sinr
+
+#: the clock behind time_left(), bound before any program runs (a program cannot patch it)
+_monotonic = time.monotonic
 
 #: below this many stored pairs the column-order index is built eagerly (inherited by sandbox children)
 _EAGER_COLUMN_INDEX_M = 5_000_000
@@ -47,6 +52,7 @@ class NetView:
         self.tx_xy = None if net.tx_xy is None else frozen_copy(net.tx_xy)
         self.rx_xy = None if net.rx_xy is None else frozen_copy(net.rx_xy)
         self._cross = None
+        self._anytime = None                   # set by the sandbox runner: deadline and offer sink
 
     def _cross_arrays(self):
         if self._cross is None:
@@ -155,6 +161,20 @@ class NetView:
     def move_gains(self, assignment) -> np.ndarray:
         """(N, K) exact change of utility if link i alone switched to channel k (0 at its own)."""
         return move_gains(self._net, self._assignment(assignment))
+
+    # ----- anytime: time budget and incumbents ----------------------------------------------------
+    def time_left(self) -> float:
+        """Seconds left before your program is stopped (its timeout), from a clock your program
+        cannot change; inf when run outside the sandbox. Use it to stop improving in time."""
+        anytime = self._anytime
+        return math.inf if anytime is None else max(0.0, anytime.deadline - _monotonic())
+
+    def offer(self, assignment) -> None:
+        """Hand in `assignment` (N ints) as your current best answer and keep improving: the harness
+        scores every offer itself and keeps the best one made before the timeout, even if your
+        program is stopped later. Your return value counts as a final offer."""
+        if self._anytime is not None:
+            self._anytime.offer(assignment)
 
     # ----- constructive and improvement steps ---------------------------------------------------
     def random_assignment(self, rng) -> np.ndarray:

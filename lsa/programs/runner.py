@@ -1,51 +1,64 @@
-"""Running untrusted generated programs (SPEC §7): AST allow-list, then one forked child per program
-in its own session, with rlimits, restricted builtins and a hard SIGKILL of its group at the deadline.
+"""Running untrusted generated programs (SPEC §7): one forked, confined child per program, polled,
+killed at its deadline; the parent measures time, validates and scores everything itself.
 
-Layers, outermost first: the parent validates, repairs and scores whatever comes back (it never
-trusts the child); the child runs in its own session/process group, is SIGKILLed at the deadline
-(SIGTERM handlers are irrelevant), has RLIMIT_AS/CPU/FSIZE/CORE/NPROC set, drops root to `nobody`
-when it can, has stdio on /dev/null and no inherited descriptors but its result pipe; the program
-sees only restricted builtins, numpy, math and a read-only `NetView`; and the AST allow-list rejects
-imports, dunder/private names and attributes, and the file, ctypes and introspection escapes first.
+Layers, outermost first: the parent trusts nothing the child says (its clock, length-checked int
+frames, its own scoring, see `channel`); the OS layer in the child (`oslayer`: rlimits, uid drop,
+namespaces, no-new-privs, Landlock, seccomp, parent-death signal, wiped environment); its own session
+so the whole group is SIGKILLed at the deadline; and the language layer (`checks`: RestrictedPython
+with guards, `facade`: the allow-listed namespace). Programs may stream incumbents (`net.offer`).
 """
 from __future__ import annotations
 
-import ast
-import fcntl
 import json
 import math
 import os
-import resource
 import select
 import signal
-import struct
 import time
 from dataclasses import asdict, dataclass, field
+from typing import Callable
 
 import numpy as np
-import numpy.fft  # noqa: F401  (imported here so that children never import anything)
-import numpy.linalg  # noqa: F401
-import numpy.random  # noqa: F401
+from threadpoolctl import ThreadpoolController
 
 from lsa.errors import LSAError
-from lsa.programs.checks import ALLOWED_IMPORTS, ProgramRejected, check_program
-from lsa.programs.primitives import NetView, prepare
-from lsa.programs.repair import repair_assignment
+from lsa.programs import oslayer
+from lsa.programs.channel import (
+    ASSIGNMENT,
+    DONE,
+    OFFER,
+    READY,
+    STDOUT_CAP_BYTES,
+    FrameReader,
+    ProtocolError,
+    decode_assignment,
+    decode_done,
+    decode_ready,
+    finite_or_none,
+)
+from lsa.programs.checks import ProgramRejected, compile_program
+from lsa.programs.child import run_child
+from lsa.programs.primitives import prepare
+from lsa.sim import engine
 from lsa.sim.network import Network
 from lsa.sim.utility import sum_rate
 
 STATUSES = ("ok", "timeout", "rejected", "error", "memory")
-#: captured program output is kept up to this many bytes (the rest is counted, not stored)
-STDOUT_CAP_BYTES = 16_384
-#: largest result header a child may send (JSON); the payload is exactly N * 8 bytes
-HEADER_CAP_BYTES = 65_536
-_UNPRIVILEGED_UID = 65534                     # nobody
+#: the parent spends at most this share of a program's elapsed time (plus OFFER_SCORING_FREE_S)
+#: scoring its offers; faster offers are coalesced (the latest one is scored at the end)
+OFFER_SCORING_SHARE = 0.25
+OFFER_SCORING_FREE_S = 0.02
+_READ_CHUNK = 1 << 20
+
+__all__ = ["ExecResult", "ProgramRejected", "STATUSES", "STDOUT_CAP_BYTES", "run_program", "run_programs"]
 
 
 @dataclass
 class ExecResult:
-    """Outcome of one program run. `runtime_s` is the program's own time (load + assign call) as
-    measured in the child, or the time until the kill for a timeout; `wall_s` is end to end."""
+    """Outcome of one program run, every number measured or computed by the parent. `runtime_s`:
+    from the program's start to its result (or to the kill at the timeout); `wall_s`: end to end.
+    `assignment`/`utility`: the program's return value (status ok); `best_*`: the best of its
+    offers made before the deadline, the return value included; `offers`: how many were scored."""
 
     status: str                               # 'ok' | 'timeout' | 'rejected' | 'error' | 'memory'
     assignment: np.ndarray | None
@@ -59,6 +72,11 @@ class ExecResult:
     wall_s: float = 0.0
     stdout: str = ""
     reject_reason: str = ""
+    best_assignment: np.ndarray | None = None
+    best_utility: float | None = None
+    offers: int = 0
+    first_offer_s: float | None = None
+    layers: str = ""
 
     @property
     def ok(self) -> bool:
@@ -66,221 +84,20 @@ class ExecResult:
 
     def to_dict(self, include_assignment: bool = False) -> dict:
         out = asdict(self)
-        out["assignment"] = (self.assignment.tolist() if include_assignment and self.assignment is not None
-                             else None)
-        if not include_assignment:
-            del out["assignment"]
+        for key in ("assignment", "best_assignment"):
+            value = getattr(self, key)
+            if include_assignment:
+                out[key] = None if value is None else value.tolist()
+            else:
+                del out[key]
         return out
 
     def to_json(self, include_assignment: bool = False) -> str:
         return json.dumps(self.to_dict(include_assignment))
 
 
-# ------------------------------------------------------------------------------------------------
-# the child
-# ------------------------------------------------------------------------------------------------
-_SAFE_BUILTIN_NAMES = (
-    "abs", "all", "any", "ascii", "bin", "bool", "bytes", "callable", "chr", "complex", "dict",
-    "divmod", "enumerate", "filter", "float", "format", "frozenset", "hash", "hex", "int",
-    "isinstance", "issubclass", "iter", "len", "list", "map", "max", "min", "next", "oct", "ord",
-    "pow", "range", "repr", "reversed", "round", "set", "slice", "sorted", "str", "sum", "tuple",
-    "zip", "True", "False", "None", "NotImplemented", "Ellipsis",
-    "ArithmeticError", "AssertionError", "AttributeError", "Exception", "FloatingPointError",
-    "IndexError", "KeyError", "LookupError", "OverflowError", "RuntimeError", "StopIteration",
-    "TypeError", "ValueError", "ZeroDivisionError", "ImportError",
-)
-
-
-class _CappedOutput:
-    """`print` for programs: keeps the first STDOUT_CAP_BYTES bytes, counts the rest."""
-
-    def __init__(self):
-        self.parts: list[str] = []
-        self.kept = 0
-        self.total = 0
-
-    def print(self, *args, sep=" ", end="\n", **_ignored):
-        text = (" " if sep is None else str(sep)).join(str(a) for a in args) + ("\n" if end is None else str(end))
-        size = len(text.encode("utf-8", "replace"))
-        self.total += size
-        if self.kept < STDOUT_CAP_BYTES:
-            piece = text[:STDOUT_CAP_BYTES - self.kept]
-            self.parts.append(piece)
-            self.kept += len(piece)
-
-    def text(self) -> str:
-        return "".join(self.parts)
-
-
-def _safe_import(name, globals=None, locals=None, fromlist=(), level=0):
-    if level or name not in ALLOWED_IMPORTS:
-        raise ImportError(f"import of {name!r} is not allowed (numpy and math only)")
-    if fromlist:
-        return ALLOWED_IMPORTS[name]
-    return ALLOWED_IMPORTS[name.split(".")[0]]
-
-
-def _namespace(output: _CappedOutput) -> dict:
-    import builtins
-
-    safe = {name: getattr(builtins, name) for name in _SAFE_BUILTIN_NAMES}
-    safe["print"] = output.print
-    safe["__import__"] = _safe_import
-    return {"__builtins__": safe, "__name__": "lsa_program", "np": np, "numpy": np, "math": math}
-
-
-def _blas_single_thread():
-    """Threadpool controller found once in the parent; children set BLAS to one thread (thread
-    creation is blocked there by RLIMIT_NPROC, and parallel children must not oversubscribe)."""
-    global _THREADPOOLS
-    if _THREADPOOLS is None:
-        try:
-            from threadpoolctl import ThreadpoolController
-
-            _THREADPOOLS = ThreadpoolController()
-        except Exception:                     # threadpoolctl missing or confused: cap nothing
-            _THREADPOOLS = False
-    return _THREADPOOLS
-
-
-_THREADPOOLS = None
-
-
-def _vm_size_bytes() -> int:
-    try:
-        with open("/proc/self/statm") as fh:
-            return int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError):
-        return 0
-
-
-def _child(job: "_Job", wfd: int, close_fds: list[int], threadpools) -> None:
-    """Runs in the forked child; never returns."""
-    header: dict = {"status": "error", "error": "", "runtime_s": 0.0, "repairs": {}, "stdout_bytes": 0,
-                    "stdout": ""}
-    payload = b""
-    try:
-        try:
-            os.setsid()
-        except OSError:
-            pass
-        if wfd < 3:                           # keep the pipe clear of the stdio slots redirected below
-            wfd = fcntl.fcntl(wfd, fcntl.F_DUPFD, 3)
-        for fd in close_fds:                  # other children's result pipes, then everything else
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        max_fd = min(resource.getrlimit(resource.RLIMIT_NOFILE)[0], 1 << 16)
-        os.closerange(3, wfd)
-        os.closerange(wfd + 1, max(max_fd, wfd + 1))
-        devnull = os.open(os.devnull, os.O_RDWR)
-        for std in (0, 1, 2):
-            os.dup2(devnull, std)
-        os.close(devnull)
-        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD):
-            try:
-                signal.signal(signum, signal.SIG_DFL)
-            except (ValueError, OSError):
-                pass
-        view = NetView(job.net)
-        rng = np.random.default_rng(job.seed)
-        output = _CappedOutput()
-        namespace = _namespace(output)
-        namespace.update(job.extra_namespace or {})
-        if os.geteuid() == 0:                 # root ignores RLIMIT_NPROC: become nobody first
-            try:
-                os.setgroups([])
-                os.setgid(_UNPRIVILEGED_UID)
-                os.setuid(_UNPRIVILEGED_UID)
-            except OSError:
-                pass
-        # after the uid change (it must signal every thread) and before RLIMIT_NPROC (which would
-        # make OpenBLAS's lazy thread start abort the child)
-        if threadpools:
-            try:
-                threadpools.limit(limits=1, user_api="blas")
-            except Exception:                 # noqa: BLE001
-                pass
-        timeout_cpu = int(math.ceil(job.timeout_s)) + 1
-        limits = [(resource.RLIMIT_CORE, 0), (resource.RLIMIT_FSIZE, 0), (resource.RLIMIT_CPU, timeout_cpu)]
-        vm = _vm_size_bytes()
-        if vm and job.memory_mb:
-            limits.append((resource.RLIMIT_AS, vm + int(job.memory_mb) * 1024 * 1024))
-        for which, value in limits:
-            try:
-                hard = value + 1 if which == resource.RLIMIT_CPU else value
-                resource.setrlimit(which, (value, hard))
-            except (ValueError, OSError):
-                pass
-        try:
-            resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
-        except (ValueError, OSError):
-            pass
-        try:
-            os.chdir("/")
-        except OSError:
-            pass
-        # the result pipe becomes fd 3 and RLIMIT_NOFILE 4: every descriptor slot is taken, so
-        # nothing (not even an escaped program) can open a file or socket from here on
-        if wfd != 3:
-            os.dup2(wfd, 3)
-            os.close(wfd)
-            wfd = 3
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (4, 4))
-        except (ValueError, OSError):
-            pass
-        start = time.perf_counter()
-        try:
-            exec(job.code, namespace)
-            assign = namespace.get("assign")
-            if not callable(assign):
-                raise TypeError("the program does not define a function `assign`")
-            raw = assign(view, rng)
-            header["runtime_s"] = time.perf_counter() - start
-            assignment, repairs = repair_assignment(raw, job.net.N, job.net.K)
-            del raw
-            payload = np.ascontiguousarray(assignment, dtype="<i8").tobytes()
-            header.update(status="ok", repairs=repairs)
-        except MemoryError:
-            header.update(status="memory", error="MemoryError: the program exceeded its memory cap")
-        except RecursionError:
-            header.update(error="RecursionError: maximum recursion depth exceeded")
-        except BaseException as exc:          # noqa: BLE001 - anything the program raises
-            header.update(error=_describe(exc))
-        if not header["runtime_s"]:
-            header["runtime_s"] = time.perf_counter() - start
-        header["stdout_bytes"] = output.total
-        header["stdout"] = output.text()[:4096]
-    except MemoryError:
-        header.update(status="memory", error="MemoryError while setting up the program")
-        payload = b""
-    except BaseException as exc:              # noqa: BLE001
-        header.update(status="error", error=f"sandbox setup failed: {_describe(exc)}")
-        payload = b""
-    try:
-        blob = json.dumps(header, default=str).encode()
-        if len(blob) > HEADER_CAP_BYTES - 8:
-            header.update(stdout=header["stdout"][:256], error=str(header["error"])[:1000])
-            blob = json.dumps(header, default=str).encode()
-        data = struct.pack("<Q", len(blob)) + blob + payload
-        view_ = memoryview(data)
-        while view_:
-            written = os.write(wfd, view_)
-            view_ = view_[written:]
-    except BaseException:                     # noqa: BLE001 - nothing more can be reported
-        pass
-    finally:
-        os._exit(0)
-
-
-def _describe(exc: BaseException) -> str:
-    try:
-        text = str(exc)[:1000]
-    except BaseException:                     # noqa: BLE001
-        text = "<unprintable>"
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+def _rejected(message: str, reason: str) -> ExecResult:
+    return ExecResult("rejected", None, None, 0.0, False, {}, message, 0, 0, reject_reason=reason)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -295,69 +112,91 @@ class _Job:
     timeout_s: float
     memory_mb: int
     ast_nodes: int
+    restricted: bool = True
     extra_namespace: dict | None = None
     pid: int = 0
     rfd: int = -1
     start: float = 0.0
     deadline: float = 0.0
-    buffer: bytearray = field(default_factory=bytearray)
-    overflow: bool = False
+    reader: FrameReader | None = None
+    ready_at: float | None = None
+    done_at: float | None = None
+    layers: int = 0
+    diag: dict | None = None
+    final_payload: bytes | None = None
+    violation: str = ""
     eof: bool = False
-    killed_at_deadline: bool = False
+    offers: int = 0
+    first_offer_at: float | None = None
+    best: tuple | None = None                 # (assignment, utility)
+    last_offer: bytes = b""
+    pending_offer: bytes | None = None
+    scoring_s: float = 0.0
+    final_utility: float | None = None
+    final_assignment: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def finished(self) -> bool:
+        return self.eof or bool(self.violation) or self.done_at is not None
 
 
-def run_program(source: str, net: Network, timeout_s: float = 2.0, seed: int = 0,
-                memory_mb: int = 1024) -> ExecResult:
+def run_program(source: str, net: Network, timeout_s: float = 2.0, seed: int = 0, memory_mb: int = 1024,
+                on_offer: Callable | None = None) -> ExecResult:
     """Check and run one program on `net` in a sandboxed child; never raises for program faults."""
-    return run_programs([source], net, timeout_s=timeout_s, seeds=[seed], workers=1, memory_mb=memory_mb)[0]
+    return run_programs([source], net, timeout_s=timeout_s, seeds=[seed], workers=1, memory_mb=memory_mb,
+                        on_offer=on_offer)[0]
 
 
 def run_programs(sources: list[str], nets: Network | list[Network], timeout_s: float = 2.0,
-                 seeds: list[int] | int | None = None, workers: int | None = None,
-                 memory_mb: int = 1024, compute_utility: bool = True) -> list[ExecResult]:
+                 seeds: list[int] | int | None = None, workers: int | None = None, memory_mb: int = 1024,
+                 compute_utility: bool = True, on_offer: Callable | None = None) -> list[ExecResult]:
     """Run many programs, up to `workers` (default: usable cores) at a time, each with the same
     guarantees as `run_program`; results come back in the order of `sources`. `nets` is one instance
-    for all programs or one per program; `seeds` likewise (default 0)."""
-    return _run(sources, nets, timeout_s, seeds, workers, memory_mb, compute_utility)
+    for all programs or one per program; `seeds` likewise (default 0). `on_offer(index, assignment,
+    utility)` is called in the parent for every offer scored before its program's deadline."""
+    return _run(sources, nets, timeout_s, seeds, workers, memory_mb, compute_utility, on_offer=on_offer)
 
 
 def _run(sources, nets, timeout_s=2.0, seeds=None, workers=None, memory_mb=1024, compute_utility=True,
-         checked=True, extra_namespace=None) -> list[ExecResult]:
-    """`run_programs`; `checked=False` and `extra_namespace` exist only for tests of the process-level
-    layers (they hand a program what the static checks would refuse, e.g. `os` or `signal`)."""
+         checked=True, extra_namespace=None, on_offer=None) -> list[ExecResult]:
+    """`run_programs`; `checked=False` (with `extra_namespace`) runs a program unrestricted, with real
+    builtins: only for tests that the OS layer holds when the language layer is bypassed."""
     sources = list(sources)
     n = len(sources)
     net_list = [nets] * n if isinstance(nets, Network) else list(nets)
-    if len(net_list) != n:
-        raise LSAError(f"run_programs: {n} programs but {len(net_list)} instances")
+    if len(net_list) != n or not all(isinstance(x, Network) for x in net_list):
+        raise LSAError(f"run_programs: {n} programs need 1 or {n} Network instances")
     if seeds is None or isinstance(seeds, (int, np.integer)):
         seed_list = [int(seeds or 0)] * n
     else:
         seed_list = [int(s) for s in seeds]
         if len(seed_list) != n:
             raise LSAError(f"run_programs: {n} programs but {len(seed_list)} seeds")
-    if not (isinstance(timeout_s, (int, float)) and math.isfinite(timeout_s) and timeout_s > 0):
-        raise LSAError(f"timeout must be a positive number of seconds, got {timeout_s}")
+    if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not (
+            math.isfinite(timeout_s) and 0 < timeout_s <= 3600):
+        raise LSAError(f"timeout must be seconds in (0, 3600], got {timeout_s}")
+    if not (isinstance(memory_mb, int) and 16 <= memory_mb <= 1 << 20):
+        raise LSAError(f"memory_mb must be an integer in [16, {1 << 20}], got {memory_mb}")
     workers = max(1, int(workers or _usable_cores()))
 
     results: list[ExecResult | None] = [None] * n
     pending: list[_Job] = []
     for index, (source, net, seed) in enumerate(zip(sources, net_list, seed_list)):
         try:
-            nodes = check_program(source) if checked else len(list(ast.walk(ast.parse(source))))
-            code = compile(source, "<program>", "exec")
+            if checked:
+                code, nodes = compile_program(source)
+            else:
+                code, nodes = compile(source, "<program>", "exec"), 0
         except ProgramRejected as exc:
-            results[index] = ExecResult("rejected", None, None, 0.0, False, {}, str(exc), 0, 0,
-                                        reject_reason=exc.reason)
+            results[index] = _rejected(str(exc), exc.reason)
             continue
         except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-            results[index] = ExecResult("rejected", None, None, 0.0, False, {}, f"program rejected: {exc}",
-                                        0, 0, reject_reason="syntax")
+            results[index] = _rejected(f"program rejected: {exc}", "syntax")
             continue
-        pending.append(_Job(index, net, code, seed, float(timeout_s), int(memory_mb), nodes, extra_namespace))
-    for net in {id(job.net): job.net for job in pending}.values():
-        prepare(net)
-    threadpools = _blas_single_thread() if pending else None
+        pending.append(_Job(index, net, code, seed, float(timeout_s), int(memory_mb), nodes, checked, extra_namespace))
+    if pending:
+        _prepare_parent({id(job.net): job.net for job in pending}.values())
+    limits = _single_threaded() if pending else None
 
     running: dict[int, _Job] = {}             # read fd -> job
     poller = select.poll()
@@ -366,34 +205,32 @@ def _run(sources, nets, timeout_s=2.0, seeds=None, workers=None, memory_mb=1024,
             while pending and len(running) < workers:
                 job = pending.pop(0)
                 try:
-                    _start(job, running, threadpools)
+                    _start(job)
                 except OSError as exc:        # fork failed (EAGAIN, ENOMEM): report, carry on
                     results[job.index] = ExecResult("error", None, None, 0.0, False, {},
-                                                    f"could not start the sandbox process: {exc}",
-                                                    job.ast_nodes, 0)
+                                                    f"could not start the sandbox process: {exc}", job.ast_nodes, 0)
                     continue
                 running[job.rfd] = job
                 poller.register(job.rfd, select.POLLIN | select.POLLHUP | select.POLLERR)
             if not running:
                 continue
-            now = time.perf_counter()
-            wait_ms = max(0, int(math.ceil((min(j.deadline for j in running.values()) - now) * 1000)))
-            for fd, _event in poller.poll(min(wait_ms, 1000)):
-                job = running.get(fd)
-                if job is not None:
-                    _drain(job)
-            now = time.perf_counter()
+            wait_s = min(j.deadline for j in running.values()) - time.monotonic()
+            for fd, _event in poller.poll(max(0, min(int(math.ceil(wait_s * 1000)), 1000))):
+                if fd in running:
+                    _drain(running[fd], on_offer)
+            now = time.monotonic()
             for fd, job in list(running.items()):
-                if not (job.eof or job.overflow) and now >= job.deadline:
-                    _drain(job)                # a result that arrived just in time still counts
-                    job.killed_at_deadline = not (job.eof or job.overflow)
-                if job.eof or job.overflow or now >= job.deadline:
-                    status = _finish(job)
+                if not job.finished and now >= job.deadline:
+                    _drain(job, on_offer)      # what is already in the pipe arrived in time
+                if job.finished or now >= job.deadline:
+                    wait_status, was_running = _finish(job)
                     poller.unregister(fd)
                     os.close(fd)
                     del running[fd]
-                    results[job.index] = _result(job, status, compute_utility)
-    finally:                                   # KeyboardInterrupt or a bug: leave no child behind
+                    results[job.index] = _result(job, wait_status, was_running, compute_utility, on_offer)
+    finally:                                   # an exception (on_offer, KeyboardInterrupt): no child left
+        if limits is not None:
+            limits.restore_original_limits()
         for fd, job in running.items():
             _kill(job.pid)
             _reap(job.pid)
@@ -404,6 +241,37 @@ def _run(sources, nets, timeout_s=2.0, seeds=None, workers=None, memory_mb=1024,
     return results  # type: ignore[return-value]
 
 
+def _prepare_parent(nets) -> None:
+    """Everything a child would otherwise build or compile under its filter happens here, once."""
+    for net in nets:
+        prepare(net)
+    warmup = getattr(engine, "warmup", None)  # the numba move engine: never JIT inside a child
+    if callable(warmup):
+        warmup()
+    oslayer.prepare()
+
+
+_THREADPOOLS = None
+
+
+def _single_threaded():
+    """Every BLAS/OpenMP pool at one thread while children are forked (they inherit it: a child may
+    not create threads, and parallel children must not oversubscribe the cores); restored after.
+    Setting it once in the parent costs microseconds, in each child milliseconds."""
+    global _THREADPOOLS
+    if _THREADPOOLS is None:
+        try:
+            _THREADPOOLS = ThreadpoolController()
+        except Exception:                     # noqa: BLE001 - threadpoolctl confused: cap nothing
+            _THREADPOOLS = False
+    if not _THREADPOOLS:
+        return None
+    try:
+        return _THREADPOOLS.limit(limits=1)
+    except Exception:                         # noqa: BLE001
+        return None
+
+
 def _usable_cores() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -411,11 +279,12 @@ def _usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _start(job: _Job, running: dict, threadpools) -> None:
+def _start(job: _Job) -> None:
     rfd, wfd = os.pipe()
-    others = [fd for fd in running] + [rfd]
-    job.start = time.perf_counter()
+    job.reader = FrameReader(job.net.N)
+    job.start = time.monotonic()
     job.deadline = job.start + job.timeout_s
+    parent = os.getpid()
     try:
         pid = os.fork()
     except OSError:
@@ -423,17 +292,18 @@ def _start(job: _Job, running: dict, threadpools) -> None:
         os.close(wfd)
         raise
     if pid == 0:                               # child
-        _child(job, wfd, others, threadpools)
+        run_child(job, wfd, parent)
     os.close(wfd)
     os.set_blocking(rfd, False)
     job.pid, job.rfd = pid, rfd
 
 
-def _drain(job: _Job) -> None:
-    limit = HEADER_CAP_BYTES + 8 * job.net.N + 8
-    while True:
+def _drain(job: _Job, on_offer) -> None:
+    """Read what the child sent so far and act on every complete frame."""
+    budget = 2 * job.reader.max_frame_bytes()  # bounded work per call: deadlines are checked between
+    while budget > 0 and not job.finished:
         try:
-            chunk = os.read(job.rfd, 1 << 20)
+            chunk = os.read(job.rfd, min(_READ_CHUNK, budget))
         except BlockingIOError:
             return
         except OSError:
@@ -442,10 +312,53 @@ def _drain(job: _Job) -> None:
         if not chunk:
             job.eof = True
             return
-        job.buffer += chunk
-        if len(job.buffer) > limit:
-            job.overflow = True
-            return
+        budget -= len(chunk)
+        now = time.monotonic()
+        try:
+            for kind, payload in job.reader.feed(chunk):
+                _on_frame(job, kind, payload, now, on_offer)
+                if job.done_at is not None:
+                    return
+        except ProtocolError as exc:
+            job.violation = str(exc)
+
+
+def _on_frame(job: _Job, kind: bytes, payload: bytes, now: float, on_offer) -> None:
+    if kind == READY:
+        if job.ready_at is None:
+            job.ready_at, job.layers = now, decode_ready(payload)
+    elif kind == OFFER:
+        if now >= job.deadline or payload == job.last_offer:
+            return                             # late, or the same as the last one
+        job.last_offer = payload
+        if job.scoring_s <= OFFER_SCORING_SHARE * (now - job.start) + OFFER_SCORING_FREE_S:
+            _score_offer(job, payload, now, on_offer)
+        else:
+            job.pending_offer = payload        # coalesced: the latest waiting offer is scored at the end
+    elif kind == ASSIGNMENT:
+        if job.final_payload is not None:
+            raise ProtocolError("two final assignments")
+        job.final_payload = payload
+    elif kind == DONE:
+        job.diag = decode_done(payload)
+        job.done_at = now
+
+
+def _score_offer(job: _Job, payload: bytes, arrived: float, on_offer) -> float:
+    t0 = time.monotonic()
+    assignment = decode_assignment(payload, job.net.N, job.net.K)
+    utility = finite_or_none(sum_rate(job.net, assignment))
+    job.scoring_s += time.monotonic() - t0
+    if utility is None:
+        return -math.inf
+    job.offers += 1
+    if job.first_offer_at is None:
+        job.first_offer_at = arrived
+    if job.best is None or utility > job.best[1]:
+        job.best = (assignment, utility)
+    if on_offer is not None:
+        on_offer(job.index, assignment, utility)
+    return utility
 
 
 def _kill(pid: int) -> None:
@@ -467,82 +380,79 @@ def _reap(pid: int) -> int:
             continue
 
 
-def _finish(job: _Job) -> int:
-    """Make sure the child (and its group) is gone; return its wait status."""
-    if job.eof and not job.overflow:
-        # the child closes the pipe only by exiting; give it a moment before the kill
-        grace = min(job.deadline, time.perf_counter() + 0.5)
-        while time.perf_counter() < grace:
+def _finish(job: _Job) -> tuple[int, bool]:
+    """Kill the child's group and reap it without blocking the loop for long; return (wait status,
+    whether the child was still running when we killed it)."""
+    settle = time.monotonic() + (0.02 if job.eof and job.done_at is None else 0.0)
+    while True:                                # a crashed child closes its pipe just before it exits
+        try:
             pid, status = os.waitpid(job.pid, os.WNOHANG)
-            if pid:
-                _kill(job.pid)               # stragglers in its group, if any
-                return status
-            time.sleep(0.001)
+        except ChildProcessError:
+            return 0, False
+        if pid:
+            _kill(job.pid)                     # stragglers in its group, if any
+            return status, False
+        if time.monotonic() >= settle:
+            break
+        time.sleep(0.001)
     _kill(job.pid)
-    return _reap(job.pid)
+    return _reap(job.pid), True
 
 
-def _result(job: _Job, wait_status: int, compute_utility: bool) -> ExecResult:
+def _result(job: _Job, wait_status: int, was_running: bool, compute_utility: bool, on_offer) -> ExecResult:
+    end = time.monotonic()
+    error, status, assignment, utility, diag = "", None, None, None, job.diag or {}
     try:
-        return _interpret(job, wait_status, compute_utility)
-    except Exception as exc:                  # noqa: BLE001 - a malformed header from a child
-        return ExecResult("error", None, None, time.perf_counter() - job.start, False, {},
-                          f"the child returned a malformed result ({type(exc).__name__})", job.ast_nodes, 0,
-                          wall_s=time.perf_counter() - job.start)
+        if job.pending_offer is not None and not job.violation:
+            _score_offer(job, job.pending_offer, job.deadline, on_offer)
+        if job.violation:
+            status, error = "error", f"the child broke the result protocol ({job.violation})"
+        elif job.done_at is not None:
+            status = diag["status"]
+            if status == "ok":
+                if job.final_payload is None:
+                    raise ProtocolError("status ok without an assignment")
+                assignment = decode_assignment(job.final_payload, job.net.N, job.net.K)
+                utility = _score_offer(job, job.final_payload, job.done_at, on_offer)
+                if not compute_utility:
+                    utility = None
+                elif utility == -math.inf:
+                    status, error, assignment, utility = "error", "the assignment has no finite utility", None, None
+            else:
+                error = diag["error"] or "the program failed"
+    except ProtocolError as exc:
+        status, error, assignment, utility = "error", f"the child broke the result protocol ({exc})", None, None
+    if status is None:
+        status, error = _unfinished(job, wait_status, was_running)
+    started = job.ready_at if job.ready_at is not None else job.start
+    finished = job.done_at if (job.done_at is not None and status != "timeout") else min(end, job.deadline)
+    if status != "ok" or not diag.get("repairs"):
+        repairs = {}
+    else:
+        repairs = dict(diag["repairs"])
+    best = job.best or (None, None)
+    if job.layers:
+        oslayer.warn_if_degraded(job.layers)
+    return ExecResult(
+        status, assignment, utility, max(0.0, finished - started), bool(repairs), repairs, error, job.ast_nodes,
+        int(diag.get("stdout_bytes", 0)), wall_s=end - job.start, stdout=str(diag.get("stdout", "")),
+        best_assignment=best[0], best_utility=best[1], offers=job.offers,
+        first_offer_s=None if job.first_offer_at is None else job.first_offer_at - started,
+        layers=",".join(oslayer.layer_names(job.layers)))
 
 
-def _interpret(job: _Job, wait_status: int, compute_utility: bool) -> ExecResult:
-    wall = time.perf_counter() - job.start
-    base = dict(assignment=None, utility=None, repaired=False, repairs={}, ast_nodes=job.ast_nodes,
-                stdout_bytes=0, wall_s=wall)
-    if job.overflow:
-        return ExecResult("error", runtime_s=wall, error="the program's result exceeded the size limit", **base)
-    header, payload = _parse(job.buffer, job.net.N)
-    if header is None:
-        if job.killed_at_deadline:
-            return ExecResult("timeout", runtime_s=job.timeout_s,
-                              error=f"killed after the {job.timeout_s:g} s timeout", **base)
-        if os.WIFSIGNALED(wait_status):
-            sig = os.WTERMSIG(wait_status)
-            if sig == signal.SIGXCPU:
-                return ExecResult("timeout", runtime_s=wall, error="killed at the CPU-time limit", **base)
-            name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
-            if sig == signal.SIGKILL:          # not ours: the kernel's OOM killer
-                return ExecResult("memory", runtime_s=wall, error="killed by SIGKILL (out of memory)", **base)
-            return ExecResult("error", runtime_s=wall, error=f"the program crashed ({name})", **base)
-        return ExecResult("error", runtime_s=wall, error="the program exited without a result", **base)
-    status = header.get("status") if header.get("status") in STATUSES else "error"
-    base.update(stdout_bytes=int(header.get("stdout_bytes", 0)), stdout=str(header.get("stdout", ""))[:4096])
-    runtime = float(header.get("runtime_s", wall))
-    if status != "ok":
-        return ExecResult(status, runtime_s=runtime, error=str(header.get("error", ""))[:2000], **base)
-    # never trust the child: the payload must be a valid assignment, and we score it ourselves
-    assignment = np.frombuffer(payload, dtype="<i8").astype(np.int64) if payload is not None else None
-    if assignment is None or assignment.shape != (job.net.N,) or (
-            assignment.size and (assignment.min() < 0 or assignment.max() >= job.net.K)):
-        return ExecResult("error", runtime_s=runtime, error="the child returned a malformed assignment", **base)
-    repairs = header.get("repairs") or {}
-    repairs = {str(k): int(v) for k, v in repairs.items()} if isinstance(repairs, dict) else {"unknown": 1}
-    base.update(assignment=assignment, repaired=bool(repairs), repairs=repairs,
-                utility=sum_rate(job.net, assignment) if compute_utility else None)
-    return ExecResult("ok", runtime_s=runtime, error="", **base)
-
-
-def _parse(buffer: bytearray, N: int):
-    if len(buffer) < 8:
-        return None, None
-    (size,) = struct.unpack("<Q", bytes(buffer[:8]))
-    if size > HEADER_CAP_BYTES or len(buffer) < 8 + size:
-        return None, None
-    try:
-        header = json.loads(bytes(buffer[8:8 + size]))
-    except (ValueError, UnicodeDecodeError):
-        return None, None
-    if not isinstance(header, dict):
-        return None, None
-    payload = bytes(buffer[8 + size:])
-    if header.get("status") == "ok" and len(payload) != 8 * N:
-        return {"status": "error", "error": "the child returned a truncated assignment"}, None
-    return header, payload
-
-
+def _unfinished(job: _Job, wait_status: int, was_running: bool) -> tuple[str, str]:
+    """Status of a child that sent no final report: killed at the deadline, or crashed."""
+    if not job.eof:
+        return "timeout", f"killed after the {job.timeout_s:g} s timeout"
+    if was_running:
+        return "error", "the program closed its result channel without a result"
+    if os.WIFSIGNALED(wait_status):
+        sig = os.WTERMSIG(wait_status)
+        if sig == signal.SIGXCPU:
+            return "timeout", "killed at the CPU-time limit"
+        if sig == signal.SIGKILL:             # not ours (it had exited before we looked): the OOM killer
+            return "memory", "killed by SIGKILL (out of memory)"
+        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+        return "error", f"the program crashed ({name})"
+    return "error", "the program exited without a result"

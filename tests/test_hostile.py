@@ -1,0 +1,403 @@
+"""Hostile programs against the sandbox (SPEC §7): every attack class of the containment issue, written
+as an attacker would, through the language (what a policy can emit) and, for the OS layer alone, as
+if the language layer had been bypassed (real builtins, `os`, `socket`, `ctypes` handed over).
+
+All must be contained: no secret (file or environment) in any output, nothing created or changed
+outside a private temp directory, no UDP packet, no surviving process, parent and siblings alive,
+every kill within timeout + 1 s. The suite runs in a driver subprocess (so a killed or stopped
+parent is a failure, not a crash of pytest), as the invoking user and as `nobody` via setpriv.
+
+    python tests/test_hostile.py --report out.json [--old /path/to/old/checkout]   # driver
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+from string import Template
+
+import numpy as np
+import pytest
+
+TIMEOUT_S = 1.0
+SECRET_ENV = "LSA_HOSTILE_TOKEN"
+MARK = "lsa-hostile-"
+REPO = Path(__file__).resolve().parents[1]
+
+# attribute chains without underscores that reached the interpreter on the old deny-list checker
+_BUILTINS = "np.random.bit_generator.re.enum.bltns"
+_INSPECT = "np.ma.extras.ma.inspect"
+_OPERATOR = "np.polynomial.polyutils.operator"
+_IMPORT = f"{_BUILTINS}.eval('_' * 2 + 'import' + '_' * 2)"
+#: get `os` and free descriptor slots (the old sandbox exhausted them with RLIMIT_NOFILE)
+_OS = f"    os = {_IMPORT}('os')\n    os.close(0)\n    os.close(1)\n"
+
+# ------------------------------------------------------------------------------------------------
+# through the language: what a generated program can write ($-placeholders filled by the driver)
+# ------------------------------------------------------------------------------------------------
+LANGUAGE = {
+    # file read and exfiltration through each channel
+    "read via np.random->re->enum->builtins, stdout": (
+        f"def assign(net, rng):\n{_OS}    print({_BUILTINS}.open('$secret').read())\n    return 0\n"),
+    "read via builtins chain, exception text": (
+        f"def assign(net, rng):\n{_OS}    raise ValueError({_BUILTINS}.open('$secret').read())\n"),
+    "read via builtins chain, assignment bits": (
+        f"def assign(net, rng):\n{_OS}    data = {_BUILTINS}.open('$secret', 'rb').read()\n"
+        "    bits = [(b >> k) & 1 for b in data for k in range(8)]\n    return bits + [0] * (net.N - len(bits))\n"),
+    "read /etc/passwd via np.ma->inspect->dis->io": (
+        f"def assign(net, rng):\n{_OS}    print({_INSPECT}.dis.io.open('/etc/passwd').read())\n    return 0\n"),
+    "read with all descriptors taken": f"def assign(net, rng):\n    print({_BUILTINS}.open('$secret').read())\n    return 0\n",
+    "np.loadtxt of the secret": "def assign(net, rng):\n    print(np.loadtxt('$secret', dtype=str))\n    return 0\n",
+    "np.fromfile of the secret": "def assign(net, rng):\n    return np.fromfile('$secret', dtype=np.uint8) % 2\n",
+    "np.genfromtxt of /etc/passwd": "def assign(net, rng):\n    print(np.genfromtxt('/etc/passwd', dtype=str, delimiter=':'))\n    return 0\n",
+    "np.load with pickle": "def assign(net, rng):\n    return np.load('$secret', allow_pickle=True)\n",
+    "str.format reads a private attribute": "def assign(net, rng):\n    print('{0._net.meta}'.format(net))\n    return 0\n",
+    "format_map reads a private attribute": "def assign(net, rng):\n    print('{n._net.meta}'.format_map({'n': net}))\n    return 0\n",
+    "getattr with a built name": "def assign(net, rng):\n    inner = getattr(net, '_' + 'net')\n    print(inner.meta)\n    return 0\n",
+    "np.polynomial->operator.attrgetter": (
+        f"def assign(net, rng):\n    get = {_OPERATOR}.attrgetter('_' * 2 + 'globals' + '_' * 2)\n"
+        "    print(get(assign))\n    return 0\n"),
+    "generator frame walk": "def assign(net, rng):\n    g = (x for x in [1])\n    return g.gi_frame.f_back.f_globals\n",
+    "exception traceback frame": (
+        "def assign(net, rng):\n    try:\n        1 / 0\n    except Exception as e:\n"
+        "        return e.__traceback__.tb_frame.f_globals\n"),
+    "subclasses walk": "def assign(net, rng):\n    return ().__class__.__bases__[0].__subclasses__()\n",
+    "rng.bit_generator.ctypes": "def assign(net, rng):\n    print(rng.bit_generator.ctypes)\n    return 0\n",
+    "array base / ctypes memory": "def assign(net, rng):\n    print(net.signal_w.base, net.signal_w.ctypes.data)\n    return 0\n",
+    "as_strided out-of-bounds read": (
+        "def assign(net, rng):\n    x = np.lib.stride_tricks.as_strided(np.zeros(1), (10**6,), (8,))\n"
+        "    print(x.tobytes())\n    return 0\n"),
+    "vectorize exposes its function": "def assign(net, rng):\n    v = np.vectorize(abs)\n    print(v.pyfunc)\n    return 0\n",
+    "numpy facade dunder dict": "def assign(net, rng):\n    print(getattr(np, '_' * 2 + 'dict' + '_' * 2))\n    return 0\n",
+    "import os": "import os\ndef assign(net, rng):\n    print(os.environ)\n    return 0\n",
+    "from numpy import load": "from numpy import load\ndef assign(net, rng):\n    return load('$secret')\n",
+    "__import__ builtin": "def assign(net, rng):\n    return __import__('os').environ\n",
+    "class with dunder methods": "class X:\n    pass\ndef assign(net, rng):\n    return 0\n",
+    "eval of built source": "def assign(net, rng):\n    return eval('1')\n",
+    # environment
+    "environment via builtins import": f"def assign(net, rng):\n    print(dict({_IMPORT}('os').environ))\n    return 0\n",
+    "environment via /proc/self/environ": (
+        f"def assign(net, rng):\n{_OS}    print({_BUILTINS}.open('/proc/self/environ', 'rb').read())\n    return 0\n"),
+    # network (only ever 127.0.0.1)
+    "UDP datagram to 127.0.0.1": (
+        f"def assign(net, rng):\n{_OS}    s = {_IMPORT}('socket')\n    u = s.socket(s.AF_INET, s.SOCK_DGRAM)\n"
+        "    u.sendto(b'pwned', ('127.0.0.1', $port))\n    return 0\n"),
+    # file creation in world-writable places
+    "np.save into /tmp": f"def assign(net, rng):\n{_OS}    np.save('/tmp/${{mark}}save', np.zeros(3))\n    return 0\n",
+    "np.savetxt into /dev/shm": f"def assign(net, rng):\n{_OS}    np.savetxt('/dev/shm/${{mark}}txt', np.zeros(3))\n    return 0\n",
+    "memmap file in /tmp": f"def assign(net, rng):\n{_OS}    np.memmap('/tmp/${{mark}}mm', mode='w+', shape=(8,))\n    return 0\n",
+    "array.tofile into /tmp": f"def assign(net, rng):\n{_OS}    np.zeros(3).tofile('/tmp/${{mark}}bin')\n    return 0\n",
+    "symlink and fifo in /tmp and /dev/shm": (
+        f"def assign(net, rng):\n{_OS}    os.symlink('$secret', '/tmp/${{mark}}link')\n"
+        "    os.mkfifo('/dev/shm/${mark}fifo')\n    return 0\n"),
+    # truncating and deleting files
+    "truncate a world-writable file": f"def assign(net, rng):\n{_OS}    {_BUILTINS}.open('$victim', 'w').close()\n    return 0\n",
+    "delete a world-writable file": f"def assign(net, rng):\n{_OS}    os.remove('$victim')\n    return 0\n",
+    # signals to the parent
+    "SIGKILL the parent": f"def assign(net, rng):\n{_OS}    os.kill(os.getppid(), 9)\n    return 0\n",
+    "SIGSTOP the parent": f"def assign(net, rng):\n{_OS}    os.kill(os.getppid(), 19)\n    return 0\n",
+    # result forgery (the old header format: u64 length + JSON + N int64) and bad values
+    "forge the result header": (
+        f"def assign(net, rng):\n{_OS}    blob = b'{{\"status\": \"ok\", \"runtime_s\": NaN, \"repairs\": {{}}}}'\n"
+        "    os.write(3, len(blob).to_bytes(8, 'little') + blob + bytes(8 * net.N))\n"
+        "    os.kill(os.getpid(), 9)\n"),
+    "NaN and inf return": "def assign(net, rng):\n    return [float('nan'), float('inf')] * (net.N // 2) + [-1.0] * (net.N % 2)\n",
+    "huge list return": "def assign(net, rng):\n    return list(range(10**7))\n",
+    "offer garbage and flood offers": (
+        "def assign(net, rng):\n    a = net.greedy()\n    for i in range(100000):\n        net.offer(a if i % 2 else a[::-1])\n"
+        "    net.offer(['x'] * net.N)\n    return a\n"),
+    # clock patching
+    "patch the clock": (
+        f"def assign(net, rng):\n    t = {_IMPORT}('time')\n    {_BUILTINS}.setattr(t, 'perf_counter', lambda: 0.0)\n"
+        f"    {_BUILTINS}.setattr(t, 'monotonic', lambda: 0.0)\n    x = 0\n    for i in range(10**6):\n"
+        "        x = x + 1\n    return 0\n"),
+    "replace time_left": "def assign(net, rng):\n    net.time_left = lambda: 1e9\n    return 0\n",
+    # orphaned children
+    "fork and linger": (
+        f"def assign(net, rng):\n{_OS}    if os.fork() == 0:\n        os.setsid()\n"
+        "        while True:\n            pass\n    return 0\n"),
+    "spawn a process": f"def assign(net, rng):\n{_OS}    {_IMPORT}('subprocess').Popen(['sleep', '30'])\n    return 0\n",
+}
+
+# ------------------------------------------------------------------------------------------------
+# as if the language layer were bypassed: real builtins and modules; only the OS layer holds
+# ------------------------------------------------------------------------------------------------
+ESCAPED = {
+    "open /etc/passwd": "def assign(net, rng):\n    print(open('/etc/passwd').read())\n    return 0\n",
+    "open the secret, raise it": "def assign(net, rng):\n    raise ValueError(open('$secret').read())\n",
+    "os.open after closing fds": (
+        "def assign(net, rng):\n    for fd in (0, 1, 2):\n        os.close(fd)\n"
+        "    print(os.read(os.open('$secret', os.O_RDONLY), 100))\n    return 0\n"),
+    "environment and /proc/self/environ": (
+        "def assign(net, rng):\n    print(dict(os.environ), os.environb)\n"
+        "    print(open('/proc/self/environ', 'rb').read())\n    return 0\n"),
+    "parent's /proc environ": "def assign(net, rng):\n    print(open(f'/proc/{os.getppid()}/environ', 'rb').read())\n    return 0\n",
+    "scan memory for the token": (
+        "def assign(net, rng):\n    import gc\n    hits = []\n    for o in gc.get_objects():\n"
+        "        if isinstance(o, dict):\n            for v in list(o.values()):\n"
+        "                if isinstance(v, (str, bytes)) and len(v) > 20 and ('LSA-SEC' + 'RET-') in str(v):\n"
+        "                    hits.append(str(v)[:300])\n    print(hits)\n    return 0\n"),
+    "UDP to 127.0.0.1": (
+        "def assign(net, rng):\n    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+        "    u.sendto(b'pwned', ('127.0.0.1', $port))\n    return 0\n"),
+    "TCP connect 127.0.0.1": (
+        "def assign(net, rng):\n    c = socket.socket()\n    c.settimeout(0.2)\n    c.connect(('127.0.0.1', $tcp_port))\n"
+        "    return 0\n"),
+    "create files, symlink, fifo, dir": (
+        "def assign(net, rng):\n    errors = []\n    for f in (lambda: open('/tmp/${mark}file', 'w').write('x'),\n"
+        "              lambda: os.symlink('$secret', '/dev/shm/${mark}link'),\n"
+        "              lambda: os.mkfifo('/tmp/${mark}fifo'), lambda: os.mkdir('/dev/shm/${mark}dir'),\n"
+        "              lambda: os.open('$vdir/${mark}new', os.O_CREAT | os.O_WRONLY)):\n"
+        "        try:\n            f()\n        except OSError as e:\n            errors.append(e.errno)\n"
+        "    raise OSError(str(errors))\n"),
+    "truncate and delete the victim": (
+        "def assign(net, rng):\n    for f in (lambda: os.truncate('$victim', 0), lambda: os.unlink('$victim'),\n"
+        "              lambda: os.rename('$victim', '$victim.x'), lambda: os.chmod('$victim', 0)):\n"
+        "        try:\n            f()\n        except OSError:\n            pass\n    return 0\n"),
+    "kill the parent": "def assign(net, rng):\n    os.kill(os.getppid(), 9)\n    return 0\n",
+    "stop the parent": "def assign(net, rng):\n    os.kill(os.getppid(), 19)\n    return 0\n",
+    "kill the parent through libc": "def assign(net, rng):\n    ctypes.CDLL(None).kill(os.getppid(), 9)\n    return 0\n",
+    "ptrace the parent": "def assign(net, rng):\n    return ctypes.CDLL(None).ptrace(16, os.getppid(), 0, 0)\n",
+    "fork": "def assign(net, rng):\n    return [os.fork()] * net.N\n",
+    "posix_spawn": "def assign(net, rng):\n    os.posix_spawn('/bin/sleep', ['sleep', '30'], {})\n    return 0\n",
+    "raise limits": (
+        "def assign(net, rng):\n    import resource\n"
+        "    resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))\n    return 0\n"),
+    "unshare back out": "def assign(net, rng):\n    return ctypes.CDLL(None).unshare(0x40000000)\n",
+    "forge frames: NaN header, bad lengths": (
+        "def assign(net, rng):\n    os.write(3, b'D\\x20\\x00\\x00\\x00{\"status\": \"ok\", \"runtime_s\": NaN}')\n"
+        "    os.write(3, b'A' + (8 * net.N).to_bytes(4, 'little') + (10**6).to_bytes(8, 'little') * net.N)\n"
+        "    os.write(3, b'O\\xff\\xff\\xff\\xff')\n    while True:\n        pass\n"),
+    "send an early result, keep running": (
+        "def assign(net, rng):\n    import json\n    a = bytes(8 * net.N)\n"
+        "    d = json.dumps({'status': 'ok', 'error': '', 'stdout': '', 'stdout_bytes': 0, 'repairs': {}}).encode()\n"
+        "    os.write(3, b'A' + len(a).to_bytes(4, 'little') + a)\n"
+        "    os.write(3, b'D' + len(d).to_bytes(4, 'little') + d)\n    while True:\n        pass\n"),
+    "patch the clocks": (
+        "def assign(net, rng):\n    import time\n    t0 = time.monotonic()\n    real = time.monotonic\n"
+        "    time.perf_counter = time.monotonic = time.time = lambda: 0.0\n"
+        "    while real() - t0 < 0.3:\n        pass\n    return 0\n"),
+    "close the channel and run": "def assign(net, rng):\n    os.close(3)\n    while True:\n        pass\n",
+}
+#: attacks on a sibling: each runs next to a victim program in the same run_programs call
+SIBLING = {
+    "kill siblings": (
+        "def assign(net, rng):\n    me = os.getpid()\n    for pid in range(max(2, me - 64), me + 64):\n"
+        "        if pid != me:\n            try:\n                os.kill(pid, 9)\n            except OSError:\n"
+        "                pass\n    return 0\n"),
+}
+VICTIM = "def assign(net, rng):\n    while net.time_left() > 0.4:\n        pass\n    return np.zeros(net.N, dtype=np.int64)\n"
+#: the language-level variant of the sibling attack
+LANGUAGE_SIBLING = {
+    "kill siblings via the builtins chain": (
+        f"def assign(net, rng):\n{_OS}    me = os.getpid()\n"
+        "    for pid in range(max(2, me - 64), me + 64):\n        if pid != me:\n            try:\n"
+        "                os.kill(pid, 9)\n            except OSError:\n                pass\n    return 0\n"),
+}
+
+
+def _fill(source: str, env: dict) -> str:
+    return Template(source).safe_substitute(env)
+
+
+# ------------------------------------------------------------------------------------------------
+# the driver (a subprocess): runs everything, reports what came back; it never sees the secrets
+# ------------------------------------------------------------------------------------------------
+def driver(workdir: Path, old: str | None = None) -> dict:
+    import ctypes
+
+    if old:
+        sys.path.insert(0, old)
+        from lsa.network import generate_ppp
+        from lsa.sandbox import _run
+    else:
+        from lsa.programs.runner import _run
+        from lsa.sim.generate import generate_ppp
+    ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)   # child subreaper: orphans would come back to us
+    env = json.loads((workdir / "env.json").read_text())
+    net = generate_ppp(64, 4, "dense", seed=0)
+    listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.setblocking(False)
+    tcp = socket.socket()
+    tcp.bind(("127.0.0.1", 0))
+    tcp.listen(4)
+    tcp.setblocking(False)
+    env["port"] = str(listener.getsockname()[1])
+    env["tcp_port"] = str(tcp.getsockname()[1])
+    extra = {"os": os, "socket": socket, "ctypes": ctypes}
+    report = {"results": {}, "udp": [], "tcp": 0, "pid": os.getpid()}
+
+    def record(label, result):
+        a = result.assignment
+        report["results"][label] = {
+            "status": result.status, "error": result.error, "stdout": getattr(result, "stdout", ""),
+            "wall_s": result.wall_s, "runtime_s": result.runtime_s, "utility": result.utility,
+            "assignment": None if a is None else np.asarray(a).tolist(),
+            "best": None if getattr(result, "best_assignment", None) is None else result.best_assignment.tolist()}
+
+    names = list(LANGUAGE)
+    for name, result in zip(names, _run([_fill(LANGUAGE[n], env) for n in names], net, TIMEOUT_S, workers=2)):
+        record(f"language: {name}", result)
+    names = list(ESCAPED)
+    for name, result in zip(names, _run([_fill(ESCAPED[n], env) for n in names], net, TIMEOUT_S, workers=2,
+                                        checked=False, extra_namespace=extra)):
+        record(f"escaped: {name}", result)
+    for name, source in SIBLING.items():
+        victim, attacker = _run([VICTIM, _fill(source, env)], net, TIMEOUT_S, workers=2, checked=False,
+                                extra_namespace=extra)
+        record(f"escaped: {name}", attacker)
+        record(f"victim of escaped: {name}", victim)
+    for name, source in LANGUAGE_SIBLING.items():
+        victim, attacker = _run([VICTIM, _fill(source, env)], net, TIMEOUT_S, workers=2)
+        record(f"language: {name}", attacker)
+        record(f"victim of language: {name}", victim)
+    for _ in range(100):
+        try:
+            report["udp"].append(listener.recv(4096).decode("latin-1"))
+        except BlockingIOError:
+            break
+    try:
+        tcp.accept()
+        report["tcp"] = 1
+    except BlockingIOError:
+        pass
+    with open(f"/proc/self/task/{os.getpid()}/children") as fh:
+        report["children"] = fh.read().split()
+    return report
+
+
+def _run_driver(tmp_path: Path, user: list[str] | None = None, old: str | None = None, timeout_s: float = 300):
+    """Prepare secrets and victims, run the driver (optionally as another user), return (report, env)."""
+    token = f"LSA-SECRET-{uuid.uuid4().hex}"
+    env_token = f"LSA-SECRET-{uuid.uuid4().hex}"
+    workdir = tmp_path / "work"
+    vdir = tmp_path / "shared"                # world-writable, like /tmp
+    workdir.mkdir()
+    vdir.mkdir()
+    for path in (tmp_path, workdir, vdir):
+        path.chmod(0o777 if path == vdir else 0o755)
+    workdir.chmod(0o777)
+    secret = tmp_path / "secret.txt"
+    secret.write_text(token + "\n")
+    secret.chmod(0o644)                       # readable by whoever runs the programs
+    victim = vdir / "victim.txt"
+    victim.write_text("victim content\n")
+    victim.chmod(0o666)
+    mark = f"{MARK}{uuid.uuid4().hex[:8]}-"
+    env = {"secret": str(secret), "victim": str(victim), "vdir": str(vdir), "mark": mark}
+    (workdir / "env.json").write_text(json.dumps(env))
+    report_path = workdir / "report.json"
+    cmd = [*(user or []), sys.executable, str(Path(__file__).resolve()), "--work", str(workdir),
+           "--report", str(report_path), *(["--old", old] if old else [])]
+    child_env = {**os.environ, SECRET_ENV: env_token, "NUMBA_CACHE_DIR": str(workdir / "numba")}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=child_env, cwd=str(workdir))
+    report = json.loads(report_path.read_text()) if report_path.is_file() else None
+    return report, proc, {**env, "token": token, "env_token": env_token}
+
+
+def _breaches(report, proc, env) -> list[str]:
+    """Every way the run was not contained (empty: all contained)."""
+    if report is None:
+        return [f"the parent did not survive (exit {proc.returncode}): {proc.stderr[-2000:]}"]
+    problems = []
+    for label, r in report["results"].items():
+        blob = json.dumps([r["stdout"], r["error"]])
+        for key in ("token", "env_token"):
+            if env[key] in blob:
+                problems.append(f"{label}: secret ({key}) in the output")
+        if "root:x:0:0" in blob:
+            problems.append(f"{label}: /etc/passwd in the output")
+        for vector in (r["assignment"], r["best"]):
+            if vector and len(vector) >= 64:
+                bits = np.array(vector[:len(vector) // 8 * 8]) & 1
+                if env["token"][:6].encode() in np.packbits(bits.reshape(-1, 8)[:, ::-1].ravel()).tobytes():
+                    problems.append(f"{label}: secret encoded in the assignment")
+        if r["wall_s"] > TIMEOUT_S + 1.0:
+            problems.append(f"{label}: ran {r['wall_s']:.2f} s, over timeout + 1 s")
+        if not (r["runtime_s"] >= 0 and np.isfinite(r["runtime_s"])) or (
+                r["utility"] is not None and not np.isfinite(r["utility"])):
+            problems.append(f"{label}: non-finite or negative runtime/utility {r['runtime_s']}, {r['utility']}")
+        if label.startswith("victim") and r["status"] != "ok":
+            problems.append(f"{label}: the sibling was disturbed ({r['status']}: {r['error']})")
+        if label == "escaped: patch the clocks" and r["status"] == "ok" and r["runtime_s"] < 0.25:
+            problems.append(f"{label}: clock patching shortened runtime_s to {r['runtime_s']:.3f}")
+        if label.startswith("escaped: forge") and r["status"] == "ok":
+            problems.append(f"{label}: a forged result was accepted")
+    if report["udp"] or report["tcp"]:
+        problems.append(f"network: received {report['udp']} / {report['tcp']} connection(s)")
+    if report["children"]:
+        problems.append(f"processes survived: {report['children']}")
+    leftovers = [str(p) for d in ("/tmp", "/dev/shm", env["vdir"]) for p in Path(d).glob(f"{env['mark']}*")]
+    if leftovers:
+        problems.append(f"files created: {leftovers}")
+    victim = Path(env["victim"])
+    if not victim.is_file() or victim.read_text() != "victim content\n":
+        problems.append("the world-writable victim file was truncated or deleted")
+    if sorted(p.name for p in Path(env["vdir"]).iterdir()) != ["victim.txt"]:
+        problems.append(f"the shared directory changed: {sorted(p.name for p in Path(env['vdir']).iterdir())}")
+    return problems
+
+
+
+def test_suite_has_every_class():
+    assert len(LANGUAGE) + len(ESCAPED) + len(SIBLING) + len(LANGUAGE_SIBLING) >= 60
+    assert len(LANGUAGE) >= 40
+
+
+def test_hostile_programs_are_contained(tmp_path):
+    report, proc, env = _run_driver(tmp_path)
+    assert _breaches(report, proc, env) == []
+    results = report["results"]
+    assert all(r["status"] in ("rejected", "error", "memory", "timeout", "ok") for r in results.values())
+    # the language layer stops every language-level escape before the OS layer is needed
+    for name in ("read via np.random->re->enum->builtins, stdout", "str.format reads a private attribute",
+                 "np.polynomial->operator.attrgetter", "getattr with a built name"):
+        assert results[f"language: {name}"]["status"] in ("rejected", "error")
+    assert "not available to programs" in results["language: str.format reads a private attribute"]["error"]
+    # the OS layer alone stops what an escaped program tries
+    assert "Permission denied" in results["escaped: open /etc/passwd"]["error"]
+    assert results["escaped: fork"]["status"] == "error"
+    assert "protocol" in results["escaped: forge frames: NaN header, bad lengths"]["error"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv")
+def test_hostile_programs_are_contained_for_an_unprivileged_user(tmp_path):
+    tmp_path.chmod(0o755)
+    report, proc, env = _run_driver(tmp_path, ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
+    assert _breaches(report, proc, env) == []
+    assert report["results"]["victim of escaped: kill siblings"]["status"] == "ok"
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="hostile-program driver (see the module docstring)")
+    parser.add_argument("--work", type=Path, help="prepared directory (env.json); default: make one")
+    parser.add_argument("--report", type=Path, required=True)
+    parser.add_argument("--old", help="path of an old checkout (module lsa.sandbox) to compare against")
+    args = parser.parse_args(argv)
+    if args.work is None:                     # standalone: prepare secrets and print the breaches
+        tmp = Path(tempfile.mkdtemp(prefix="lsa-hostile-run-"))
+        tmp.chmod(0o755)
+        try:
+            report, proc, env = _run_driver(tmp, old=args.old)
+            breaches = _breaches(report, proc, env)
+            args.report.write_text(json.dumps({"breaches": breaches, "report": report}, indent=1))
+            print("\n".join(breaches) or "all contained")
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return 0
+    args.report.write_text(json.dumps(driver(args.work, args.old)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
