@@ -34,9 +34,9 @@ REPO = Path(__file__).resolve().parents[1]
 _BUILTINS = "np.random.bit_generator.re.enum.bltns"
 _INSPECT = "np.ma.extras.ma.inspect"
 _OPERATOR = "np.polynomial.polyutils.operator"
-_IMPORT = f"{_BUILTINS}.eval('_' * 2 + 'import' + '_' * 2)"
+_IMPORT = f"{_BUILTINS}.getattr({_BUILTINS}, '_' * 2 + 'import' + '_' * 2)"
 #: get `os` and free descriptor slots (the old sandbox exhausted them with RLIMIT_NOFILE)
-_OS = f"    os = {_IMPORT}('os')\n    os.close(0)\n    os.close(1)\n"
+_OS = f"    o = {_IMPORT}('os')\n    o.close(0)\n    o.close(1)\n"
 
 # ------------------------------------------------------------------------------------------------
 # through the language: what a generated program can write ($-placeholders filled by the driver)
@@ -86,7 +86,7 @@ LANGUAGE = {
         f"def assign(net, rng):\n{_OS}    print({_BUILTINS}.open('/proc/self/environ', 'rb').read())\n    return 0\n"),
     # network (only ever 127.0.0.1)
     "UDP datagram to 127.0.0.1": (
-        f"def assign(net, rng):\n{_OS}    s = {_IMPORT}('socket')\n    u = s.socket(s.AF_INET, s.SOCK_DGRAM)\n"
+        f"def assign(net, rng):\n{_OS}    s = {_IMPORT}('socket')\n    u = {_BUILTINS}.getattr(s, 'soc' + 'ket')(2, 2)\n"
         "    u.sendto(b'pwned', ('127.0.0.1', $port))\n    return 0\n"),
     # file creation in world-writable places
     "np.save into /tmp": f"def assign(net, rng):\n{_OS}    np.save('/tmp/${{mark}}save', np.zeros(3))\n    return 0\n",
@@ -94,19 +94,19 @@ LANGUAGE = {
     "memmap file in /tmp": f"def assign(net, rng):\n{_OS}    np.memmap('/tmp/${{mark}}mm', mode='w+', shape=(8,))\n    return 0\n",
     "array.tofile into /tmp": f"def assign(net, rng):\n{_OS}    np.zeros(3).tofile('/tmp/${{mark}}bin')\n    return 0\n",
     "symlink and fifo in /tmp and /dev/shm": (
-        f"def assign(net, rng):\n{_OS}    os.symlink('$secret', '/tmp/${{mark}}link')\n"
-        "    os.mkfifo('/dev/shm/${mark}fifo')\n    return 0\n"),
+        f"def assign(net, rng):\n{_OS}    o.symlink('$secret', '/tmp/${{mark}}link')\n"
+        "    o.mkfifo('/dev/shm/${mark}fifo')\n    return 0\n"),
     # truncating and deleting files
     "truncate a world-writable file": f"def assign(net, rng):\n{_OS}    {_BUILTINS}.open('$victim', 'w').close()\n    return 0\n",
-    "delete a world-writable file": f"def assign(net, rng):\n{_OS}    os.remove('$victim')\n    return 0\n",
+    "delete a world-writable file": f"def assign(net, rng):\n{_OS}    o.remove('$victim')\n    return 0\n",
     # signals to the parent
-    "SIGKILL the parent": f"def assign(net, rng):\n{_OS}    os.kill(os.getppid(), 9)\n    return 0\n",
-    "SIGSTOP the parent": f"def assign(net, rng):\n{_OS}    os.kill(os.getppid(), 19)\n    return 0\n",
+    "SIGKILL the parent": f"def assign(net, rng):\n{_OS}    o.kill(o.getppid(), 9)\n    return 0\n",
+    "SIGSTOP the parent": f"def assign(net, rng):\n{_OS}    o.kill(o.getppid(), 19)\n    return 0\n",
     # result forgery (the old header format: u64 length + JSON + N int64) and bad values
     "forge the result header": (
         f"def assign(net, rng):\n{_OS}    blob = b'{{\"status\": \"ok\", \"runtime_s\": NaN, \"repairs\": {{}}}}'\n"
-        "    os.write(3, len(blob).to_bytes(8, 'little') + blob + bytes(8 * net.N))\n"
-        "    os.kill(os.getpid(), 9)\n"),
+        "    o.write(3, len(blob).to_bytes(8, 'little') + blob + bytes(8 * net.N))\n"
+        "    o.kill(o.getpid(), 9)\n"),
     "NaN and inf return": "def assign(net, rng):\n    return [float('nan'), float('inf')] * (net.N // 2) + [-1.0] * (net.N % 2)\n",
     "huge list return": "def assign(net, rng):\n    return list(range(10**7))\n",
     "offer garbage and flood offers": (
@@ -120,7 +120,7 @@ LANGUAGE = {
     "replace time_left": "def assign(net, rng):\n    net.time_left = lambda: 1e9\n    return 0\n",
     # orphaned children
     "fork and linger": (
-        f"def assign(net, rng):\n{_OS}    if os.fork() == 0:\n        os.setsid()\n"
+        f"def assign(net, rng):\n{_OS}    if o.fork() == 0:\n        o.setsid()\n"
         "        while True:\n            pass\n    return 0\n"),
     "spawn a process": f"def assign(net, rng):\n{_OS}    {_IMPORT}('subprocess').Popen(['sleep', '30'])\n    return 0\n",
 }
@@ -193,12 +193,15 @@ SIBLING = {
         "                pass\n    return 0\n"),
 }
 VICTIM = "def assign(net, rng):\n    while net.time_left() > 0.4:\n        pass\n    return np.zeros(net.N, dtype=np.int64)\n"
+#: the same for the old sandbox (no time_left there)
+VICTIM_OLD = ("def assign(net, rng):\n    x = 0\n    for i in range(2 * 10**6):\n        x = x + 1\n"
+              "    return np.zeros(net.N, dtype=np.int64)\n")
 #: the language-level variant of the sibling attack
 LANGUAGE_SIBLING = {
     "kill siblings via the builtins chain": (
-        f"def assign(net, rng):\n{_OS}    me = os.getpid()\n"
+        f"def assign(net, rng):\n{_OS}    me = o.getpid()\n"
         "    for pid in range(max(2, me - 64), me + 64):\n        if pid != me:\n            try:\n"
-        "                os.kill(pid, 9)\n            except OSError:\n                pass\n    return 0\n"),
+        "                o.kill(pid, 9)\n            except OSError:\n                pass\n    return 0\n"),
 }
 
 
@@ -231,7 +234,10 @@ def driver(workdir: Path, old: str | None = None) -> dict:
     tcp.setblocking(False)
     env["port"] = str(listener.getsockname()[1])
     env["tcp_port"] = str(tcp.getsockname()[1])
-    extra = {"os": os, "socket": socket, "ctypes": ctypes}
+    import builtins
+
+    extra = {"os": os, "socket": socket, "ctypes": ctypes, "__builtins__": builtins}
+    victim_source = VICTIM_OLD if old else VICTIM
     report = {"results": {}, "udp": [], "tcp": 0, "pid": os.getpid()}
 
     def record(label, result):
@@ -239,7 +245,7 @@ def driver(workdir: Path, old: str | None = None) -> dict:
         report["results"][label] = {
             "status": result.status, "error": result.error, "stdout": getattr(result, "stdout", ""),
             "wall_s": result.wall_s, "runtime_s": result.runtime_s, "utility": result.utility,
-            "assignment": None if a is None else np.asarray(a).tolist(),
+            "assignment": None if a is None else np.asarray(a).tolist(), "layers": getattr(result, "layers", ""),
             "best": None if getattr(result, "best_assignment", None) is None else result.best_assignment.tolist()}
 
     names = list(LANGUAGE)
@@ -250,12 +256,12 @@ def driver(workdir: Path, old: str | None = None) -> dict:
                                         checked=False, extra_namespace=extra)):
         record(f"escaped: {name}", result)
     for name, source in SIBLING.items():
-        victim, attacker = _run([VICTIM, _fill(source, env)], net, TIMEOUT_S, workers=2, checked=False,
+        victim, attacker = _run([victim_source, _fill(source, env)], net, TIMEOUT_S, workers=2, checked=False,
                                 extra_namespace=extra)
         record(f"escaped: {name}", attacker)
         record(f"victim of escaped: {name}", victim)
     for name, source in LANGUAGE_SIBLING.items():
-        victim, attacker = _run([VICTIM, _fill(source, env)], net, TIMEOUT_S, workers=2)
+        victim, attacker = _run([victim_source, _fill(source, env)], net, TIMEOUT_S, workers=2)
         record(f"language: {name}", attacker)
         record(f"victim of language: {name}", victim)
     for _ in range(100):
@@ -334,9 +340,14 @@ def _breaches(report, proc, env) -> list[str]:
         problems.append(f"network: received {report['udp']} / {report['tcp']} connection(s)")
     if report["children"]:
         problems.append(f"processes survived: {report['children']}")
-    leftovers = [str(p) for d in ("/tmp", "/dev/shm", env["vdir"]) for p in Path(d).glob(f"{env['mark']}*")]
+    leftovers = [p for d in ("/tmp", "/dev/shm", env["vdir"]) for p in Path(d).glob(f"{env['mark']}*")]
     if leftovers:
-        problems.append(f"files created: {leftovers}")
+        problems.append(f"files created: {[str(p) for p in leftovers]}")
+    for path in leftovers:                    # clean up what a breach left behind
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
     victim = Path(env["victim"])
     if not victim.is_file() or victim.read_text() != "victim content\n":
         problems.append("the world-writable victim file was truncated or deleted")
@@ -369,11 +380,17 @@ def test_hostile_programs_are_contained(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv")
-def test_hostile_programs_are_contained_for_an_unprivileged_user(tmp_path):
-    tmp_path.chmod(0o755)
-    report, proc, env = _run_driver(tmp_path, ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
-    assert _breaches(report, proc, env) == []
-    assert report["results"]["victim of escaped: kill siblings"]["status"] == "ok"
+def test_hostile_programs_are_contained_for_an_unprivileged_user():
+    tmp = Path(tempfile.mkdtemp(prefix="lsa-hostile-run-"))   # pytest's own tmp is private to root
+    try:
+        tmp.chmod(0o755)
+        report, proc, env = _run_driver(tmp, ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
+        assert _breaches(report, proc, env) == []
+        assert report["results"]["victim of escaped: kill siblings"]["status"] == "ok"
+        assert "uid" not in report["results"]["language: NaN and inf return"]["layers"].split(",")
+        assert {"seccomp", "landlock", "namespaces"} <= set(report["results"]["escaped: fork"]["layers"].split(","))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main(argv=None) -> int:
@@ -383,12 +400,14 @@ def main(argv=None) -> int:
     parser.add_argument("--work", type=Path, help="prepared directory (env.json); default: make one")
     parser.add_argument("--report", type=Path, required=True)
     parser.add_argument("--old", help="path of an old checkout (module lsa.sandbox) to compare against")
+    parser.add_argument("--as-nobody", action="store_true", help="standalone: run the driver as nobody (setpriv)")
     args = parser.parse_args(argv)
     if args.work is None:                     # standalone: prepare secrets and print the breaches
         tmp = Path(tempfile.mkdtemp(prefix="lsa-hostile-run-"))
         tmp.chmod(0o755)
         try:
-            report, proc, env = _run_driver(tmp, old=args.old)
+            user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if args.as_nobody else None
+            report, proc, env = _run_driver(tmp, user, old=args.old)
             breaches = _breaches(report, proc, env)
             args.report.write_text(json.dumps({"breaches": breaches, "report": report}, indent=1))
             print("\n".join(breaches) or "all contained")
