@@ -3,7 +3,7 @@ harness, `evaluate`, and one module per classical method (each registers itself 
 the order `lsa methods` lists them).
 """
 # isort: skip_file
-from lsa.methods import random, greedy, local_search, exact, km, pulp_partitioned, de  # noqa: F401  (registration)
+from lsa.methods import random, greedy, local_search, ils, exact, km, pulp_partitioned, de  # noqa: F401  (registration)
 from lsa.methods.registry import Method, all_methods, get_method, register
 
 __all__ = ["Method", "all_methods", "get_method", "register"]

@@ -1,24 +1,30 @@
-"""`greedy`: sequential greedy by marginal sum-rate (least added interference / best SINR).
-
-Strongest links choose first (ties: most coupled first); unplaced links at the deadline are completed at random.
+"""`greedy`: sequential greedy by marginal sum-rate (least added interference / best SINR) on the
+move engine. Strongest links choose first (ties: most coupled first); links not placed by the
+deadline are completed at random.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from lsa.methods.local_search import RESERVE_S, prepare
 from lsa.methods.protocol import Anytime
 from lsa.methods.registry import Method, register
-from lsa.sim.engine import greedy_assign
+from lsa.sim.engine import MoveState
 from lsa.sim.network import Network
 
 
 def solve(net: Network, run: Anytime, rng: np.random.Generator) -> dict:
-    a = greedy_assign(net, run=run)
-    unplaced = a < 0
-    if unplaced.any():
+    state = MoveState(net)
+    complete = state.greedy(deadline=run.deadline - RESERVE_S)
+    a = state.assignment.copy()
+    if not complete:
+        unplaced = a < 0
         a[unplaced] = rng.integers(0, net.K, size=int(unplaced.sum()))
-    run.offer(a)
-    return {"greedy_complete": bool(not unplaced.any())}
+        run.offer(a)
+    else:
+        run.offer(a, state.utility)
+    return {"greedy_complete": bool(complete)}
 
 
-register(Method("greedy", "sequential greedy: strongest links first, channel of best marginal sum-rate", solve))
+register(Method("greedy", "sequential greedy: strongest links first, channel of best marginal sum-rate", solve,
+                prepare=prepare))

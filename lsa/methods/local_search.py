@@ -1,69 +1,91 @@
-"""`local-search`: vectorised best-response with tabu (min-conflicts on protocol instances).
+"""`local-search`: greedy start, first-improvement descent to a local optimum of single moves, then
+heat-bath simulated annealing and iterated local search (or tabu) on the move engine, best kept.
 
-Each round computes the exact single-move gains of all links (`move_gains`), moves an
-independent set of improving links at once (a link moves only if its gain beats every
-neighbouring candidate's, Luby style), and when stuck takes the best non-tabu move of a few
-random links (tabu tenure in rounds). Starts from greedy when time allows, else random.
+`start_state` (greedy + descent, offered as soon as each is done) is shared with `ils`.
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
-from lsa.methods.protocol import Anytime, random_assignment
+from lsa.methods.protocol import Anytime
 from lsa.methods.registry import Method, register
-from lsa.sim.engine import greedy_assign, independent_movers, move_gains
+from lsa.sim import search
+from lsa.sim.engine import MoveState, warmup
 from lsa.sim.network import Network
-from lsa.sim.utility import sum_rate
+
+PHASES = ("hybrid", "anneal", "ils", "tabu", "descent")
+#: the search stops this long before the deadline so that its last offer lands in time (seconds)
+RESERVE_S = 0.015
 
 
-def solve(net: Network, run: Anytime, rng: np.random.Generator, tabu_tenure: int = 7,
-          kick_links: int | None = None, start: str = "greedy") -> dict:
-    N, K = net.N, net.K
+def prepare(net: Network, params: dict) -> None:
+    """Compile the engine's kernels (numba) outside the budget; nothing instance-specific."""
+    warmup()
+
+
+def interference_free_bound(net: Network) -> float:
+    """Sum of every link's best interference-free rate: no assignment beats it, and reaching it
+    proves optimality (e.g. a proper colouring of a protocol instance)."""
+    return float(np.log2(1.0 + net.signal_w.max(axis=1) / net.noise_w).sum())
+
+
+def start_state(net: Network, run: Anytime, rng: np.random.Generator, start: str = "greedy") -> MoveState:
+    """Greedy (links strongest first; any not placed by the deadline get random channels) or a
+    random assignment, then first-improvement sweeps to a local optimum; each stage is offered."""
+    deadline = run.deadline - RESERVE_S
     if start == "greedy":
-        a = greedy_assign(net, run=run)
-        if (a < 0).any():
-            a[a < 0] = rng.integers(0, K, size=int((a < 0).sum()))
+        state = MoveState(net)
+        state.greedy(deadline=deadline)
+        unplaced = np.flatnonzero(state.assignment < 0)
+        if unplaced.size:
+            state.set(np.where(state.assignment < 0, rng.integers(0, net.K, size=net.N), state.assignment))
+    elif start == "random":
+        state = MoveState(net, rng.integers(0, net.K, size=net.N))
     else:
-        a = random_assignment(net, rng)
-    utility = sum_rate(net, a)
-    run.offer(a, utility)
-    if K == 1:
-        return {"rounds": 0, "moves": 0}
-    # interference-free optimum: reaching it proves optimality (e.g. a proper colouring), so stop
-    upper_bound = float(np.log2(1.0 + net.signal_w.max(axis=1) / net.noise_w).sum())
-    tabu_until = np.zeros((N, K), dtype=np.int64)
-    kick = kick_links or max(1, N // 100)
-    rounds = moves = 0
-    while not run.expired() and run.best_utility < upper_bound - 1e-9:
-        rounds += 1
-        gains = move_gains(net, a)
-        allowed = tabu_until <= rounds
-        allowed[np.arange(N), a] = False
-        masked = np.where(allowed, gains, -np.inf)
-        # aspiration: a tabu move that beats the incumbent by itself is allowed
-        aspire = (~allowed) & (utility + gains > run.best_utility + 1e-12)
-        aspire[np.arange(N), a] = False
-        masked = np.where(aspire, gains, masked)
-        best_k = np.argmax(masked, axis=1)
-        best_gain = masked[np.arange(N), best_k]
-        improving = best_gain > 1e-12
-        if improving.any():
-            movers = independent_movers(net, np.where(improving, best_gain + 1e-9 * rng.random(N), -np.inf))
-        else:
-            # stuck: kick a few random links with their best allowed move (possibly worsening)
-            candidates = np.flatnonzero(np.isfinite(best_gain))
-            if candidates.size == 0:
-                tabu_until[:] = 0
-                continue
-            movers = np.zeros(N, dtype=bool)
-            movers[rng.choice(candidates, size=min(kick, candidates.size), replace=False)] = True
-        idx = np.flatnonzero(movers)
-        tabu_until[idx, a[idx]] = rounds + tabu_tenure + rng.integers(0, 3, size=idx.size)
-        a[idx] = best_k[idx]
-        moves += idx.size
-        utility = sum_rate(net, a)
-        run.offer(a, utility)
-    return {"rounds": rounds, "moves": moves, "proved_optimal": bool(run.best_utility >= upper_bound - 1e-9)}
+        raise ValueError(f"start must be 'greedy' or 'random', got {start!r}")
+    run.offer(state.assignment, state.utility)
+    if net.K > 1:
+        state.descend(deadline=deadline)
+        run.offer(state.assignment, state.utility)
+    return state
 
 
-register(Method("local-search", "vectorised best-response with tabu from the greedy start", solve))
+def solve(net: Network, run: Anytime, rng: np.random.Generator, phase: str = "hybrid", start: str = "greedy",
+          temperature: float = 0.5, anneal_share: float = 0.5, tabu_tenure: int = 10, tabu_sample: int = 8) -> dict:
+    """`phase` after the descent: "hybrid" (default: heat-bath annealing for `anneal_share` of the
+    remaining time, then iterated local search), "anneal", "ils", "tabu" (sampled candidate list,
+    `tabu_sample` links per step, tenure `tabu_tenure` steps) or "descent" (stop at the first local
+    optimum). The annealing temperature falls geometrically from `temperature` times the mean link
+    rate of the start to a hundredth of that (bit/s/Hz). Measured at N = 2000, K = 8, 2 s
+    (3 instances per density): annealing is strongest on sparse and dense networks, ILS on
+    ultra-dense ones; the hybrid is within 1 % of the better of the two everywhere."""
+    if phase not in PHASES:
+        raise ValueError(f"phase must be one of {', '.join(PHASES)}; got {phase!r}")
+    t0 = time.perf_counter()
+    state = start_state(net, run, rng, start)
+    info: dict = {"start_s": round(time.perf_counter() - t0, 4), "start_utility": state.utility}
+    bound = interference_free_bound(net)
+    deadline = run.deadline - RESERVE_S
+    if net.K > 1 and phase != "descent" and state.utility < bound - 1e-9 and time.perf_counter() < deadline:
+        best = search.Best(state, on_best=lambda a, u: run.offer(a, u))
+        t_start = temperature * state.utility / net.N
+        if phase in ("anneal", "hybrid"):
+            share = 1.0 if phase == "anneal" else anneal_share
+            stop = time.perf_counter() + share * (deadline - time.perf_counter())
+            info.update(search.anneal(state, stop, rng, t_start=t_start, t_end=t_start / 100, best=best,
+                                      target=bound - 1e-9))
+            state.descend(deadline=deadline)
+            best.update(state)
+        if phase in ("ils", "hybrid"):
+            info.update(search.ils(state, deadline, rng, best=best, target=bound - 1e-9))
+        elif phase == "tabu":
+            info.update(search.tabu(state, deadline, rng, tenure=tabu_tenure, sample=tabu_sample, best=best,
+                                    target=bound - 1e-9))
+    info["proved_optimal"] = bool(run.best_utility >= bound - 1e-9)
+    return info
+
+
+register(Method("local-search", "greedy start, first-improvement descent, heat-bath annealing then iterated "
+                                "local search on the incremental move engine", solve, prepare=prepare))

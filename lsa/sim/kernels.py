@@ -276,6 +276,25 @@ def cluster_optimum(links, a, interf, P, util, out_ptr, out_dst, out_w, signal):
 
 
 @njit(cache=True)
+def column_csr(cross_row, cross_col, power_w, scale, out_ptr, out_dst, out_w):
+    """Victims of each transmitter (column CSR) by a stable counting sort of the row-sorted pairs:
+    out_dst[out_ptr[j]:out_ptr[j + 1]] are the receivers tx j reaches (ascending), out_w the power
+    there times `scale`. out_ptr must be zero on entry. O(N + M)."""
+    M = cross_row.size
+    for e in range(M):
+        out_ptr[cross_col[e] + 1] += 1
+    for j in range(out_ptr.size - 1):
+        out_ptr[j + 1] += out_ptr[j]
+    fill = out_ptr[:-1].copy()
+    for e in range(M):
+        j = cross_col[e]
+        p = fill[j]
+        out_dst[p] = cross_row[e]
+        out_w[p] = power_w[e] * scale
+        fill[j] = p + 1
+
+
+@njit(cache=True)
 def seed_rng(seed):
     """Seed numba's own generator (used by the search kernels), for reproducible runs."""
     np.random.seed(seed)

@@ -61,13 +61,18 @@ def _seed(rng: np.random.Generator) -> None:
     kn.seed_rng(int(rng.integers(0, 2**31 - 1)))
 
 
-def ils(state, deadline: float, rng: np.random.Generator, kick_size: int = 3, push_rel: float = 0.05,
-        max_evals: int = 2000, freeze: int = 0, strong: int = 0, temperature: float = 0.0, chunk: int = 64, on_best=None, best: Best | None = None,
-        max_kicks: int | None = None) -> dict:
-    """Iterated local search until `deadline`: repeated kicks of `kick_size` coupled links, local
-    repair and undo when worse (never accepts a worse assignment). The state ends at the best."""
+def ils(state, deadline: float, rng: np.random.Generator, kick_size: int = 3, push_rel: float = 0.3,
+        max_evals: int = 2000, freeze: bool = False, strong: int = 0, temperature: float = 0.0,
+        stall_kicks: int | None = None, max_kick_size: int = 24, chunk: int = 64, on_best=None,
+        best: Best | None = None, max_kicks: int | None = None, target: float = np.inf) -> dict:
+    """Iterated local search until `deadline` (or `target` utility): kicks of `kick_size` coupled
+    links to random channels, local repair, undo when worse (at `temperature` > 0 a worse result is
+    kept with probability exp(change / temperature)). Restarts keep the best: after `stall_kicks`
+    kicks without improvement (default N) the search goes back to the best and doubles the kick
+    size (up to `max_kick_size`); an improvement resets it. The state ends at the best.
+    `strong` > 0 draws kicked neighbours from each link's `strong` most coupled links."""
     if state.net.K < 2:
-        return {"kicks": 0, "kicks_accepted": 0, "kicks_improved": 0}
+        return {"kicks": 0, "kicks_accepted": 0, "kicks_improved": 0, "restarts": 0}
     _seed(rng)
     best = best or Best(state, on_best)
     N = state.net.N
@@ -77,38 +82,73 @@ def ils(state, deadline: float, rng: np.random.Generator, kick_size: int = 3, pu
     nbr = strongest_neighbours(state.net, strong) if strong else np.zeros((N, 0), dtype=np.int64)
     journal_link = np.zeros(max(4 * N, 1024), dtype=np.int64)
     journal_chan = np.zeros_like(journal_link)
-    in_ptr, in_src, in_w, out_ptr, out_dst, out_w, signal = state.adj
-    kicks = accepted = improved = evals = 0
-    while time.perf_counter() < deadline and (max_kicks is None or kicks < max_kicks):
+    adj = state.adj
+    stall_kicks = N if stall_kicks is None else int(stall_kicks)
+    size = int(kick_size)
+    kicks = accepted = improved = evals = restarts = since = 0
+    while time.perf_counter() < deadline and (max_kicks is None or kicks < max_kicks) and best.utility < target:
         t0 = time.perf_counter()
-        acc, imp, ev = sk.ils_kicks(chunk, int(kick_size), float(push_rel), int(max_evals), 1e-12, nbr,
-                                    bool(freeze), float(temperature), queue, inq, frozen, journal_link, journal_chan,
+        acc, imp, ev = sk.ils_kicks(chunk, size, float(push_rel), int(max_evals), 1e-12, nbr, bool(freeze),
+                                    float(temperature), queue, inq, frozen, journal_link, journal_chan,
                                     state._buf, state._scratch, best.assignment, best.util, best.flags,
-                                    state._a, state._I,
-                                   state._P, state._util, signal,
-                                   in_ptr, in_src, in_w, out_ptr, out_dst, out_w)
+                                    state._a, state._I, state._P, state._util, adj.signal,
+                                    adj.in_ptr, adj.in_src, adj.in_w, adj.in_scale, adj.out_ptr, adj.out_dst,
+                                    adj.out_w)
         kicks += chunk
         evals += ev
         accepted += acc
         improved += imp
+        since = 0 if imp else since + chunk
+        if imp:
+            size = int(kick_size)
         best.update(state)
+        if since >= stall_kicks:
+            best.restore(state)
+            size = min(2 * size, max_kick_size)
+            since = 0
+            restarts += 1
         spent = time.perf_counter() - t0
         chunk = int(np.clip(chunk * 0.01 / max(spent, 1e-6), 1, 1 << 16))
     best.restore(state)
-    return {"kicks": kicks, "kicks_accepted": accepted, "kicks_improved": improved, "kick_evals": evals}
+    return {"kicks": kicks, "kicks_accepted": accepted, "kicks_improved": improved, "kick_evals": evals,
+            "restarts": restarts}
+
+
+def multistart(state, deadline: float, rng: np.random.Generator, jitter: float = 0.5, on_best=None,
+               best: Best | None = None, max_starts: int | None = None) -> dict:
+    """Restarts that keep the best: greedy in a randomly perturbed strongest-first order (signal
+    power times a log-normal factor of spread `jitter`), descent, repeated until `deadline`.
+    The state ends at the best."""
+    best = best or Best(state, on_best)
+    net = state.net
+    strength = net.signal_w.max(axis=1)
+    starts = 0
+    while time.perf_counter() < deadline and (max_starts is None or starts < max_starts):
+        order = np.argsort(-strength * np.exp(jitter * rng.standard_normal(net.N)), kind="stable")
+        trial = type(state)(net)
+        if not trial.greedy(order, deadline=deadline):
+            break
+        trial.descend(deadline=deadline)
+        starts += 1
+        if trial.utility > best.utility + sk.TOL:
+            state.set(trial.assignment)
+            best.update(state)
+    best.restore(state)
+    return {"starts": starts}
 
 
 def tabu(state, deadline: float, rng: np.random.Generator, tenure: int = 10, sample: int = 32,
-         chunk: int = 64, on_best=None, best: Best | None = None, max_steps: int | None = None) -> dict:
+         chunk: int = 64, on_best=None, best: Best | None = None, max_steps: int | None = None,
+         target: float = np.inf) -> dict:
     """Tabu search with a sampled candidate list until `deadline`; the state ends at the best."""
     if state.net.K < 2:
         return {"tabu_steps": 0}
     _seed(rng)
     best = best or Best(state, on_best)
     tabu_until = np.zeros((state.net.N, state.net.K), dtype=np.int64)
-    out_ptr, out_dst, out_w, signal = state.adj[3:]
+    out_ptr, out_dst, out_w, signal = state.adj[4:]
     steps = 0
-    while time.perf_counter() < deadline and (max_steps is None or steps < max_steps):
+    while time.perf_counter() < deadline and (max_steps is None or steps < max_steps) and best.utility < target:
         t0 = time.perf_counter()
         sk.tabu_steps(chunk, steps, int(tenure), int(sample), tabu_until, state._buf, state._scratch, best.assignment,
                       best.util, best.flags, state._a, state._I, state._P, state._util, signal,
@@ -123,18 +163,19 @@ def tabu(state, deadline: float, rng: np.random.Generator, tenure: int = 10, sam
 
 def anneal(state, deadline: float, rng: np.random.Generator, t_start: float = 0.05, t_end: float = 1e-4,
            chunk: int = 1024, on_best=None, best: Best | None = None,
-           max_steps: int | None = None) -> dict:
+           max_steps: int | None = None, target: float = np.inf) -> dict:
     """Simulated annealing with a geometric schedule from `t_start` to `t_end` (bit/s/Hz) over the
     time left until `deadline`; the state ends at the best."""
     if state.net.K < 2:
         return {"anneal_steps": 0}
     _seed(rng)
     best = best or Best(state, on_best)
-    out_ptr, out_dst, out_w, signal = state.adj[3:]
+    out_ptr, out_dst, out_w, signal = state.adj[4:]
     start = time.perf_counter()
     span = max(deadline - start, 1e-9)
     steps = accepted = 0
-    while (now := time.perf_counter()) < deadline and (max_steps is None or steps < max_steps):
+    while ((now := time.perf_counter()) < deadline and (max_steps is None or steps < max_steps)
+           and best.utility < target):
         frac = (now - start) / span
         temperature = t_start * (t_end / t_start) ** frac
         t0 = now
@@ -154,6 +195,7 @@ def warmup(state) -> None:
     rng = np.random.default_rng(0)
     far = time.perf_counter() + 60.0
     ils(state, far, rng, chunk=1, max_kicks=1)
-    ils(state, far, rng, chunk=1, max_kicks=1, strong=2, freeze=1, temperature=0.1)
+    ils(state, far, rng, chunk=1, max_kicks=1, strong=2, freeze=True, temperature=0.1)
+    multistart(state, far, rng, max_starts=1)
     tabu(state, far, rng, chunk=1, max_steps=1)
     anneal(state, far, rng, chunk=1, max_steps=1)

@@ -1,8 +1,8 @@
 """numba kernels of the searches built on the move engine: iterated local search (kicks + local
 repair + undo), tabu steps, simulated annealing, and the best-so-far snapshot they share.
 
-Argument order as in `lsa.sim.kernels`; `adj` = (in_ptr, in_src, in_w, out_ptr, out_dst, out_w) is the
-coupling in both directions (interferers of a receiver, victims of a transmitter).
+Argument order as in `lsa.sim.kernels`; in_ptr / in_src / in_w (watts; times in_scale = 1 / noise) are
+the interferers of each receiver (row CSR), as out_* are the victims of each transmitter.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ TOL = 1e-9
 
 
 @njit(cache=True)
-def _push_neighbours(i, push_rel, queue, inq, tail, count, a, P, in_ptr, in_src, in_w, out_ptr, out_dst, out_w):
+def _push_neighbours(i, push_rel, queue, inq, tail, count, a, P, in_ptr, in_src, in_w, in_scale, out_ptr, out_dst, out_w):
     """Queue the placed neighbours of link i whose gains its last move changed noticeably: victims
     for which its power is >= push_rel of their noise + interference, and interferers whose power
     at i is >= push_rel of i's noise + interference (powers in noise units)."""
@@ -38,7 +38,7 @@ def _push_neighbours(i, push_rel, queue, inq, tail, count, a, P, in_ptr, in_src,
         u = in_src[e]
         if inq[u] or a[u] < 0:
             continue
-        if in_w[e] >= ref:
+        if in_w[e] * in_scale >= ref:
             inq[u] = True
             queue[tail] = u
             tail = (tail + 1) % N
@@ -58,7 +58,7 @@ def _enqueue(i, queue, inq, tail, count):
 
 @njit(cache=True)
 def _repair(head, tail, count, max_evals, eps, push_rel, frozen, queue, inq, jl, jr_link, jr_chan, buf, scratch,
-            a, interf, P, util, signal, in_ptr, in_src, in_w, out_ptr, out_dst, out_w):
+            a, interf, P, util, signal, in_ptr, in_src, in_w, in_scale, out_ptr, out_dst, out_w):
     """First-improvement moves of the queued links (frozen ones are skipped) until the queue is
     empty or `max_evals` evaluations; every move is journalled. Returns (journal length, evals)."""
     N = a.size
@@ -79,14 +79,14 @@ def _repair(head, tail, count, max_evals, eps, push_rel, frozen, queue, inq, jl,
             jl += 1
             move(i, k, a, interf, P, util, out_ptr, out_dst, out_w, signal)
             tail, count = _push_neighbours(i, push_rel, queue, inq, tail, count, a, P,
-                                           in_ptr, in_src, in_w, out_ptr, out_dst, out_w)
+                                           in_ptr, in_src, in_w, in_scale, out_ptr, out_dst, out_w)
     return jl, evals
 
 
 @njit(cache=True)
 def ils_kicks(n_kicks, kick_size, push_rel, max_evals, eps, nbr, freeze, temperature, queue, inq, frozen,
               jr_link, jr_chan, buf, scratch, best_a, best_util, flags,
-              a, interf, P, util, signal, in_ptr, in_src, in_w, out_ptr, out_dst, out_w):
+              a, interf, P, util, signal, in_ptr, in_src, in_w, in_scale, out_ptr, out_dst, out_w):
     """`n_kicks` iterations of: move a random link i0 and up to kick_size-1 of its neighbours (from
     the table `nbr` (N, m), -1 padded, else any coupled link) to random other channels, repair by
     first-improvement moves of the affected links (a work queue, at most `max_evals` evaluations;
@@ -129,16 +129,16 @@ def ils_kicks(n_kicks, kick_size, push_rel, max_evals, eps, nbr, freeze, tempera
             frozen[j] = freeze
             tail, count = _enqueue(j, queue, inq, tail, count)
             tail, count = _push_neighbours(j, push_rel, queue, inq, tail, count, a, P,
-                                           in_ptr, in_src, in_w, out_ptr, out_dst, out_w)
+                                           in_ptr, in_src, in_w, in_scale, out_ptr, out_dst, out_w)
         jl, evals = _repair(head, tail, count, max_evals, eps, push_rel, frozen, queue, inq, jl, jr_link, jr_chan,
-                            buf, scratch, a, interf, P, util, signal, in_ptr, in_src, in_w, out_ptr, out_dst, out_w)
+                            buf, scratch, a, interf, P, util, signal, in_ptr, in_src, in_w, in_scale, out_ptr, out_dst, out_w)
         if freeze:
             head = tail = count = 0
             for t in range(kicked):
                 frozen[jr_link[t]] = False
                 tail, count = _enqueue(jr_link[t], queue, inq, tail, count)
             jl, more = _repair(head, tail, count, max_evals, eps, push_rel, frozen, queue, inq, jl, jr_link,
-                               jr_chan, buf, scratch, a, interf, P, util, signal, in_ptr, in_src, in_w, out_ptr,
+                               jr_chan, buf, scratch, a, interf, P, util, signal, in_ptr, in_src, in_w, in_scale, out_ptr,
                                out_dst, out_w)
             evals += more
         evals_total += evals
