@@ -334,8 +334,10 @@ def throughput_table(res: Results) -> pd.DataFrame:
     table["method"] = pd.Categorical(table["method"], ordered(table["method"], METHOD_ORDER), ordered=True)
     table["regime"] = pd.Categorical(table["regime"], regimes(table), ordered=True)
     table = table.sort_values(["method", "regime"]).astype({"method": str, "regime": str})
-    return table.rename(columns={"mean": "throughput_mbps", "low": "ci_low_mbps", "high": "ci_high_mbps",
-                                 "n": "runs"}).assign(N=n, budget_s=budget).reset_index(drop=True)
+    table = table.rename(columns={"mean": "throughput_mbps", "low": "ci_low_mbps", "high": "ci_high_mbps", "n": "runs"})
+    columns = ["method", "regime", "N", "budget_s", "throughput_mbps", "ci_low_mbps", "ci_high_mbps", "runs",
+               "random_fallbacks"]
+    return table.assign(N=n, budget_s=budget)[columns].reset_index(drop=True)
 
 
 __all__ = ["Results", "FigureSettings", "MissingResults", "summarise", "exact_share", "policy_ratio",
