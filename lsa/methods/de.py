@@ -14,7 +14,7 @@ from scipy.optimize import differential_evolution
 
 from lsa.methods.protocol import Anytime
 from lsa.methods.registry import Method, register
-from lsa.sim.engine import greedy_assign
+from lsa.sim.engine import greedy_assign, prepare
 from lsa.sim.network import Network
 from lsa.sim.utility import sum_rate
 
@@ -87,4 +87,4 @@ def solve(net: Network, run: Anytime, rng: np.random.Generator, popsize: int | N
             "de_popsize": popsize, "de_improved_on_seed": bool(-objective.best_value > seed_utility + 1e-9)}
 
 
-register(Method("de", "scipy differential evolution with integrality on the channel vector", solve))
+register(Method("de", "scipy differential evolution with integrality on the channel vector", solve, prepare=prepare))

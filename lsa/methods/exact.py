@@ -14,7 +14,7 @@ import numpy as np
 from lsa.errors import MethodTooLarge
 from lsa.methods.protocol import Anytime
 from lsa.methods.registry import Method, register
-from lsa.sim.engine import coupling_order, greedy_assign, move_gains
+from lsa.sim.engine import MoveState, coupling_order, greedy_assign, prepare
 from lsa.sim.network import Network
 from lsa.sim.utility import sum_rate
 
@@ -35,18 +35,11 @@ def brute_force(net: Network, max_assignments: int = 200_000) -> tuple[np.ndarra
     return best, best_u
 
 
-def hill_climb(net: Network, a: np.ndarray, run: Anytime | None = None, max_moves: int = 10_000) -> np.ndarray:
-    """Best-improvement single-link moves until none improves (exact gains from `move_gains`)."""
-    a = a.copy()
-    for _ in range(max_moves):
-        if run is not None and run.expired():
-            break
-        gains = move_gains(net, a)
-        i, k = np.unravel_index(int(np.argmax(gains)), gains.shape)
-        if gains[i, k] <= 1e-12:
-            break
-        a[i] = k
-    return a
+def hill_climb(net: Network, a: np.ndarray, run: Anytime | None = None) -> np.ndarray:
+    """First-improvement single-link moves on the move engine until none improves."""
+    state = MoveState(net, a)
+    state.descend(deadline=None if run is None else run.deadline)
+    return state.assignment.copy()
 
 
 class _BranchAndBound:
@@ -171,4 +164,4 @@ def solve(net: Network, run: Anytime, rng: np.random.Generator, max_n: int = 24)
     return {"optimal": not bb.aborted, "nodes": bb.nodes}
 
 
-register(Method("exact", "exact optimum by branch and bound (small N only; refuses larger)", solve))
+register(Method("exact", "exact optimum by branch and bound (small N only; refuses larger)", solve, prepare=prepare))

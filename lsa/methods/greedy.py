@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from lsa.methods.local_search import RESERVE_S, prepare
+from lsa.methods.local_search import RESERVE_S
 from lsa.methods.protocol import Anytime
 from lsa.methods.registry import Method, register
-from lsa.sim.engine import MoveState
+from lsa.sim.engine import MoveState, prepare
 from lsa.sim.network import Network
 
 

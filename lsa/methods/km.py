@@ -16,6 +16,7 @@ from lsa.errors import MethodTooLarge
 from lsa.methods.partition import cluster_sweep, external_interference, partition
 from lsa.methods.protocol import Anytime
 from lsa.methods.registry import Method, register
+from lsa.sim.engine import prepare
 from lsa.sim.network import Network
 from lsa.sim.utility import sum_rate
 
@@ -66,8 +67,8 @@ def solve_partitioned(net: Network, run: Anytime, rng: np.random.Generator, clus
     measured on dense N=2000, K=8 at 2 s: size 8 -> 6842, 16 -> 6158, 64 -> 5146 bit/s/Hz."""
     cluster_size = net.K if cluster_size is None else int(cluster_size)
 
-    def solve_cluster(links: np.ndarray, a: np.ndarray, share_s: float) -> np.ndarray | None:
-        recv, hurt = external_interference(net, a, links)
+    def solve_cluster(links: np.ndarray, state, share_s: float) -> np.ndarray | None:
+        recv, hurt = external_interference(state, links)
         own = np.log2(1.0 + net.signal_w[links] / (net.noise_w + recv))
         return slot_assignment(hurt - own)
 
@@ -78,4 +79,5 @@ def solve_partitioned(net: Network, run: Anytime, rng: np.random.Generator, clus
 
 
 register(Method("km", "Kuhn-Munkres on channel slots, interference-blind (scipy linear_sum_assignment)", solve))
-register(Method("km-partitioned", "Kuhn-Munkres per spatial cluster, neighbours' channels as costs", solve_partitioned))
+register(Method("km-partitioned", "Kuhn-Munkres per spatial cluster, neighbours' channels as costs", solve_partitioned,
+                prepare=prepare))

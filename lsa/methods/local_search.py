@@ -12,17 +12,12 @@ import numpy as np
 from lsa.methods.protocol import Anytime
 from lsa.methods.registry import Method, register
 from lsa.sim import search
-from lsa.sim.engine import MoveState, warmup
+from lsa.sim.engine import MoveState, prepare
 from lsa.sim.network import Network
 
 PHASES = ("hybrid", "anneal", "ils", "tabu", "descent")
 #: the search stops this long before the deadline so that its last offer lands in time (seconds)
 RESERVE_S = 0.015
-
-
-def prepare(net: Network, params: dict) -> None:
-    """Compile the engine's kernels (numba) outside the budget; nothing instance-specific."""
-    warmup()
 
 
 def interference_free_bound(net: Network) -> float:

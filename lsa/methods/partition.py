@@ -1,6 +1,6 @@
 """Partitioning of the links into clusters and the cluster-by-cluster sweep shared by the
 partitioned methods (`km-partitioned`, `pulp-partitioned`): budget split, fixed-neighbour
-interference, periodic incumbents, and greedy completion of the clusters not reached.
+interference (from the move engine), periodic incumbents, greedy completion of clusters not reached.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 from scipy.sparse.csgraph import reverse_cuthill_mckee
 
 from lsa.methods.protocol import Anytime
-from lsa.sim.engine import greedy_assign, signal_order
+from lsa.sim.engine import MoveState, signal_order
 from lsa.sim.network import Network
 from lsa.sim.utility import sum_rate
 
@@ -56,105 +56,57 @@ def _bisect(xy: np.ndarray, idx: np.ndarray, parts: int, out: list) -> None:
 # ----------------------------------------------------------------------------------------------
 # cluster sweep
 # ----------------------------------------------------------------------------------------------
-class _Deadline:
-    """Duck-typed stand-in for `Anytime.expired` with an earlier deadline (perf_counter time)."""
-
-    def __init__(self, at: float):
-        self.at = at
-
-    def expired(self) -> bool:
-        return time.perf_counter() >= self.at
-
-
-def external_interference(net: Network, a: np.ndarray, links: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each link in `links`: (|links|, K) interference [W] it would receive on each channel from
-    the links already assigned (a >= 0), and (|links|, K) first-order sum-rate loss it would inflict
-    on assigned victims by joining each channel (exact for one newcomer per victim)."""
-    K = net.K
-    n = len(links)
-    row_ptr = net.row_ptr
-    starts, stops = row_ptr[links], row_ptr[links + 1]
-    counts = stops - starts
-    pos = np.repeat(starts - np.cumsum(np.r_[0, counts[:-1]]), counts) + np.arange(counts.sum())
-    local = np.repeat(np.arange(n), counts)
-    src_ch = a[net.cross_col[pos]]
-    ok = src_ch >= 0
-    recv = np.bincount(local[ok] * K + src_ch[ok], weights=net.cross_power_w[pos][ok],
-                       minlength=n * K).reshape(n, K)
-    # outgoing: victims already assigned
-    col_ptr, out_order = net.col_ptr, net.out_order
-    starts, stops = col_ptr[links], col_ptr[links + 1]
-    counts = stops - starts
-    opos = out_order[np.repeat(starts - np.cumsum(np.r_[0, counts[:-1]]), counts) + np.arange(counts.sum())]
-    olocal = np.repeat(np.arange(n), counts)
-    victim = net.cross_row[opos]
-    vch = a[victim]
-    ok = vch >= 0
-    hurt = np.zeros((n, K))
-    if ok.any():
-        victim, vch, w, olocal = victim[ok], vch[ok], net.cross_power_w[opos][ok], olocal[ok]
-        interf = _assigned_interference(net, a, victim)
-        sig = net.signal_w[victim, vch]
-        loss = np.log2(1.0 + sig / (net.noise_w + interf)) - np.log2(1.0 + sig / (net.noise_w + interf + w))
-        hurt = np.bincount(olocal * K + vch, weights=loss, minlength=n * K).reshape(n, K)
-    return recv, hurt
+def external_interference(state: MoveState, links: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each (unplaced) link in `links`: (|links|, K) interference [W] it would receive on each
+    channel from the placed links, and (|links|, K) sum-rate the placed victims would lose if it
+    joined each channel (exact for one newcomer), both from the move engine in O(degrees)."""
+    net = state.net
+    recv = state.interference_of(links)
+    own = np.log2(1.0 + net.signal_w[links] / (net.noise_w + recv))
+    return recv, own - state.all_gains(links)
 
 
-def _assigned_interference(net: Network, a: np.ndarray, victims: np.ndarray) -> np.ndarray:
-    """Interference [W] at each (assigned) victim from assigned co-channel links."""
-    uniq, inv = np.unique(victims, return_inverse=True)
-    row_ptr = net.row_ptr
-    starts, stops = row_ptr[uniq], row_ptr[uniq + 1]
-    counts = stops - starts
-    pos = np.repeat(starts - np.cumsum(np.r_[0, counts[:-1]]), counts) + np.arange(counts.sum())
-    local = np.repeat(np.arange(len(uniq)), counts)
-    same = a[net.cross_col[pos]] == a[uniq][local]
-    vals = np.bincount(local[same], weights=net.cross_power_w[pos][same], minlength=len(uniq))
-    return vals[inv]
-
-
-def myopic_fill(net: Network, a: np.ndarray) -> np.ndarray:
-    """Complete the -1 entries in one vectorised shot: each takes its best own-rate channel given
-    the assigned links (no mutual awareness between the newly filled links). O(M)."""
-    a = a.copy()
-    todo = a < 0
-    if not todo.any():
-        return a
-    src_ch = a[net.cross_col]
-    ok = src_ch >= 0
-    ch_int = np.bincount(net.cross_row[ok] * net.K + src_ch[ok], weights=net.cross_power_w[ok],
-                         minlength=net.N * net.K).reshape(net.N, net.K)
-    own = net.signal_w[todo] / (net.noise_w + ch_int[todo])
-    a[todo] = np.argmax(own, axis=1)
+def myopic_fill(state: MoveState) -> np.ndarray:
+    """The state's assignment with its -1 entries filled in one shot: each takes its best own-rate
+    channel given the placed links (no mutual awareness between the newly filled links)."""
+    a = state.assignment.copy()
+    todo = np.flatnonzero(a < 0)
+    if todo.size:
+        recv = state.interference_of(todo)
+        a[todo] = np.argmax(state.net.signal_w[todo] / (state.net.noise_w + recv), axis=1)
     return a
 
 
 def cluster_sweep(net: Network, run: Anytime, clusters: list[np.ndarray],
-                  solve_cluster: Callable[[np.ndarray, np.ndarray, float], np.ndarray | None],
+                  solve_cluster: Callable[[np.ndarray, MoveState, float], np.ndarray | None],
                   offer_every_s: float | None = None, reserve_s: float | None = None,
                   min_share_s: Callable[[np.ndarray], float] | None = None) -> dict:
-    """Assign clusters one after another; `solve_cluster(links, a, time_s)` returns the channels
-    of `links` (or None to fall back to greedy for that cluster) given the current partial
-    assignment `a` (-1 = unassigned) and its share of the remaining time. The budget left after
-    a completion reserve is split evenly over the clusters still to do. Clusters not reached get
-    greedy completion (`greedy_assign`), then a vectorised myopic fill if even that runs out.
-    A full incumbent (partial + myopic fill) is offered at the start and every `offer_every_s`.
+    """Assign clusters one after another; `solve_cluster(links, state, time_s)` returns the channels
+    of `links` (or None to fall back to greedy for that cluster) given the move-engine state of the
+    links placed so far (the cluster's links are unplaced; the state must be left as it came) and
+    its share of the remaining time. The budget left after a completion reserve is split evenly
+    over the clusters still to do. Clusters not reached get greedy completion on the engine, then
+    a myopic fill if even that runs out. A full incumbent (partial + myopic fill) is offered at
+    the start and every `offer_every_s`.
     Returns counts: clusters_solved, clusters_fallback (greedy), clusters_total.
     """
     N = net.N
-    a = np.full(N, -1, dtype=np.int64)
-    t_eval = _offer(run, myopic_fill(net, a))
-    # completion reserve: greedy costs ~ (in + out degree) per link, plus the final evaluation
+    state = MoveState(net)
+    t_eval = _offer(run, myopic_fill(state))
+    # completion reserve: greedy costs ~ out-degree per link, plus the final evaluation
     degree = net.M / max(N, 1)
-    greedy_s_per_link = 4e-6 + 2.5e-7 * 2 * degree
+    greedy_s_per_link = 2e-6 + 2e-8 * degree
     offer_every_s = max(0.2 * run.budget_s, 10 * t_eval) if offer_every_s is None else offer_every_s
     last_offer = time.perf_counter()
     solved = fallback_clusters = 0
     order = signal_order(net)
+    rank = np.empty(N, dtype=np.int64)
+    rank[order] = np.arange(N)
+    unplaced = N
     for c_idx, links in enumerate(clusters):
         left = len(clusters) - c_idx
         reserve = (reserve_s if reserve_s is not None
-                   else 3 * t_eval + 0.02 + greedy_s_per_link * float((a < 0).sum() - len(links)))
+                   else 3 * t_eval + 0.02 + greedy_s_per_link * float(unplaced - len(links)))
         available = run.remaining() - reserve
         floor_s = min_share_s(links) if min_share_s is not None else 0.0
         if available <= 0 or available < floor_s:
@@ -162,25 +114,26 @@ def cluster_sweep(net: Network, run: Anytime, clusters: list[np.ndarray],
         # an even split, but never below what one cluster needs: when the budget cannot cover
         # every cluster, the first ones are solved properly and the rest fall back to greedy
         share = max(available / left, floor_s)
-        channels = solve_cluster(links, a, share)
+        channels = solve_cluster(links, state, share)
         if channels is None:
-            a = greedy_assign(net, order=order[np.isin(order, links)], assignment=a, run=_Deadline(run.deadline - reserve))
+            complete = state.greedy(links[np.argsort(rank[links])], deadline=run.deadline - reserve)
             fallback_clusters += 1
-            if (a[links] < 0).any():
+            if not complete:
                 break
         else:
-            a[links] = channels
+            for i, k in zip(links.tolist(), np.asarray(channels).tolist()):
+                state.move(i, k)
             solved += 1
+        unplaced -= len(links)
         if time.perf_counter() - last_offer >= offer_every_s and run.remaining() > reserve:
-            _offer(run, myopic_fill(net, a))
+            _offer(run, myopic_fill(state))
             last_offer = time.perf_counter()
     reached = solved + fallback_clusters
-    unassigned = a < 0
-    if unassigned.any():
-        a = greedy_assign(net, order=order, assignment=a, run=_Deadline(run.deadline - 2 * t_eval - 0.01))
+    if unplaced:
+        state.greedy(order, deadline=run.deadline - 2 * t_eval - 0.01)
         fallback_clusters += len(clusters) - reached
-    complete = not (a < 0).any()
-    _offer(run, myopic_fill(net, a))
+    complete = not (state.assignment < 0).any()
+    _offer(run, myopic_fill(state))
     return {"clusters_solved": solved, "clusters_fallback": fallback_clusters,
             "clusters_total": len(clusters), "greedy_completed": complete}
 

@@ -22,7 +22,7 @@ import pulp
 from lsa.methods.partition import cluster_sweep, external_interference, partition
 from lsa.methods.protocol import Anytime
 from lsa.methods.registry import Method, register
-from lsa.sim.engine import greedy_assign
+from lsa.sim.engine import MoveState, prepare
 from lsa.sim.network import Network
 
 #: PuLP work per model element (variable or constraint: build, MPS write, solution read), seconds.
@@ -65,9 +65,9 @@ def _cluster_pairs(net: Network, links: np.ndarray, pairs_per_link: float):
     return pi.astype(np.int64), pj.astype(np.int64)
 
 
-def _coefficients(net: Network, links: np.ndarray, a: np.ndarray, pi, pj, objective: str):
+def _coefficients(net: Network, links: np.ndarray, state: MoveState, pi, pj, objective: str):
     """Minimisation costs: (n, K) for x and (P, K) for y."""
-    recv, hurt = external_interference(net, a, links)
+    recv, hurt = external_interference(state, links)
     signal = net.signal_w[links]                                   # (n, K)
     noise = net.noise_w
     W = net.interference_matrix
@@ -77,7 +77,7 @@ def _coefficients(net: Network, links: np.ndarray, a: np.ndarray, pi, pj, object
         x_cost = (noise + recv) / signal
         # victims' INSR increase: recompute per channel from the rate form is not linear, so use
         # the INSR increment W_vi / S_v,k summed over assigned victims on channel k
-        x_cost = x_cost + _victim_insr(net, links, a)
+        x_cost = x_cost + _victim_insr(net, links, state.assignment)
         y_cost = w_ij[:, None] / signal[pi] + w_ji[:, None] / signal[pj]
     elif objective == "rate":
         base = noise + recv
@@ -105,17 +105,24 @@ def _victim_insr(net: Network, links: np.ndarray, a: np.ndarray) -> np.ndarray:
     return np.bincount(local[ok] * K + vch[ok], weights=val, minlength=n * K).reshape(n, K)
 
 
-def _pairwise_model_value(net: Network, links: np.ndarray, a: np.ndarray, channels: np.ndarray) -> float:
-    """First-order sum-rate of the cluster's links given fixed neighbours: own rate at external +
-    intra-cluster co-channel interference, minus the loss inflicted on assigned victims."""
-    recv, hurt = external_interference(net, a, links)
-    idx = np.arange(len(links))
-    W = net.interference_matrix[links][:, links].toarray()
-    same = channels[:, None] == channels[None, :]
-    intra = (W * same).sum(axis=1)
-    sig = net.signal_w[links, channels]
-    own = np.log2(1.0 + sig / (net.noise_w + recv[idx, channels] + intra))
-    return float(own.sum() - hurt[idx, channels].sum())
+def _placed_value(state: MoveState, links: np.ndarray, channels: np.ndarray) -> float:
+    """Exact sum-rate of the placed links once `links` (unplaced) take `channels`; the state is
+    left as it came."""
+    for i, k in zip(links.tolist(), channels.tolist()):
+        state.move(i, k)
+    value = state.utility
+    for i in links.tolist():
+        state.unplace(i)
+    return value
+
+
+def _greedy_channels(state: MoveState, links: np.ndarray) -> np.ndarray:
+    """Channels greedy gives `links` (strongest first) on top of the placed links; state unchanged."""
+    state.greedy(links[np.argsort(-state.net.signal_w[links].max(axis=1), kind="stable")])
+    channels = state.assignment[links].copy()
+    for i in links.tolist():
+        state.unplace(i)
+    return channels
 
 
 class _ClusterMILP:
@@ -138,7 +145,7 @@ class _ClusterMILP:
         elements = n_links * (K + 1) + 2 * self.pairs_per_link * n_links * K
         return self.startup_s + elements * self.s_per_element
 
-    def __call__(self, links: np.ndarray, a: np.ndarray, share_s: float) -> np.ndarray | None:
+    def __call__(self, links: np.ndarray, state: MoveState, share_s: float) -> np.ndarray | None:
         net, K, n = self.net, self.net.K, len(links)
         t0 = time.perf_counter()
         overhead = self.predicted_overhead_s(n)
@@ -148,9 +155,9 @@ class _ClusterMILP:
             return None
         # greedy channels of the cluster: CBC's MIP start, so a time-limited solve is never worse
         # (in the model) than greedy and always has an integer solution to return
-        start = greedy_assign(net, order=links[np.argsort(-net.signal_w[links].max(axis=1))], assignment=a)[links]
+        start = _greedy_channels(state, links)
         pi, pj = _cluster_pairs(net, links, self.pairs_per_link)
-        x_cost, y_cost = _coefficients(net, links, a, pi, pj, self.objective)
+        x_cost, y_cost = _coefficients(net, links, state, pi, pj, self.objective)
         prob = pulp.LpProblem("cluster", pulp.LpMinimize)
         x = [[prob.add_variable(f"x{i}_{k}", cat="Binary") for k in range(K)] for i in range(n)]
         for i in range(n):
@@ -195,9 +202,9 @@ class _ClusterMILP:
             self.optimal += 1
         else:
             self.timelimit += 1
-        # the MILP sees only the strongest pairs; keep its answer only if it is at least as good as
-        # the greedy start under the full pairwise rate model of the cluster (all intra pairs)
-        if _pairwise_model_value(net, links, a, channels) < _pairwise_model_value(net, links, a, start):
+        # the MILP sees only the strongest pairs of a first-order model; keep its answer only if it is
+        # at least as good as the greedy start in the exact sum-rate given the placed links
+        if _placed_value(state, links, channels) < _placed_value(state, links, start):
             self.greedy_kept += 1
             return start
         return channels
@@ -236,4 +243,5 @@ def solve(net: Network, run: Anytime, rng: np.random.Generator, cluster_size: in
             "clusters_greedy_kept": milp.greedy_kept}
 
 
-register(Method("pulp-partitioned", "one PuLP/CBC MILP per cluster with fixed-neighbour terms; greedy fallback", solve))
+register(Method("pulp-partitioned", "one PuLP/CBC MILP per cluster with fixed-neighbour terms; greedy fallback", solve,
+                prepare=prepare))

@@ -129,11 +129,16 @@ class MoveState:
         kn.gains_into(int(i), out, self._scratch, *self._view)
         return out
 
-    def all_gains(self) -> np.ndarray:
-        """(N, K) `gains` of every link."""
-        out = np.empty((self.net.N, self.net.K))
-        kn.all_gains(out, self._scratch, *self._view)
+    def all_gains(self, links=None) -> np.ndarray:
+        """(N, K) `gains` of every link, or (len(links), K) of `links`."""
+        links = np.arange(self.net.N) if links is None else _links(self.net, links)
+        out = np.empty((links.size, self.net.K))
+        kn.gains_rows(links, out, self._scratch, *self._view)
         return out
+
+    def interference_of(self, links) -> np.ndarray:
+        """(len(links), K) interference [W] each of `links` gets on each channel from the placed links."""
+        return self._I[_links(self.net, links)] * float(self.net.noise_w)
 
     def move_delta(self, i: int, k: int) -> float:
         """Exact sum-rate change of moving placed link i to channel k (cheaper than `gains`)."""
@@ -295,6 +300,12 @@ def signal_order(net: Network) -> np.ndarray:
 
 
 _WARM = False
+
+
+def prepare(net: Network | None = None, params: dict | None = None) -> None:
+    """`warmup()` with the signature of a method's `prepare` (set-up outside the budget): only
+    compilation, nothing instance-specific."""
+    warmup()
 
 
 def warmup() -> float:

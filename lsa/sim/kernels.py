@@ -201,10 +201,10 @@ def move(i, k, a, interf, P, util, out_ptr, out_dst, out_w, signal):
 
 
 @njit(cache=True)
-def all_gains(out, prod, a, interf, P, out_ptr, out_dst, out_w, signal):
-    """(N, K) gains of every link (row i as `gains_into`)."""
-    for i in range(out.shape[0]):
-        gains_into(i, out[i], prod, a, interf, P, out_ptr, out_dst, out_w, signal)
+def gains_rows(links, out, prod, a, interf, P, out_ptr, out_dst, out_w, signal):
+    """out[t] = `gains_into` of link links[t]."""
+    for t in range(links.size):
+        gains_into(links[t], out[t], prod, a, interf, P, out_ptr, out_dst, out_w, signal)
 
 
 @njit(cache=True)
