@@ -14,6 +14,7 @@ import numpy as np
 
 from lsa.sim import kernels as kn
 from lsa.sim import search
+from lsa.sim import search_kernels as sk
 from lsa.sim.generate import from_edges
 from lsa.sim.network import Network
 
@@ -139,6 +140,43 @@ class MoveState:
     def interference_of(self, links) -> np.ndarray:
         """(len(links), K) interference [W] each of `links` gets on each channel from the placed links."""
         return self._I[_links(self.net, links)] * float(self.net.noise_w)
+
+    def best_other(self, i: int) -> tuple[int, float]:
+        """(channel, gain) of link i's best channel other than its own (for an unplaced link: its
+        best placement); the gain may be negative."""
+        gains = self.gains(i)
+        c = int(self._a[int(i)])
+        if c >= 0 and self.net.K > 1:
+            gains[c] = -np.inf
+        k = int(np.argmax(gains))
+        return k, float(gains[k])
+
+    def swap_gain(self, i: int, j: int) -> float:
+        """Exact sum-rate change if placed links i and j exchange channels (state unchanged)."""
+        i, j = int(i), int(j)
+        ci, cj = int(self._a[i]), int(self._a[j])
+        if ci < 0 or cj < 0:
+            raise ValueError("swap_gain needs two placed links")
+        if ci == cj or i == j:
+            return 0.0
+        before = self.utility
+        kn.move(i, cj, *self._mut)
+        kn.move(j, ci, *self._mut)
+        gain = self.utility - before
+        kn.move(j, cj, *self._mut)
+        kn.move(i, ci, *self._mut)
+        return gain
+
+    def swap_round(self, partners: int = 4, eps: float = 1e-12, deadline: float | None = None) -> int:
+        """Each link in turn exchanges channels with the first of its `partners` most coupled
+        neighbours for which that raises the sum-rate. Returns the number of swaps."""
+        nbr = search.strongest_neighbours(self, partners)
+        swaps = [0]
+
+        def chunk(lo, hi):
+            swaps[0] += sk.swap_round(lo, hi, nbr, float(eps), *self._mut)
+        _chunked(chunk, self.net.N, deadline)
+        return swaps[0]
 
     def move_delta(self, i: int, k: int) -> float:
         """Exact sum-rate change of moving placed link i to channel k (cheaper than `gains`)."""
@@ -319,7 +357,8 @@ def warmup() -> float:
     state = MoveState(net, [0, 0, 1, -1])
     state.gains(0), state.all_gains(), state.move_delta(0, 1), state.best_move(1)
     state.move(3, 0), state.unplace(3), state.greedy(), state.sweep(), state.descend()
-    state.solve_cluster([0, 1]), state.set([1, 1, 0, 0])
+    state.solve_cluster([0, 1]), state.set([1, 1, 0, 0]), state.best_other(0), state.swap_gain(0, 2)
+    state.swap_round(2)
     search.warmup(state)
     _WARM = True
     return time.perf_counter() - t0

@@ -49,11 +49,13 @@ class Best:
             self.flags[0] = 1
 
 
-def strongest_neighbours(net, m: int) -> np.ndarray:
-    """(N, m) each link's m most strongly coupled links (symmetric normalised coupling), -1 padded."""
-    W = net.symmetric_weight.tocsr()
-    out = np.full((net.N, m), -1, dtype=np.int64)
-    sk.top_per_row(W.indptr.astype(np.int64), W.indices.astype(np.int64), W.data.astype(np.float64), out)
+def strongest_neighbours(state, m: int) -> np.ndarray:
+    """(N, m) each link's m most strongly coupled links (normalised coupling either way), -1 padded."""
+    net, adj = state.net, state.adj
+    out = np.empty((net.N, int(m)), dtype=np.int64)
+    mean_signal = np.maximum(net.signal_w.mean(axis=1), 1e-300)
+    sk.strongest_neighbours(int(m), float(net.noise_w), mean_signal, adj.in_ptr, adj.in_src, adj.in_w,
+                            adj.out_ptr, adj.out_dst, adj.out_w, out)
     return out
 
 
@@ -79,7 +81,7 @@ def ils(state, deadline: float, rng: np.random.Generator, kick_size: int = 3, pu
     queue = np.zeros(N, dtype=np.int64)
     inq = np.zeros(N, dtype=np.bool_)
     frozen = np.zeros(N, dtype=np.bool_)
-    nbr = strongest_neighbours(state.net, strong) if strong else np.zeros((N, 0), dtype=np.int64)
+    nbr = strongest_neighbours(state, strong) if strong else np.zeros((N, 0), dtype=np.int64)
     journal_link = np.zeros(max(4 * N, 1024), dtype=np.int64)
     journal_chan = np.zeros_like(journal_link)
     adj = state.adj

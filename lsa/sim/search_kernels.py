@@ -258,11 +258,59 @@ def anneal_steps(n_steps, temperature, buf, scratch, best_a, best_util, flags,
 
 
 @njit(cache=True)
-def top_per_row(indptr, indices, data, out):
-    """out[i] = column indices of the out.shape[1] largest entries of CSR row i (descending)."""
-    m = out.shape[1]
-    for i in range(out.shape[0]):
-        lo, hi = indptr[i], indptr[i + 1]
-        order = np.argsort(-data[lo:hi])
-        for t in range(min(m, hi - lo)):
-            out[i, t] = indices[lo + order[t]]
+def strongest_neighbours(m, noise, mean_signal, in_ptr, in_src, in_w, out_ptr, out_dst, out_w, out):
+    """out[i] = the m links most strongly coupled with link i (-1 padded), by normalised coupling
+    w_ij / S_i + w_ji / S_j (S = mean desired power [W]; in_w in watts, out_w in noise units)."""
+    N = out.shape[0]
+    size = 0
+    for i in range(N):
+        size = max(size, (in_ptr[i + 1] - in_ptr[i]) + (out_ptr[i + 1] - out_ptr[i]))
+    link = np.empty(size, dtype=np.int64)
+    score = np.empty(size)
+    for i in range(N):
+        n = 0
+        for e in range(in_ptr[i], in_ptr[i + 1]):
+            link[n] = in_src[e]
+            score[n] = in_w[e] / mean_signal[i]
+            n += 1
+        for e in range(out_ptr[i], out_ptr[i + 1]):
+            link[n] = out_dst[e]
+            score[n] = out_w[e] * noise / mean_signal[out_dst[e]]
+            n += 1
+        by_link = np.argsort(link[:n])
+        merged = 0
+        for t in range(n):                       # merge both directions of a pair
+            j = link[by_link[t]]
+            if merged > 0 and link[merged - 1] == j:
+                score[merged - 1] += score[by_link[t]]
+            else:
+                link[merged], score[merged] = j, score[by_link[t]]
+                merged += 1
+        top = np.argsort(-score[:merged])
+        for t in range(m):
+            out[i, t] = link[top[t]] if t < merged else -1
+
+
+@njit(cache=True)
+def swap_round(start, stop, nbr, eps, a, interf, P, util, out_ptr, out_dst, out_w, signal):
+    """Links start..stop-1 in turn exchange channels with the first of their neighbours in `nbr`
+    (-1 padded) for which that raises the sum-rate by more than `eps`. Returns the swaps made."""
+    swaps = 0
+    for i in range(start, stop):
+        for t in range(nbr.shape[1]):
+            j = nbr[i, t]
+            if j < 0:
+                break
+            ci = a[i]
+            cj = a[j]
+            if ci < 0 or cj < 0 or ci == cj:
+                continue
+            before = util[0]
+            move(i, cj, a, interf, P, util, out_ptr, out_dst, out_w, signal)
+            move(j, ci, a, interf, P, util, out_ptr, out_dst, out_w, signal)
+            if util[0] > before + eps:
+                swaps += 1
+                break
+            move(j, cj, a, interf, P, util, out_ptr, out_dst, out_w, signal)
+            move(i, ci, a, interf, P, util, out_ptr, out_dst, out_w, signal)
+    return swaps
