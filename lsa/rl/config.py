@@ -43,18 +43,19 @@ class RLConfig(Section):
                                         "each episode assigns one of them, drawn at random.")
     instance_seed: int = option(1000, "Seed of the first training instance (evaluation uses seeds 0, 1, ...).")
     seeds: list[int] = option([0], "Training seeds: one model per algorithm and seed; the first is the default model.")
-    timesteps: dict[str, int] = option({"dqn": 60000, "ppo": 60000}, "Environment steps (link assignments) per training run.")
-    gamma: float = option(0.9, "Discount: the episode return at gamma = 1 is the final sum-rate; < 1 lowers variance.")
+    timesteps: dict[str, int] = option({"dqn": 100000, "ppo": 100000}, "Environment steps (link assignments) per training run.")
+    gamma: float = option(0.5, "Discount (Nasir & Guo 2019: 0.5). At 1 the return is the final sum-rate; lower values "
+                               "weigh a link's own marginal gain more than its effect on the links after it.")
     net_arch: list[int] = option([64, 64], "Hidden layers of the MLP (Q-network for DQN; policy and value nets for PPO).")
     permute_channels: bool = option(
         True, "Training: show the channels in a random slot order at every step (channels are exchangeable).")
     dqn: dict[str, float | bool] = option(
         {"learning_rate": 5.0e-4, "buffer_size": 50000, "learning_starts": 1000, "batch_size": 64,
-         "train_freq": 4, "target_update_interval": 1000, "exploration_fraction": 0.3,
+         "train_freq": 4, "target_update_interval": 1000, "exploration_fraction": 0.2,
          "exploration_final_eps": 0.05}, f"stable_baselines3.DQN arguments (allowed: {', '.join(DQN_KEYS)}).")
     ppo: dict[str, float | bool] = option(
         {"learning_rate": 3.0e-4, "n_steps": 1024, "batch_size": 256, "n_epochs": 4, "ent_coef": 0.01},
-        f"stable_baselines3.PPO arguments (allowed: {', '.join(PPO_KEYS)}).")
+        f"sb3_contrib.MaskablePPO arguments (allowed: {', '.join(PPO_KEYS)}).")
     sample_epsilon: float = option(0.05, "Inference, DQN: share of random channels in the sampled rollouts after the greedy one.")
     torch_threads: int = option(1, "torch.set_num_threads in training and inference (matched compute: 1).")
 
@@ -88,7 +89,7 @@ class RLConfig(Section):
             self.fail("torch_threads must be >= 1")
 
     def steps(self, algorithm: str) -> int:
-        return int(self.timesteps.get(algorithm, 60000))
+        return int(self.timesteps.get(algorithm, 100000))
 
     def algorithm_kwargs(self, algorithm: str) -> dict:
         """The SB3 constructor arguments of `algorithm` (integers where SB3 wants them)."""
