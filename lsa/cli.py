@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "exec": "run one generated program file on an instance in the sandbox",
     "pretrain": "build and pretrain the embedded base model",
     "train": "GRPO (or SFT + GRPO) training of a policy from a config",
+    "rl-train": "train the DQN or PPO baseline (stable-baselines3) from a config's rl: section",
     "figures": "render every figure and table from a results directory alone",
     "report": "compare a run's results with the committed reference, claim by claim",
 }
@@ -49,6 +50,9 @@ def _seed(text: str) -> int:
         raise ValueError
     return value
 
+
+#: the most CPU threads any command accepts (the same bound as evaluation.threads)
+MAX_THREADS = 1024
 
 _positive_int.__name__ = "positive integer"
 _seed.__name__ = "seed (integer >= 0)"
@@ -80,15 +84,25 @@ def _generate(args) -> int:
         raise LSAError(f"--k must be at most {MAX_CHANNELS}, got {args.k}")
     if args.n is not None and args.n > MAX_LINKS:
         raise LSAError(f"--n must be at most {MAX_LINKS}, got {args.n}")
+    params = network_config(load_yaml(args.config) if args.config else None)
+    if args.n is not None:
+        _check_generation_size(args.n, args.k, params, "--n/--k")
     check_writable(args.output)
     if args.dimacs is not None:
         net = read_dimacs(args.dimacs, args.k)
     else:
-        net = generate_ppp(args.n, args.k, args.regime, args.seed,
-                           network_config(load_yaml(args.config) if args.config else None))
+        net = generate_ppp(args.n, args.k, args.regime, args.seed, params)
     save_npz(net, args.output)
     print(f"wrote {args.output}: N={net.N} K={net.K} M={net.M} regime={net.regime}", file=sys.stderr)
     return 0
+
+
+def _check_generation_size(n_links: int, n_channels: int, params, what: str) -> None:
+    """Refuse a PPP instance that would not fit in memory, before generating it."""
+    from lsa.sim.network import check_size
+
+    cap = params.max_interferers_per_link
+    check_size(n_links, n_channels, n_links * min(n_links - 1, cap if cap is not None else n_links - 1), what)
 
 
 # ------------------------------------------------------------------------- solve
@@ -110,6 +124,8 @@ def _solve(args) -> int:
 
     method = get_method(args.method)  # unknown method: fail before reading anything
     check_budget(args.budget, "--budget")
+    if args.threads > MAX_THREADS:
+        raise LSAError(f"--threads must be in [1, {MAX_THREADS}], got {args.threads}")
     if args.model and not method.accepts_model:
         raise LSAError(f"--model is for methods that load a model; {args.method!r} does not")
     if args.save_assignment:
@@ -164,7 +180,7 @@ def _evaluate(args) -> int:
     from lsa.workflow.provenance import write_table
 
     config = load_yaml(args.config)
-    evaluation_config(config)                 # validate before anything runs
+    _check_evaluation(evaluation_config(config), config, args.methods)   # validate before anything runs
     check_writable(args.output)
     df = evaluate(config, args.methods)
     write_table(df, args.output, config, args.config)
@@ -174,6 +190,34 @@ def _evaluate(args) -> int:
     if df["overrun"].any():
         print(f"warning: {int(df['overrun'].sum())} run(s) overran their budget (see column 'overrun')")
     return 0
+
+
+def _check_evaluation(cfg, config: dict, methods: list | None) -> None:
+    """What the `evaluation:` section cannot check alone: instance sizes against the memory, the
+    method names of --methods, and method_params keys against each method's parameters."""
+    import inspect
+
+    from lsa.methods import get_method
+    from lsa.sim import network_config
+
+    params = network_config(config)
+    for grid in cfg.grids:
+        for n_links in grid.N:
+            _check_generation_size(n_links, grid.K, params, "config section 'evaluation.instances'")
+    for name in methods or []:
+        get_method(name)
+    for grid in cfg.grids:
+        if any(seed >= 2 ** 63 for seed in grid.seeds):
+            raise LSAError(f"config section 'evaluation.instances': seeds must be < 2**63, got {grid.seeds}")
+    for name, values in cfg.method_params.items():
+        signature = list(inspect.signature(get_method(name).solve).parameters.values())
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature):
+            continue
+        known = [p.name for p in signature[3:]]          # after (net, run, rng)
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise LSAError(f"config section 'evaluation': method_params for {name!r} has unknown key(s) "
+                           f"{unknown}; known: {known}")
 
 
 # ------------------------------------------------------------------------- serialize
@@ -192,6 +236,9 @@ def _serialize(args) -> int:
 
     if not 0 <= args.max_tokens <= 1_000_000:
         raise LSAError(f"--max-tokens must be an integer in [0, 1000000], got {args.max_tokens}")
+    if args.tokenizer is not None and not any((Path(args.tokenizer) / name).is_file()
+                                              for name in ("tokenizer.json", "tokenizer_config.json")):
+        raise LSAError(f"--tokenizer {args.tokenizer}: not a directory with tokenizer.json or tokenizer_config.json")
     net = load_npz(args.instance)
     tokenizer = load_tokenizer(args.tokenizer)
     state = serialize_naive(net, tokenizer) if args.naive else serialize(net, args.max_tokens, tokenizer)
@@ -259,7 +306,7 @@ def _pretrain_arguments(p):
     p.add_argument("--config", required=True, type=Path, help="YAML profile with model: and pretrain: sections")
     p.add_argument("--output", required=True, type=Path, help="directory of the pretrained base model")
     p.add_argument("--size", default=None, help=ModelConfig.help_of("size"))
-    p.add_argument("--max-steps", type=int, default=None, help=PretrainConfig.help_of("max_steps"))
+    p.add_argument("--max-steps", type=_positive_int, default=None, help=PretrainConfig.help_of("max_steps"))
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
@@ -289,7 +336,7 @@ def _train_arguments(p):
     p.add_argument("--paradigm", choices=["code", "direct"], default=None, help=GRPOConfig.help_of("paradigm"))
     p.add_argument("--sft", action="store_true", help="direct paradigm: SFT warm start (sft: section) before GRPO")
     p.add_argument("--sft-only", action="store_true", help="run only the SFT warm start (into --output)")
-    p.add_argument("--max-steps", type=int, default=None, help=GRPOConfig.help_of("max_steps"))
+    p.add_argument("--max-steps", type=_positive_int, default=None, help=GRPOConfig.help_of("max_steps"))
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a grpo: field, e.g. --set num_generations=4 --set lambda_perf=2")
     p.add_argument("--no-resume", action="store_true", help="start fresh even if checkpoints exist")
@@ -316,7 +363,10 @@ def _train(args) -> int:
         if "=" not in item:
             raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
         key, value = item.split("=", 1)
-        overrides[key] = yaml.safe_load(value)
+        try:
+            overrides[key] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise ConfigError(f"--set {key}: {value!r} is not a YAML value") from None
     if args.max_steps is not None:
         overrides["max_steps"] = args.max_steps
     if args.no_resume:
@@ -339,6 +389,31 @@ def _train(args) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------- rl-train
+def _rl_train_arguments(p):
+    p.add_argument("--config", required=True, type=Path, help="YAML profile with an rl: (and network:) section")
+    p.add_argument("--algorithm", required=True, choices=["dqn", "ppo"], help="which SB3 algorithm to train")
+    p.add_argument("--output", required=True, type=Path, help="model archive to write (.zip, SB3 save)")
+    p.add_argument("--log", required=True, type=Path, help="per-episode reward CSV to write")
+    p.add_argument("--seed", type=_seed, default=None, help="training seed (default: the first of rl.seeds)")
+    p.add_argument("--timesteps", type=_positive_int, default=None, help="override rl.timesteps[ALGORITHM]")
+    p.add_argument("--ship", action="store_true", help="also copy the model into the package as the default")
+
+
+def _rl_train(args) -> int:
+    from lsa.rl.config import rl_config
+    from lsa.rl.train import ship, train_agent
+    from lsa.sim import network_config
+
+    raw = load_yaml(args.config)
+    info = train_agent(args.algorithm, rl_config(raw), args.output, args.log, seed=args.seed,
+                       network=network_config(raw), timesteps=args.timesteps)
+    print(json.dumps(info, indent=1))
+    if args.ship:
+        print(f"shipped to {ship(args.output, args.algorithm)}")
+    return 0
+
+
 # ------------------------------------------------------------------------- figures / report
 def _figures_arguments(p):
     from lsa.workflow.figures import FIGURE_NAMES
@@ -358,6 +433,7 @@ def _figures(args) -> int:
 
     if not args.results.is_dir():
         raise LSAError(f"results directory not found: {args.results}")
+    check_writable(args.figures / "table.md")
     try:
         done = render_all(args.results, args.figures, args.only, args.strict)
     except MissingResults as exc:
@@ -394,6 +470,7 @@ _HANDLERS = {
     "methods": (None, _methods), "evaluate": (_evaluate_arguments, _evaluate),
     "serialize": (_serialize_arguments, _serialize), "exec": (_exec_arguments, _exec),
     "pretrain": (_pretrain_arguments, _pretrain), "train": (_train_arguments, _train),
+    "rl-train": (_rl_train_arguments, _rl_train),
     "figures": (_figures_arguments, _figures), "report": (_report_arguments, _report),
 }
 
@@ -421,7 +498,10 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
         return _HANDLERS[args.command][1](args)
     except LSAError as exc:
-        print(f"lsa {command or ''}: error: {exc}".replace("  ", " "), file=sys.stderr)
+        print(f"lsa {command or ''}: error: {_one_line(exc)}".replace("  ", " "), file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"lsa {command or ''}: error: out of memory".replace("  ", " "), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("lsa: interrupted", file=sys.stderr)
@@ -430,6 +510,18 @@ def main(argv: list[str] | None = None) -> int:
         import os
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as exc:  # a bug, not bad input: still one line (LSA_DEBUG=1 shows the traceback)
+        import os
+        if os.environ.get("LSA_DEBUG"):
+            raise
+        print(f"lsa {command or ''}: internal error: {type(exc).__name__}: {_one_line(exc)} "
+              f"(rerun with LSA_DEBUG=1 for the traceback)".replace("  ", " "), file=sys.stderr)
+        return 1
+
+
+def _one_line(exc: BaseException) -> str:
+    """An error message as one line (messages quoting other tools can span several)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ protocol-model instances (SPEC §3). Loading validates everything; writing is at
 from __future__ import annotations
 
 import json
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +13,15 @@ import numpy as np
 from lsa.errors import InstanceFormatError
 from lsa.io import atomic_path
 from lsa.sim.generate import from_edges
-from lsa.sim.network import FORMAT, REQUIRED_KEYS, Network
+from lsa.sim.network import (
+    FORMAT,
+    MAX_CHANNELS,
+    REQUIRED_KEYS,
+    Network,
+    available_bytes,
+    check_size,
+    estimate_bytes,
+)
 
 
 def save_npz(net: Network, path: str | Path) -> Path:
@@ -34,48 +44,117 @@ def save_npz(net: Network, path: str | Path) -> Path:
 
 
 def load_npz(path: str | Path) -> Network:
-    """Read and validate an instance; any contract violation is an `InstanceFormatError`."""
+    """Read and validate an instance; any contract violation is an `InstanceFormatError` naming the key.
+
+    Sizes are read from the array headers and checked (against MAX_LINKS, MAX_CHANNELS and the
+    memory available) before any array is decompressed, so a small file cannot ask for terabytes."""
     path = Path(path)
     if not path.is_file():
         raise InstanceFormatError(f"instance file not found: {path}")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
-    except Exception as exc:  # zipfile.BadZipFile, ValueError, OSError, EOFError ...
+        arrays = _read_arrays(path)
+    except InstanceFormatError:
+        raise
+    except MemoryError:
+        raise InstanceFormatError(f"cannot read instance {path}: out of memory") from None
+    except Exception as exc:  # zipfile.BadZipFile, ValueError, OSError, EOFError, zlib.error ...
         raise InstanceFormatError(f"cannot read instance {path}: not a valid .npz file ({exc.__class__.__name__})") from None
     missing = [key for key in REQUIRED_KEYS if key not in arrays]
     if missing:
         raise InstanceFormatError(f"invalid instance {path}: missing key '{missing[0]}'")
-    fmt = str(arrays["format"])
-    if fmt != FORMAT:
-        raise InstanceFormatError(f"invalid instance {path}: key 'format' is {fmt!r}, expected {FORMAT!r}")
-    meta = {}
-    if "meta" in arrays:
-        try:
-            meta = json.loads(str(arrays["meta"]))
-        except json.JSONDecodeError:
-            raise InstanceFormatError(f"invalid instance {path}: key 'meta' is not JSON") from None
+    fmt = arrays["format"]
+    if fmt.ndim != 0 or fmt.dtype.kind not in "US" or str(fmt) != FORMAT:
+        raise InstanceFormatError(f"invalid instance {path}: key 'format' is {str(fmt)[:80]!r}, expected {FORMAT!r}")
+    meta = _meta(arrays.get("meta"), path)
     try:
         return Network.build(arrays["K"], arrays["power_w"], arrays["noise_w"], arrays["bandwidth_hz"],
                              arrays["direct_gain"], arrays["cross_row"], arrays["cross_col"], arrays["cross_gain"],
                              arrays.get("tx_xy"), arrays.get("rx_xy"), meta)
     except InstanceFormatError as exc:
         raise InstanceFormatError(f"{exc} (file {path})") from None
+    except MemoryError:
+        raise InstanceFormatError(f"instance {path} does not fit in memory") from None
 
 
+#: keys read from a file; anything else in it is ignored (never decompressed)
+_KEYS = (*REQUIRED_KEYS, "tx_xy", "rx_xy", "meta")
+#: text keys ('format', 'meta') are at most this many characters
+_MAX_TEXT_CHARS = 1_000_000
+
+
+def _read_arrays(path: Path) -> dict:
+    with zipfile.ZipFile(path) as zf:
+        members = {name[:-4]: name for name in zf.namelist() if name.endswith(".npy") and name[:-4] in _KEYS}
+        headers = {key: _header(zf, name) for key, name in members.items()}
+        _check_declared_sizes(headers, path)
+        # the big members decompress in parallel (zlib releases the GIL)
+        with ThreadPoolExecutor(max_workers=min(4, max(1, len(members)))) as pool:
+            loaded = pool.map(lambda item: (item[0], _read_member(zf, item[1])), members.items())
+            return dict(loaded)
+
+
+def _header(zf: zipfile.ZipFile, name: str):
+    with zf.open(name) as fh:
+        version = np.lib.format.read_magic(fh)
+        reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _fortran, dtype = reader(fh)
+    if dtype.hasobject:
+        raise InstanceFormatError(f"invalid instance: member {name} holds Python objects (not allowed)")
+    return shape, dtype
+
+
+def _read_member(zf: zipfile.ZipFile, name: str) -> np.ndarray:
+    with zf.open(name) as fh:
+        return np.lib.format.read_array(fh, allow_pickle=False)
+
+
+def _check_declared_sizes(headers: dict, path: Path) -> None:
+    for key, (shape, dtype) in headers.items():
+        if key in ("format", "meta") and (shape != () or dtype.itemsize > 4 * _MAX_TEXT_CHARS):
+            raise InstanceFormatError(f"invalid instance {path}: key '{key}' must be one string of at most "
+                                      f"{_MAX_TEXT_CHARS:,} characters")
+    direct = headers.get("direct_gain", ((), None))[0]
+    n_links = int(direct[0]) if len(direct) == 2 else 1
+    n_channels = int(direct[1]) if len(direct) == 2 else 1
+    pairs = max((int(np.prod(headers[k][0], dtype=object)) for k in ("cross_row", "cross_col", "cross_gain")
+                 if k in headers), default=0)
+    check_size(max(n_links, 1), max(n_channels, 1), pairs, f"instance {path}")
+    total = sum(int(np.prod(shape, dtype=object)) * dtype.itemsize for shape, dtype in headers.values())
+    if total > estimate_bytes(n_links, n_channels, pairs) + 4 * _MAX_TEXT_CHARS * 2 + (1 << 20):
+        raise InstanceFormatError(f"invalid instance {path}: its arrays declare {total:,} bytes, more than an "
+                                  f"instance with N={n_links}, K={n_channels}, M={pairs} can hold")
+
+
+def _meta(value, path: Path) -> dict:
+    if value is None:
+        return {}
+    if value.ndim != 0 or value.dtype.kind not in "US":
+        raise InstanceFormatError(f"invalid instance {path}: key 'meta' must be a JSON string")
+    try:
+        meta = json.loads(str(value))
+    except (json.JSONDecodeError, RecursionError):
+        raise InstanceFormatError(f"invalid instance {path}: key 'meta' is not JSON") from None
+    if not isinstance(meta, dict):
+        raise InstanceFormatError(f"invalid instance {path}: key 'meta' must be a JSON object, got {type(meta).__name__}")
+    return meta
 
 
 # ----------------------------------------------------------------------------------------------
 # protocol-model instances (SPEC §3)
 # ----------------------------------------------------------------------------------------------
 def read_dimacs(path: str | Path, K: int) -> Network:
-    """Read a DIMACS `.col` graph (`p edge n m`, `e u v` 1-based) as a protocol-model instance."""
+    """Read a DIMACS `.col` graph (`p edge n m`, `e u v` 1-based) as a protocol-model instance.
+    Sizes (n, K, the edges) are checked against the limits and the memory before anything is built."""
     path = Path(path)
     if not path.is_file():
         raise InstanceFormatError(f"DIMACS file not found: {path}")
+    if isinstance(K, bool) or not isinstance(K, (int, np.integer)) or not 1 <= K <= MAX_CHANNELS:
+        raise InstanceFormatError(f"K must be an integer in [1, {MAX_CHANNELS}], got {K}")
+    if path.stat().st_size * 8 > available_bytes():
+        raise InstanceFormatError(f"DIMACS file {path} is too large for the memory available")
     n_nodes, edges = None, []
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except (UnicodeDecodeError, OSError) as exc:
         raise InstanceFormatError(f"cannot read DIMACS file {path}: {exc.__class__.__name__}") from None
     for lineno, line in enumerate(text.splitlines(), 1):
@@ -83,29 +162,33 @@ def read_dimacs(path: str | Path, K: int) -> Network:
         if not parts or parts[0] == "c":
             continue
         if parts[0] == "p":
-            if len(parts) < 4 or parts[1] not in ("edge", "col"):
-                raise InstanceFormatError(f"{path}:{lineno}: malformed problem line {line.strip()!r}")
+            if n_nodes is not None:
+                raise InstanceFormatError(f"{path}:{lineno}: a second problem line")
+            if len(parts) != 4 or parts[1] not in ("edge", "col"):
+                raise InstanceFormatError(f"{path}:{lineno}: malformed problem line {line.strip()[:80]!r}")
             try:
-                n_nodes = int(parts[2])
+                n_nodes, n_edges = int(parts[2]), int(parts[3])
             except ValueError:
-                raise InstanceFormatError(f"{path}:{lineno}: node count is not an integer") from None
-            if n_nodes < 1:
-                raise InstanceFormatError(f"{path}:{lineno}: node count must be >= 1")
+                raise InstanceFormatError(f"{path}:{lineno}: node count or edge count is not an integer") from None
+            if n_edges < 0:
+                raise InstanceFormatError(f"{path}:{lineno}: edge count must be >= 0")
+            check_size(n_nodes, K, 0, f"{path}:{lineno}: graph")
         elif parts[0] == "e":
             if n_nodes is None:
                 raise InstanceFormatError(f"{path}:{lineno}: edge before the 'p edge N M' line")
             try:
                 u, v = int(parts[1]), int(parts[2])
             except (ValueError, IndexError):
-                raise InstanceFormatError(f"{path}:{lineno}: malformed edge line {line.strip()!r}") from None
+                raise InstanceFormatError(f"{path}:{lineno}: malformed edge line {line.strip()[:80]!r}") from None
             if not (1 <= u <= n_nodes and 1 <= v <= n_nodes):
                 raise InstanceFormatError(f"{path}:{lineno}: edge ({u}, {v}) names a node outside 1..{n_nodes}")
             edges.append((u - 1, v - 1))
         else:
-            raise InstanceFormatError(f"{path}:{lineno}: unknown line type {parts[0]!r}")
+            raise InstanceFormatError(f"{path}:{lineno}: unknown line type {parts[0][:20]!r}")
     if n_nodes is None:
         raise InstanceFormatError(f"{path}: no 'p edge N M' problem line")
-    return from_edges(n_nodes, np.array(edges, dtype=np.int64), K, {"source": path.name})
+    check_size(n_nodes, K, 2 * len(edges), f"{path}: graph")
+    return from_edges(n_nodes, np.array(edges, dtype=np.int64).reshape(-1, 2), int(K), {"source": path.name})
 
 
 def write_dimacs(n_nodes: int, edges, path: str | Path, comment: str = "") -> Path:

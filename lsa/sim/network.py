@@ -4,6 +4,7 @@ every loader and generator goes through. Cross gains are held in row (incoming) 
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -44,12 +45,9 @@ class Network:
         arrays = validate_arrays(dict(K=K, power_w=power_w, noise_w=noise_w, bandwidth_hz=bandwidth_hz,
                                       direct_gain=direct_gain, cross_row=cross_row, cross_col=cross_col,
                                       cross_gain=cross_gain, tx_xy=tx_xy, rx_xy=rx_xy))
-        order = np.lexsort((arrays["cross_col"], arrays["cross_row"]))
-        for key in ("cross_row", "cross_col", "cross_gain"):
-            arrays[key] = np.ascontiguousarray(arrays[key][order])
-            arrays[key].setflags(write=False)
-        for key in ("power_w", "direct_gain", "tx_xy", "rx_xy"):
-            if arrays[key] is not None:
+        for key in ("cross_row", "cross_col", "cross_gain", "power_w", "direct_gain", "tx_xy", "rx_xy"):
+            if arrays[key] is not None:         # validate_arrays sorted the pairs by (row, col)
+                arrays[key] = np.ascontiguousarray(arrays[key]).view()   # a view: the caller's flags stay
                 arrays[key].setflags(write=False)
         return cls(meta=dict(meta or {}), **arrays)
 
@@ -132,89 +130,149 @@ class Network:
 # ----------------------------------------------------------------------------------------------
 # validation (SPEC §4)
 # ----------------------------------------------------------------------------------------------
+#: bytes an instance costs once loaded, validated and indexed: per link-channel, per link, per pair
+#: (the arrays, their validated copies and the derived signal/power/CSR indexes together)
+BYTES_PER_LINK_CHANNEL = 24
+BYTES_PER_LINK = 96
+BYTES_PER_PAIR = 64
+
+
+def estimate_bytes(N: int, K: int, M: int) -> int:
+    """Peak memory (bytes) of loading and indexing an instance of this size."""
+    return BYTES_PER_LINK_CHANNEL * N * K + BYTES_PER_LINK * N + BYTES_PER_PAIR * M
+
+
+def available_bytes() -> int:
+    """Memory this process may still use: MemAvailable, capped by RLIMIT_AS."""
+    import resource
+
+    limit = None
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    limit = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    if limit is None:
+        try:
+            limit = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            limit = 1 << 62
+    soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+    return min(limit, soft) if soft != resource.RLIM_INFINITY else limit
+
+
+def check_size(N: int, K: int, M: int = 0, what: str = "instance") -> None:
+    """Refuse sizes beyond MAX_LINKS / MAX_CHANNELS or beyond the memory available, before any
+    allocation; raises `InstanceFormatError` naming the size and what it would need."""
+    if not 1 <= N <= MAX_LINKS:
+        raise InstanceFormatError(f"{what}: N = {N} links is outside [1, {MAX_LINKS:,}]")
+    if not 1 <= K <= MAX_CHANNELS:
+        raise InstanceFormatError(f"{what}: K = {K} channels is outside [1, {MAX_CHANNELS}]")
+    if M < 0:
+        raise InstanceFormatError(f"{what}: negative number of pairs M = {M}")
+    need, have = estimate_bytes(N, K, M), available_bytes()
+    if need > have:
+        raise InstanceFormatError(f"{what}: N={N:,}, K={K}, M={M:,} needs about {need / 2**30:.1f} GiB, "
+                                  f"only {have / 2**30:.1f} GiB available")
+
+
 def _fail(key: str, problem: str):
     raise InstanceFormatError(f"invalid instance: key '{key}' {problem}")
 
 
+def _numeric(key: str, value, kinds: str = "iuf") -> np.ndarray:
+    arr = np.asarray(value)
+    if arr.dtype.kind not in kinds:
+        _fail(key, f"must be {'integer' if kinds == 'iu' else 'real-valued'}, got dtype {arr.dtype}")
+    return arr
+
+
 def _finite_nonneg(key: str, arr: np.ndarray):
-    if not np.all(np.isfinite(arr)):
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         _fail(key, "contains NaN or inf")
-    if np.any(arr < 0):
+    if arr.size and arr.min() < 0:
         _fail(key, "contains a negative value")
 
 
 def validate_arrays(d: dict) -> dict:
-    """Check every SPEC §4 constraint; return normalised arrays. Raises `InstanceFormatError`."""
-    try:
-        K = int(np.asarray(d["K"]).item())
-    except Exception:
-        _fail("K", "is not an integer")
-    if np.asarray(d["K"]).dtype.kind not in "iu" and float(np.asarray(d["K"]).item()) != K:
-        _fail("K", "is not an integer")
-    if K < 1:
-        _fail("K", f"must be >= 1, got {K}")
-    try:
-        direct = np.asarray(d["direct_gain"], dtype=np.float64)
-    except (TypeError, ValueError):
-        _fail("direct_gain", "is not numeric")
+    """Check every SPEC §4 constraint; return normalised arrays with the cross pairs sorted by
+    (receiving link, interfering link). Raises `InstanceFormatError` naming the key.
+
+    O(N·K + M) when the pairs come sorted (as `save_npz` writes them); duplicates are found as
+    equal neighbours in that order, never with a hash or a second sort."""
+    k_arr = _numeric("K", d["K"], "iuf")
+    if k_arr.ndim != 0:
+        _fail("K", f"must be a scalar integer, got shape {k_arr.shape}")
+    if k_arr.dtype.kind == "f" and not (np.isfinite(k_arr) and float(k_arr) == int(k_arr)):
+        _fail("K", f"is not an integer: {k_arr}")
+    K = int(k_arr)
+    if not 1 <= K <= MAX_CHANNELS:
+        _fail("K", f"must be in [1, {MAX_CHANNELS}], got {K}")
+    direct = _numeric("direct_gain", d["direct_gain"]).astype(np.float64, copy=False)
     if direct.ndim != 2 or direct.shape[1] != K:
         _fail("direct_gain", f"must have shape (N, K={K}), got {direct.shape}")
     N = direct.shape[0]
-    if N < 1:
-        _fail("direct_gain", "has no links (N = 0)")
+    if not 1 <= N <= MAX_LINKS:
+        _fail("direct_gain", f"must have 1 to {MAX_LINKS:,} links (rows), got N = {N}")
     _finite_nonneg("direct_gain", direct)
-    try:
-        power = np.asarray(d["power_w"], dtype=np.float64)
-    except (TypeError, ValueError):
-        _fail("power_w", "is not numeric")
+    power = _numeric("power_w", d["power_w"]).astype(np.float64, copy=False)
     if power.ndim == 0:
         power = np.full(N, float(power))
     if power.shape != (N,):
         _fail("power_w", f"must be a scalar or shape ({N},), got {power.shape}")
     _finite_nonneg("power_w", power)
+    scalars = {}
     for key in ("noise_w", "bandwidth_hz"):
-        arr = np.asarray(d[key])
-        if arr.ndim != 0 or arr.dtype.kind not in "iuf":
-            _fail(key, "must be a scalar number")
+        arr = _numeric(key, d[key])
+        if arr.ndim != 0:
+            _fail(key, f"must be a scalar number, got shape {arr.shape}")
         if not np.isfinite(arr) or float(arr) <= 0:
             _fail(key, f"must be finite and > 0, got {arr}")
-    rows = np.asarray(d["cross_row"])
-    cols = np.asarray(d["cross_col"])
+        scalars[key] = float(arr)
+    rows, cols = np.asarray(d["cross_row"]), np.asarray(d["cross_col"])
     gains = np.asarray(d["cross_gain"])
-    for key, arr in (("cross_row", rows), ("cross_col", cols)):
+    for key, arr in (("cross_row", rows), ("cross_col", cols), ("cross_gain", gains)):
         if arr.ndim != 1:
             _fail(key, f"must be 1-D, got shape {arr.shape}")
-        if arr.size and arr.dtype.kind not in "iu":
-            _fail(key, f"must be integer, got dtype {arr.dtype}")
-    if gains.ndim != 1 or gains.shape != rows.shape or cols.shape != rows.shape:
-        _fail("cross_gain", f"cross_row/cross_col/cross_gain must have equal 1-D shapes, got "
+    if not rows.shape == cols.shape == gains.shape:
+        _fail("cross_gain", f"cross_row/cross_col/cross_gain must have equal lengths, got "
                             f"{rows.shape}, {cols.shape}, {gains.shape}")
-    rows = rows.astype(np.int64)
-    cols = cols.astype(np.int64)
-    try:
-        gains = gains.astype(np.float64)
-    except (TypeError, ValueError):
-        _fail("cross_gain", "is not numeric")
+    index_kinds = "iu" if rows.size else "iuf"         # an empty list may come as float64
+    rows, cols = _numeric("cross_row", rows, index_kinds), _numeric("cross_col", cols, index_kinds)
+    gains = _numeric("cross_gain", gains)
+    rows, cols = rows.astype(np.int64, copy=False), cols.astype(np.int64, copy=False)
+    gains = gains.astype(np.float64, copy=False)
     _finite_nonneg("cross_gain", gains)
     for key, arr in (("cross_row", rows), ("cross_col", cols)):
         if arr.size and (arr.min() < 0 or arr.max() >= N):
             _fail(key, f"has an index out of range [0, {N})")
-    if np.any(rows == cols):
-        _fail("cross_row", "has an entry with row == col (self-interference belongs in direct_gain)")
     if rows.size:
-        key = rows * N + cols
-        if np.unique(key).size != key.size:
+        rows, cols, gains = _sorted_pairs(rows, cols, gains)
+        same_row = rows[1:] == rows[:-1]
+        if np.any(same_row & (cols[1:] == cols[:-1])):
             _fail("cross_row", "has a duplicate (row, col) pair")
-    out = dict(K=K, power_w=power, noise_w=float(d["noise_w"]), bandwidth_hz=float(d["bandwidth_hz"]),
-               direct_gain=direct, cross_row=rows, cross_col=cols, cross_gain=gains, tx_xy=None, rx_xy=None)
+        if np.any(rows == cols):
+            _fail("cross_row", "has an entry with row == col (self-interference belongs in direct_gain)")
+    out = dict(K=K, power_w=power, direct_gain=direct, cross_row=rows, cross_col=cols, cross_gain=gains,
+               tx_xy=None, rx_xy=None, **scalars)
     for key in ("tx_xy", "rx_xy"):
         if d.get(key) is not None:
-            xy = np.asarray(d[key], dtype=np.float64)
+            xy = _numeric(key, d[key]).astype(np.float64, copy=False)
             if xy.shape != (N, 2):
                 _fail(key, f"must have shape ({N}, 2), got {xy.shape}")
-            if not np.all(np.isfinite(xy)):
+            if not np.isfinite(xy).all():
                 _fail(key, "contains NaN or inf")
             out[key] = xy
     return out
 
 
+def _sorted_pairs(rows, cols, gains):
+    """The pairs in (row, col) order; a sorted input (the file format's order) is only checked."""
+    step_row = np.diff(rows)
+    if np.all(step_row >= 0) and np.all((step_row > 0) | (np.diff(cols) >= 0)):
+        return rows, cols, gains
+    order = np.lexsort((cols, rows))
+    return rows[order], cols[order], gains[order]
