@@ -8,7 +8,9 @@ import time
 import numpy as np
 import pytest
 
+from lsa.sim import adjacency as adjacency_module
 from lsa.sim import engine, search
+from lsa.sim.adjacency import spatial_order
 from lsa.sim.engine import MoveState, greedy_assign, move_gains
 from lsa.sim.generate import from_edges, generate_ppp
 from lsa.sim.utility import channel_interference_w, link_rates, sum_rate
@@ -48,11 +50,19 @@ def _graph(seed):
     return from_edges(n, edges, 3)
 
 
+def _renumbered(net, perm):
+    """`net` with the engine's internal renumbering forced (as on large instances)."""
+    adjacency_module._CACHE[net] = adjacency_module.adjacency(net, perm=perm)
+    return net
+
+
 NETS = {
     "sparse": lambda: generate_ppp(120, 4, "sparse", 1),
     "dense": lambda: generate_ppp(120, 4, "dense", 2),
     "ultra-dense": lambda: generate_ppp(120, 5, "ultra-dense", 3),
     "graph": lambda: _graph(4),
+    "dense-spatial": lambda: _renumbered(n := generate_ppp(150, 4, "dense", 5), spatial_order(n.rx_xy)),
+    "graph-shuffled": lambda: _renumbered(_graph(6), np.random.default_rng(6).permutation(40)),
 }
 
 
@@ -212,3 +222,29 @@ def test_warmup_is_idempotent():
 def test_link_rates_agree_with_utility_module(small_net):
     a = np.random.default_rng(8).integers(0, small_net.K, size=small_net.N)
     np.testing.assert_allclose(MoveState(small_net, a).rates, link_rates(small_net, a), rtol=1e-10)
+
+
+def test_renumbering_is_invisible_from_outside():
+    plain = generate_ppp(150, 4, "dense", 5)
+    shuffled = _renumbered(generate_ppp(150, 4, "dense", 5), np.random.default_rng(9).permutation(150))
+    assert shuffled.N == plain.N and adjacency_module.adjacency(shuffled).perm is not None
+    a = np.random.default_rng(10).integers(0, 4, size=150)
+    s1, s2 = MoveState(plain, a), MoveState(shuffled, a)
+    np.testing.assert_array_equal(s1.assignment, s2.assignment)
+    np.testing.assert_allclose(s1.all_gains(), s2.all_gains(), atol=1e-9)
+    np.testing.assert_allclose(s1.interference_w, s2.interference_w, rtol=1e-12)
+    order = np.random.default_rng(11).permutation(150)
+    np.testing.assert_array_equal(greedy_assign(plain, order), greedy_assign(shuffled, order))
+    for state in (s1, s2):
+        state.move(7, 2)
+        state.sweep(order)
+    np.testing.assert_array_equal(s1.assignment, s2.assignment)
+    assert s1.utility == pytest.approx(s2.utility, rel=1e-12)
+
+
+def test_spatial_renumbering_kicks_in_on_large_instances(monkeypatch):
+    monkeypatch.setattr(adjacency_module, "SPATIAL_MIN_N", 100)
+    net = generate_ppp(120, 3, "dense", 12)
+    adj = adjacency_module.adjacency(net)
+    assert adj.perm is not None and sorted(adj.perm.tolist()) == list(range(120))
+    assert (adj.inv[adj.perm] == np.arange(120)).all()

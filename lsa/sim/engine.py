@@ -7,56 +7,18 @@ orders, and `warmup()` (compiles every numba kernel; call it before a budget sta
 from __future__ import annotations
 
 import time
-import weakref
-from typing import NamedTuple
 
 import numpy as np
 
 from lsa.sim import kernels as kn
 from lsa.sim import search
 from lsa.sim import search_kernels as sk
+from lsa.sim.adjacency import adjacency, coupling_strength
 from lsa.sim.generate import from_edges
 from lsa.sim.network import Network
 
-_ADJACENCY: "weakref.WeakKeyDictionary[Network, Adjacency]" = weakref.WeakKeyDictionary()
-
-
-class Adjacency(NamedTuple):
-    """The coupling of an instance as the kernels read it (powers in units of the noise power,
-    except in_w, which is in watts: multiply by in_scale)."""
-
-    in_ptr: np.ndarray       # (N+1,) interferers of receiver i: in_src[in_ptr[i]:in_ptr[i+1]]
-    in_src: np.ndarray       # (M,) int64
-    in_w: np.ndarray         # (M,) watts
-    in_scale: float          # 1 / noise_w
-    out_ptr: np.ndarray      # (N+1,) victims of transmitter j: out_dst[out_ptr[j]:out_ptr[j+1]]
-    out_dst: np.ndarray      # (M,) int32
-    out_w: np.ndarray        # (M,) noise units
-    signal: np.ndarray       # (N, K) desired power, noise units
-
-
-def _readonly(array: np.ndarray) -> np.ndarray:
-    array.setflags(write=False)
-    return array
-
-
-def adjacency(net: Network) -> Adjacency:
-    """The kernels' view of `net`, built once per instance in O(N K + M) (a counting sort)."""
-    adj = _ADJACENCY.get(net)
-    if adj is None:
-        inv_noise = 1.0 / float(net.noise_w)
-        out_ptr = np.zeros(net.N + 1, dtype=np.int64)
-        out_dst = np.empty(net.M, dtype=np.int32)
-        out_w = np.empty(net.M)
-        kn.column_csr(net.cross_row, net.cross_col, net.cross_power_w, inv_noise, out_ptr, out_dst, out_w)
-        adj = Adjacency(_readonly(np.asarray(net.row_ptr, dtype=np.int64).copy()),
-                        _readonly(np.ascontiguousarray(net.cross_col, dtype=np.int64)),
-                        _readonly(np.ascontiguousarray(net.cross_power_w, dtype=np.float64)), inv_noise,
-                        _readonly(out_ptr), _readonly(out_dst), _readonly(out_w),
-                        _readonly(np.ascontiguousarray(net.signal_w * inv_noise)))
-        _ADJACENCY[net] = adj
-    return adj
-
+__all__ = ["MoveState", "adjacency", "coupling_order", "coupling_strength", "greedy_assign", "independent_movers",
+           "move_gains", "prepare", "signal_order", "warmup"]
 
 def _check_assignment(net: Network, assignment) -> np.ndarray:
     a = np.array(assignment, dtype=np.int64)        # a private, writable copy
@@ -76,13 +38,17 @@ def _links(net: Network, links) -> np.ndarray:
 
 class MoveState:
     """Assignment (-1 = unplaced) with its interference I[i, k] [W], link rates and sum-rate
-    [bit/s/Hz], kept exact under moves. Unplaced links contribute nothing and cause nothing."""
+    [bit/s/Hz], kept exact under moves. Unplaced links contribute nothing and cause nothing.
+
+    Link indices and arrays of the public methods are in the instance's numbering; inside, the
+    state may be renumbered (`adj.perm`, spatial order on large instances) for cache locality."""
 
     def __init__(self, net: Network, assignment=None):
         self.net = net
         self.adj = adjacency(net)
         N, K = net.N, net.K
-        self._a = np.full(N, -1, dtype=np.int64) if assignment is None else _check_assignment(net, assignment)
+        self._a = np.full(N, -1, dtype=np.int64) if assignment is None else self._inner_array(
+            _check_assignment(net, assignment))
         self._I = np.zeros((N, K))
         self._P = np.zeros((N, 4))
         self._util = np.zeros(1)
@@ -90,7 +56,19 @@ class MoveState:
         self._scratch = np.zeros((2, K + 1))
         self.resync()
 
-    # ----- the argument tuples of the kernels -----------------------------------------------------
+    # ----- numbering and the argument tuples of the kernels ---------------------------------------
+    def _inner(self, links: np.ndarray) -> np.ndarray:
+        """Instance link indices -> internal ones (a new writable int64 array)."""
+        return links.copy() if self.adj.inv is None else self.adj.inv[links]
+
+    def _inner_array(self, values: np.ndarray) -> np.ndarray:
+        """A per-link array in instance order -> internal order (a new array)."""
+        return values.copy() if self.adj.perm is None else values[self.adj.perm]
+
+    def _outer_array(self, values: np.ndarray) -> np.ndarray:
+        """A per-link array in internal order -> instance order (a view when they coincide)."""
+        return values if self.adj.inv is None else values[self.adj.inv]
+
     @property
     def _view(self):     # what gain computations read
         adj = self.adj
@@ -104,8 +82,8 @@ class MoveState:
     # ----- read access ---------------------------------------------------------------------------
     @property
     def assignment(self) -> np.ndarray:
-        """(N,) channels, -1 = unplaced (a read-only view; copy it to keep it)."""
-        view = self._a.view()
+        """(N,) channels, -1 = unplaced (read-only; copy it to keep it)."""
+        view = self._outer_array(self._a).view()
         view.setflags(write=False)
         return view
 
@@ -117,35 +95,41 @@ class MoveState:
     @property
     def interference_w(self) -> np.ndarray:
         """(N, K) interference [W] receiver i gets on channel k from the placed links (a new array)."""
-        return self._I * float(self.net.noise_w)
+        return self._outer_array(self._I) * float(self.net.noise_w)
 
     @property
     def rates(self) -> np.ndarray:
         """(N,) log2(1 + SINR) of each placed link (0 if unplaced), a new array."""
-        return np.log2(self._P[:, 3])
+        return np.log2(self._outer_array(self._P[:, 3]))
+
+    def _link(self, i) -> int:
+        i = int(i)
+        if not 0 <= i < self.net.N:
+            raise ValueError(f"link index {i} outside [0, {self.net.N})")
+        return i if self.adj.inv is None else int(self.adj.inv[i])
 
     def gains(self, i: int) -> np.ndarray:
         """(K,) exact sum-rate change if link i moves to (or, unplaced, is placed on) channel k."""
         out = np.empty(self.net.K)
-        kn.gains_into(int(i), out, self._scratch, *self._view)
+        kn.gains_into(self._link(i), out, self._scratch, *self._view)
         return out
 
     def all_gains(self, links=None) -> np.ndarray:
         """(N, K) `gains` of every link, or (len(links), K) of `links`."""
         links = np.arange(self.net.N) if links is None else _links(self.net, links)
         out = np.empty((links.size, self.net.K))
-        kn.gains_rows(links, out, self._scratch, *self._view)
+        kn.gains_rows(self._inner(links), out, self._scratch, *self._view)
         return out
 
     def interference_of(self, links) -> np.ndarray:
         """(len(links), K) interference [W] each of `links` gets on each channel from the placed links."""
-        return self._I[_links(self.net, links)] * float(self.net.noise_w)
+        return self._I[self._inner(_links(self.net, links))] * float(self.net.noise_w)
 
     def best_other(self, i: int) -> tuple[int, float]:
         """(channel, gain) of link i's best channel other than its own (for an unplaced link: its
         best placement); the gain may be negative."""
         gains = self.gains(i)
-        c = int(self._a[int(i)])
+        c = int(self._a[self._link(i)])
         if c >= 0 and self.net.K > 1:
             gains[c] = -np.inf
         k = int(np.argmax(gains))
@@ -153,7 +137,7 @@ class MoveState:
 
     def swap_gain(self, i: int, j: int) -> float:
         """Exact sum-rate change if placed links i and j exchange channels (state unchanged)."""
-        i, j = int(i), int(j)
+        i, j = self._link(i), self._link(j)
         ci, cj = int(self._a[i]), int(self._a[j])
         if ci < 0 or cj < 0:
             raise ValueError("swap_gain needs two placed links")
@@ -179,12 +163,12 @@ class MoveState:
         return swaps[0]
 
     def move_delta(self, i: int, k: int) -> float:
-        """Exact sum-rate change of moving placed link i to channel k (cheaper than `gains`)."""
-        return float(kn.move_delta(int(i), int(k), self._scratch, *self._view))
+        """Exact sum-rate change of moving placed link i to channel k."""
+        return float(kn.move_delta(self._link(i), int(k), self._scratch, *self._view))
 
     def best_move(self, i: int, eps: float = 1e-12) -> tuple[int, float]:
         """(channel, gain) of placed link i's best move if it gains more than `eps`, else (-1, 0.0)."""
-        k, g = kn.best_improving(int(i), float(eps), self._buf, self._scratch, *self._view)
+        k, g = kn.best_improving(self._link(i), float(eps), self._buf, self._scratch, *self._view)
         return int(k), float(g)
 
     # ----- updates -------------------------------------------------------------------------------
@@ -192,23 +176,25 @@ class MoveState:
         """Place or move link i on channel k (0 <= k < K); O(out-degree)."""
         if not 0 <= int(k) < self.net.K:
             raise ValueError(f"channel {k} outside [0, {self.net.K})")
-        kn.move(int(i), int(k), *self._mut)
+        kn.move(self._link(i), int(k), *self._mut)
 
     def unplace(self, i: int) -> None:
         """Remove link i (it stops contributing and interfering)."""
-        kn.move(int(i), -1, *self._mut)
+        kn.move(self._link(i), -1, *self._mut)
 
     def set(self, assignment) -> int:
         """Move every link whose channel differs in `assignment`; rebuild when many differ.
         Returns the number of links changed."""
-        target = _check_assignment(self.net, assignment)
+        return self._set_inner(self._inner_array(_check_assignment(self.net, assignment)))
+
+    def _set_inner(self, target: np.ndarray) -> int:
         diff = np.flatnonzero(target != self._a)
         if diff.size > max(64, self.net.N // 8):
             self._a[:] = target
             self.resync()
         else:
-            for i in diff:
-                kn.move(int(i), int(target[i]), *self._mut)
+            for i in diff.tolist():
+                kn.move(i, int(target[i]), *self._mut)
         return int(diff.size)
 
     def resync(self) -> None:
@@ -226,14 +212,14 @@ class MoveState:
     def greedy(self, order=None, deadline: float | None = None) -> bool:
         """Place the unplaced links of `order` (default `signal_order`) one by one on their channel of
         best marginal sum-rate. Stops at `deadline` (perf_counter time); returns True if complete."""
-        order = signal_order(self.net) if order is None else _links(self.net, order)
+        order = self._inner(signal_order(self.net) if order is None else _links(self.net, order))
         return _chunked(lambda lo, hi: kn.greedy_place(order, lo, hi, self._buf, self._scratch, *self._mut),
                         order.size, deadline)
 
     def sweep(self, order=None, eps: float = 1e-12, deadline: float | None = None) -> int:
         """One first-improvement pass: each placed link of `order` (default all) takes its best
         channel if that gains more than `eps`. Returns the number of moves."""
-        order = np.arange(self.net.N) if order is None else _links(self.net, order)
+        order = np.arange(self.net.N) if order is None else self._inner(_links(self.net, order))
         moves = [0]
 
         def chunk(lo, hi):
@@ -254,13 +240,13 @@ class MoveState:
         return total
 
     def solve_cluster(self, links) -> float:
-        """Jointly best channels for `links` (at most 6; K^n combinations) with the others fixed.
+        """Jointly best channels for `links` (K^n <= 300,000 combinations) with the others fixed.
         Returns the utility gained (>= 0 up to rounding)."""
         links = np.unique(_links(self.net, links))
         if self.net.K ** links.size > 300_000:
             raise ValueError(f"solve_cluster enumerates K^n = {self.net.K}^{links.size} combinations; "
                              f"use at most {max_cluster(self.net.K)} links")
-        return float(kn.cluster_optimum(links, *self._mut))
+        return float(kn.cluster_optimum(self._inner(links), *self._mut))
 
 
 def max_cluster(K: int) -> int:
@@ -271,8 +257,9 @@ def max_cluster(K: int) -> int:
     return n
 
 
-def _chunked(fn, n: int, deadline: float | None, first: int = 256) -> bool:
-    """Run fn(lo, hi) over [0, n) in chunks sized to ~5 ms, checking `deadline` between chunks."""
+def _chunked(fn, n: int, deadline: float | None, first: int = 64) -> bool:
+    """Run fn(lo, hi) over [0, n) in chunks sized to ~3 ms (growing at most 2x per chunk),
+    checking `deadline` between chunks."""
     lo, size = 0, first
     while lo < n:
         if deadline is not None and time.perf_counter() >= deadline:
@@ -282,7 +269,7 @@ def _chunked(fn, n: int, deadline: float | None, first: int = 256) -> bool:
         fn(lo, hi)
         spent = time.perf_counter() - t0
         lo = hi
-        size = int(np.clip(size * 0.005 / max(spent, 1e-6), 16, 1 << 20))
+        size = int(np.clip(size * 0.003 / max(spent, 1e-6), 16, min(2 * size, 1 << 20)))
     return True
 
 
@@ -312,15 +299,6 @@ def independent_movers(net: Network, score: np.ndarray) -> np.ndarray:
     loser[row[(s_col > s_row) | ((s_col == s_row) & (col < row))]] = True
     loser[col[(s_row > s_col) | ((s_row == s_col) & (row < col))]] = True
     return np.isfinite(score) & ~loser
-
-
-def coupling_strength(net: Network) -> np.ndarray:
-    """(N,) total normalised coupling of each link: the row sums of `net.symmetric_weight`
-    (interference received and caused, each over the victim's mean desired power), in O(M)."""
-    mean_signal = np.maximum(net.signal_w.mean(axis=1), 1e-300)
-    w = net.cross_power_w / mean_signal[net.cross_row]
-    return (np.bincount(net.cross_row, weights=w, minlength=net.N)
-            + np.bincount(net.cross_col, weights=w, minlength=net.N))
 
 
 def coupling_order(net: Network) -> np.ndarray:
@@ -360,5 +338,6 @@ def warmup() -> float:
     state.solve_cluster([0, 1]), state.set([1, 1, 0, 0]), state.best_other(0), state.swap_gain(0, 2)
     state.swap_round(2)
     search.warmup(state)
+    adjacency(net, perm=np.arange(net.N)[::-1])      # the renumbered layout of large instances
     _WARM = True
     return time.perf_counter() - t0

@@ -295,6 +295,15 @@ def column_csr(cross_row, cross_col, power_w, scale, out_ptr, out_dst, out_w):
 
 
 @njit(cache=True)
+def coupling_sums(rows, cols, power_w, mean_signal, received, caused):
+    """received[i] / caused[j] += power / mean signal of the receiver, over every pair (O(M))."""
+    for e in range(rows.size):
+        w = power_w[e] / mean_signal[rows[e]]
+        received[rows[e]] += w
+        caused[cols[e]] += w
+
+
+@njit(cache=True)
 def seed_rng(seed):
     """Seed numba's own generator (used by the search kernels), for reproducible runs."""
     np.random.seed(seed)

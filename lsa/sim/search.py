@@ -14,11 +14,13 @@ from lsa.sim import search_kernels as sk
 class Best:
     """The best assignment a search has seen (the state itself may wander below it).
 
-    Kernels keep it lazily: util[0] is the best utility; flags[0] = 1 while the state is at the
-    best, flags[1] = 1 while `assignment` holds it (a kernel copies only when leaving the best)."""
+    Kernels keep it lazily in the state's internal numbering (`internal`): util[0] is the best
+    utility; flags[0] = 1 while the state is at the best, flags[1] = 1 while `internal` holds it
+    (a kernel copies only when leaving the best)."""
 
     def __init__(self, state, on_best=None):
-        self.assignment = state.assignment.copy()
+        self.state = state
+        self.internal = state._a.copy()
         self.util = np.array([state.utility])
         self.flags = np.array([1, 1], dtype=np.int64)
         self.on_best = on_best
@@ -28,13 +30,18 @@ class Best:
     def utility(self) -> float:
         return float(self.util[0])
 
+    @property
+    def assignment(self) -> np.ndarray:
+        """The best assignment in the instance's numbering (a new array)."""
+        return self.state._outer_array(self.internal).copy()
+
     def update(self, state) -> None:
         """Complete the snapshot after a kernel ran and report a new best to `on_best`."""
         if state.utility > self.util[0]:
             self.util[0] = state.utility
             self.flags[:] = (1, 0)
         if self.flags[1] == 0:
-            self.assignment[:] = state.assignment
+            self.internal[:] = state._a
             self.flags[1] = 1
         if self.util[0] > self.reported + sk.TOL:
             self.reported = self.utility
@@ -45,7 +52,7 @@ class Best:
         """Put the state back on the best assignment."""
         self.update(state)
         if self.flags[0] == 0:
-            state.set(self.assignment)
+            state._set_inner(self.internal)
             self.flags[0] = 1
 
 
@@ -92,7 +99,7 @@ def ils(state, deadline: float, rng: np.random.Generator, kick_size: int = 3, pu
         t0 = time.perf_counter()
         acc, imp, ev = sk.ils_kicks(chunk, size, float(push_rel), int(max_evals), 1e-12, nbr, bool(freeze),
                                     float(temperature), queue, inq, frozen, journal_link, journal_chan,
-                                    state._buf, state._scratch, best.assignment, best.util, best.flags,
+                                    state._buf, state._scratch, best.internal, best.util, best.flags,
                                     state._a, state._I, state._P, state._util, adj.signal,
                                     adj.in_ptr, adj.in_src, adj.in_w, adj.in_scale, adj.out_ptr, adj.out_dst,
                                     adj.out_w)
@@ -133,7 +140,7 @@ def multistart(state, deadline: float, rng: np.random.Generator, jitter: float =
         trial.descend(deadline=deadline)
         starts += 1
         if trial.utility > best.utility + sk.TOL:
-            state.set(trial.assignment)
+            state._set_inner(trial._a)
             best.update(state)
     best.restore(state)
     return {"starts": starts}
@@ -148,11 +155,11 @@ def tabu(state, deadline: float, rng: np.random.Generator, tenure: int = 10, sam
     _seed(rng)
     best = best or Best(state, on_best)
     tabu_until = np.zeros((state.net.N, state.net.K), dtype=np.int64)
-    out_ptr, out_dst, out_w, signal = state.adj[4:]
+    out_ptr, out_dst, out_w, signal = state.adj[4:8]
     steps = 0
     while time.perf_counter() < deadline and (max_steps is None or steps < max_steps) and best.utility < target:
         t0 = time.perf_counter()
-        sk.tabu_steps(chunk, steps, int(tenure), int(sample), tabu_until, state._buf, state._scratch, best.assignment,
+        sk.tabu_steps(chunk, steps, int(tenure), int(sample), tabu_until, state._buf, state._scratch, best.internal,
                       best.util, best.flags, state._a, state._I, state._P, state._util, signal,
                       out_ptr, out_dst, out_w)
         steps += chunk
@@ -172,7 +179,7 @@ def anneal(state, deadline: float, rng: np.random.Generator, t_start: float = 0.
         return {"anneal_steps": 0}
     _seed(rng)
     best = best or Best(state, on_best)
-    out_ptr, out_dst, out_w, signal = state.adj[4:]
+    out_ptr, out_dst, out_w, signal = state.adj[4:8]
     start = time.perf_counter()
     span = max(deadline - start, 1e-9)
     steps = accepted = 0
@@ -181,7 +188,7 @@ def anneal(state, deadline: float, rng: np.random.Generator, t_start: float = 0.
         frac = (now - start) / span
         temperature = t_start * (t_end / t_start) ** frac
         t0 = now
-        accepted += sk.anneal_steps(chunk, temperature, state._buf, state._scratch, best.assignment, best.util, best.flags, state._a,
+        accepted += sk.anneal_steps(chunk, temperature, state._buf, state._scratch, best.internal, best.util, best.flags, state._a,
                                     state._I, state._P, state._util, signal,
                                     out_ptr, out_dst, out_w)
         steps += chunk
