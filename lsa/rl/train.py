@@ -6,6 +6,7 @@ Both outputs are written atomically; the caller (CLI, workflow notebook) decides
 from __future__ import annotations
 
 import itertools
+import shutil
 import time
 from pathlib import Path
 
@@ -14,8 +15,8 @@ import pandas as pd
 
 from lsa.errors import LSAError
 from lsa.io import atomic_path, check_writable
-from lsa.rl.agent import model_metadata, save_model
-from lsa.rl.config import ALGORITHMS, RLConfig
+from lsa.rl.agent import load_agent, model_metadata, save_model
+from lsa.rl.config import ALGORITHMS, RLConfig, shipped_model
 from lsa.rl.env import ChannelAssignmentEnv
 from lsa.sim.engine import greedy_assign
 from lsa.sim.generate import generate_ppp
@@ -100,4 +101,15 @@ def train_agent(algorithm: str, cfg: RLConfig, model_path: str | Path, log_path:
                           rl_config=cfg.to_dict())
     with atomic_path(model_path) as tmp:
         save_model(model, tmp, meta)
+        Path(tmp).chmod(0o644)
     return info
+
+
+def ship(model_path: str | Path, algorithm: str) -> Path:
+    """Copy a trained model into the package as the default of `algorithm` (after checking it loads)."""
+    load_agent(model_path, algorithm)
+    target = shipped_model(algorithm)
+    with atomic_path(target) as tmp:
+        shutil.copyfile(model_path, tmp)
+        Path(tmp).chmod(0o644)              # package data: readable by everyone
+    return target
