@@ -35,8 +35,8 @@ def _status(ref_holds, rep_holds) -> str:
 def _overlap(row) -> bool | None:
     lo = [row[f"{s}_low"] for s in SIDES]
     hi = [row[f"{s}_high"] for s in SIDES]
-    if any(not math.isfinite(v) for v in (*lo, *hi)):
-        return None
+    if any(not math.isfinite(v) for v in (*lo, *hi)) or any(h - low <= 0 for low, h in zip(lo, hi)):
+        return None  # no interval on one side (one value, or an exact count): nothing to overlap
     return bool(max(lo) <= min(hi))
 
 
