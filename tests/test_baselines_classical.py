@@ -163,3 +163,91 @@ def test_classical_methods_return_within_budget_at_2000(dense_2000, method):
     row, a = run_method(dense_2000, method, 2.0, 0)
     assert _within_budget(row), row["runtime_s"]
     assert is_valid(dense_2000, a)
+
+
+# ----- engine-based methods: greedy, local-search (every phase), ils, the partitioned sweep -------
+def test_greedy_method_is_the_engine_greedy(net_300):
+    from lsa.sim.engine import greedy_assign
+
+    row, a = run_method(net_300, "greedy", 1.0, 0)
+    np.testing.assert_array_equal(a, greedy_assign(net_300))
+    assert row["greedy_complete"] and row["setup_s"] >= 0
+
+
+@pytest.mark.parametrize("phase", ["hybrid", "anneal", "ils", "tabu", "descent"])
+def test_local_search_phases_are_valid_in_budget_and_beat_greedy(net_300, phase):
+    greedy_row, _ = run_method(net_300, "greedy", 1.0, 0)
+    row, a = run_method(net_300, "local-search", 0.5, 0, {"phase": phase})
+    assert is_valid(net_300, a) and row["late_offers"] == 0 and _within_budget(row)
+    assert row["utility"] == pytest.approx(sum_rate(net_300, a))
+    assert row["utility"] > greedy_row["utility"]            # the descent alone already improves on greedy
+    assert row["start_utility"] >= greedy_row["utility"] - 1e-9
+
+
+def test_ils_is_valid_in_budget_and_improves_on_its_start(net_300):
+    row, a = run_method(net_300, "ils", 0.5, 0)
+    assert is_valid(net_300, a) and row["late_offers"] == 0 and _within_budget(row)
+    assert row["kicks"] > 0 and row["utility"] >= row["start_utility"] - 1e-9
+
+
+def test_local_search_rejects_an_unknown_phase(net_300):
+    with pytest.raises(ValueError, match="phase"):
+        run_method(net_300, "local-search", 0.2, 0, {"phase": "magic"})
+
+
+@pytest.mark.parametrize("method", ["local-search", "ils"])
+def test_search_stops_at_a_proper_colouring_and_says_it_is_optimal(method):
+    n = 31
+    net = from_edges(n, [(i, (i + 1) % n) for i in range(n)] + [(i, (i + 2) % n) for i in range(n)], 4)
+    row, a = run_method(net, method, 2.0, 0)
+    assert conflicts(net, a) == 0 and row["proved_optimal"]
+    assert row["runtime_s"] < 1.0                             # stopped at the bound, not at the budget
+
+
+def test_external_interference_matches_a_recomputation(net_300):
+    from lsa.methods.partition import external_interference
+    from lsa.sim.engine import MoveState
+
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, net_300.K, size=net_300.N)
+    links = rng.choice(net_300.N, size=12, replace=False)
+    a[links] = -1
+    recv, hurt = external_interference(MoveState(net_300, a), links)
+    placed = a >= 0
+    for t, i in enumerate(links):
+        lo, hi = net_300.row_ptr[i], net_300.row_ptr[i + 1]
+        src, w = net_300.cross_col[lo:hi], net_300.cross_power_w[lo:hi]
+        on = placed[src]
+        expect = np.bincount(a[src[on]], weights=w[on], minlength=net_300.K)
+        np.testing.assert_allclose(recv[t], expect, rtol=1e-9, atol=1e-30)
+        for k in range(net_300.K):
+            # victims' loss = placed links' sum-rate without i minus with i on channel k
+            before = _placed_sum_rate(net_300, a)
+            b = a.copy()
+            b[i] = k
+            after = _placed_sum_rate(net_300, b, exclude=i)
+            assert hurt[t, k] == pytest.approx(before - after, abs=1e-9)
+
+
+def _placed_sum_rate(net, a, exclude=None):
+    """Sum-rate of the placed links (a >= 0), `exclude` not counted but still interfering."""
+    placed = a >= 0
+    src = net.cross_col
+    on = placed[src] & placed[net.cross_row] & (a[src] == a[net.cross_row])
+    interf = np.bincount(net.cross_row[on], weights=net.cross_power_w[on], minlength=net.N)
+    idx = np.flatnonzero(placed)
+    rates = np.log2(1 + net.signal_w[idx, a[idx]] / (net.noise_w + interf[idx]))
+    if exclude is not None:
+        rates = rates[idx != exclude]
+    return rates.sum()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("regime", ["sparse", "dense", "ultra-dense"])
+def test_engine_methods_beat_greedy_clearly_at_2000(regime):
+    net = generate_ppp(2000, 8, regime, 7)
+    greedy_row, _ = run_method(net, "greedy", 2.0, 0)
+    for method in ("local-search", "ils"):
+        row, _ = run_method(net, method, 2.0, 0)
+        assert _within_budget(row) and row["late_offers"] == 0
+        assert row["utility"] > 1.04 * greedy_row["utility"]

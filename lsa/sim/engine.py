@@ -258,8 +258,8 @@ def max_cluster(K: int) -> int:
 
 
 def _chunked(fn, n: int, deadline: float | None, first: int = 64) -> bool:
-    """Run fn(lo, hi) over [0, n) in chunks sized to ~3 ms (growing at most 2x per chunk),
-    checking `deadline` between chunks."""
+    """Run fn(lo, hi) over [0, n) in chunks of about 3 ms (see `search.next_chunk`), checking
+    `deadline` between chunks; returns True if all of [0, n) was done."""
     lo, size = 0, first
     while lo < n:
         if deadline is not None and time.perf_counter() >= deadline:
@@ -269,7 +269,7 @@ def _chunked(fn, n: int, deadline: float | None, first: int = 64) -> bool:
         fn(lo, hi)
         spent = time.perf_counter() - t0
         lo = hi
-        size = int(np.clip(size * 0.003 / max(spent, 1e-6), 16, min(2 * size, 1 << 20)))
+        size = search.next_chunk(size, spent, np.inf if deadline is None else deadline, target_s=0.003)
     return True
 
 

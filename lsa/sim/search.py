@@ -66,6 +66,14 @@ def strongest_neighbours(state, m: int) -> np.ndarray:
     return out
 
 
+def next_chunk(chunk: int, spent_s: float, deadline: float, target_s: float) -> int:
+    """Size of the next chunk of a kernel loop: about `target_s` long at the last chunk's pace,
+    at most twice the last one and at most half the time left before `deadline`."""
+    per_item = max(spent_s, 1e-7) / max(chunk, 1)
+    left = deadline - time.perf_counter()
+    return int(max(1, min(target_s / per_item, 2 * chunk, 0.5 * left / per_item)))
+
+
 def _seed(rng: np.random.Generator) -> None:
     kn.seed_rng(int(rng.integers(0, 2**31 - 1)))
 
@@ -117,7 +125,7 @@ def ils(state, deadline: float, rng: np.random.Generator, kick_size: int = 3, pu
             since = 0
             restarts += 1
         spent = time.perf_counter() - t0
-        chunk = int(np.clip(chunk * 0.01 / max(spent, 1e-6), 1, 1 << 16))
+        chunk = next_chunk(chunk, spent, deadline, target_s=0.01)
     best.restore(state)
     return {"kicks": kicks, "kicks_accepted": accepted, "kicks_improved": improved, "kick_evals": evals,
             "restarts": restarts}
@@ -165,7 +173,7 @@ def tabu(state, deadline: float, rng: np.random.Generator, tenure: int = 10, sam
         steps += chunk
         best.update(state)
         spent = time.perf_counter() - t0
-        chunk = int(np.clip(chunk * 0.01 / max(spent, 1e-6), 1, 1 << 20))
+        chunk = next_chunk(chunk, spent, deadline, target_s=0.01)
     best.restore(state)
     return {"tabu_steps": steps}
 
@@ -194,7 +202,7 @@ def anneal(state, deadline: float, rng: np.random.Generator, t_start: float = 0.
         steps += chunk
         best.update(state)
         spent = time.perf_counter() - t0
-        chunk = int(np.clip(chunk * 0.005 / max(spent, 1e-6), 16, 1 << 22))
+        chunk = next_chunk(chunk, spent, deadline, target_s=0.005)
     best.restore(state)
     return {"anneal_steps": steps, "anneal_accepted": accepted}
 
