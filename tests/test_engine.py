@@ -248,3 +248,94 @@ def test_spatial_renumbering_kicks_in_on_large_instances(monkeypatch):
     adj = adjacency_module.adjacency(net)
     assert adj.perm is not None and sorted(adj.perm.tolist()) == list(range(120))
     assert (adj.inv[adj.perm] == np.arange(120)).all()
+
+
+# ----- the move vocabulary of generated programs (NetView), each an engine call --------------------
+@pytest.fixture(scope="module")
+def view():
+    from lsa.programs.primitives import NetView
+
+    return NetView(generate_ppp(200, 4, "ultra-dense", 13))
+
+
+def test_view_single_moves_are_exact_and_never_worse(view):
+    net = view._net
+    a = view.random_assignment(np.random.default_rng(0))
+    k, g = view.best_move(a, 3)
+    b = a.copy()
+    b[3] = k
+    assert k != a[3] and g == pytest.approx(sum_rate(net, b) - sum_rate(net, a), abs=1e-9)
+    improved = view.improve(a)
+    assert view.utility(improved) > view.utility(a)
+    local = view.descend(a)
+    assert view.move_gains(local).max() <= 1e-9 and view.utility(local) >= view.utility(improved) - 1e-9
+    assert (view.improve(a, links=[0, 1, 2]) != a).sum() <= 3
+    np.testing.assert_array_equal(a, view.random_assignment(np.random.default_rng(0)))   # input untouched
+
+
+def test_view_swaps_clusters_and_kicks(view):
+    net = view._net
+    a = view.descend(view.greedy())
+    group = view.cluster(5, size=3)
+    assert group[0] == 5 and len(set(group.tolist())) == 3
+    assert set(group[1:].tolist()) <= set(view.neighbors(5).tolist())
+    i, j = int(group[0]), int(group[1])
+    swapped = view.swap(a, i, j)
+    assert (swapped[i], swapped[j]) == (a[j], a[i])
+    assert view.swap_gain(a, i, j) == pytest.approx(sum_rate(net, swapped) - sum_rate(net, a), abs=1e-9)
+    assert view.utility(view.improve_swaps(a)) >= view.utility(a) - 1e-9
+    solved = view.solve_cluster(a, group)
+    assert view.utility(solved) >= view.utility(a) - 1e-9
+    assert (solved != a).sum() <= 3
+    kicked = view.kick(a, np.random.default_rng(1), size=3, center=7)
+    assert 1 <= (kicked != a).sum() <= 3 and kicked[7] != a[7]
+
+
+def test_view_searches_never_return_worse_and_respect_time(view):
+    rng = np.random.default_rng(2)
+    a = view.greedy()
+    for name, call in [("tabu", lambda: view.tabu_search(a, rng, steps=300)),
+                       ("ils", lambda: view.ils(a, rng, time_s=0.1)),
+                       ("anneal", lambda: view.anneal(a, rng, time_s=0.1)),
+                       ("restarts", lambda: view.restarts(rng, time_s=0.1)),
+                       ("local_search", lambda: view.local_search(a, rng, time_s=0.1))]:
+        t0 = time.perf_counter()
+        out = call()
+        assert time.perf_counter() - t0 < 0.6, name
+        assert out.shape == (view.N,) and out.min() >= 0 and out.max() < view.K
+        if name != "restarts":
+            assert view.utility(out) >= view.utility(a) - 1e-9, name
+    assert view.utility(view.local_search(time_s=0.1)) > view.utility(a)
+
+
+def test_view_long_calls_are_capped_by_time_left_and_stream_offers(view):
+    offers = []
+
+    class Anytime:                      # what the sandbox installs: a deadline and an offer sink
+        deadline = time.monotonic() + 0.3
+
+        def offer(self, assignment):
+            offers.append(np.asarray(assignment).copy())
+
+    view._anytime = Anytime()
+    try:
+        t0 = time.perf_counter()
+        out = view.local_search(time_s=30.0)
+        assert time.perf_counter() - t0 < 0.35
+        assert offers and view.utility(out) >= max(view.utility(o) for o in offers) - 1e-9
+    finally:
+        view._anytime = None
+
+
+def test_view_rejects_bad_arguments(view):
+    a = view.greedy()
+    with pytest.raises(ValueError, match="time_s"):
+        view.ils(a, None, time_s=-1)
+    with pytest.raises(TypeError, match="rng"):
+        view.anneal(a, rng=3)
+    with pytest.raises(IndexError):
+        view.best_move(a, view.N)
+    with pytest.raises(ValueError, match="solve_cluster"):
+        view.solve_cluster(a, np.arange(20))
+    with pytest.raises(ValueError, match="links"):
+        view.improve(a, links=[0.5])
