@@ -216,3 +216,8 @@ def test_lsa_methods_lists_dqn_and_ppo():
     assert out.returncode == 0
     names = {line.split()[0] for line in out.stdout.splitlines() if line.strip()}
     assert {"dqn", "ppo"} <= names
+
+
+def test_unknown_method_parameter_is_an_error():
+    with pytest.raises(LSAError, match="unknown parameter"):
+        run_method(generate_ppp(20, 3, "dense", 0), "ppo", 0.3, params={"epsilonn": 0.1})

@@ -56,7 +56,9 @@ class RLConfig(Section):
     ppo: dict[str, float | bool] = option(
         {"learning_rate": 3.0e-4, "n_steps": 1024, "batch_size": 256, "n_epochs": 4, "ent_coef": 0.01},
         f"sb3_contrib.MaskablePPO arguments (allowed: {', '.join(PPO_KEYS)}).")
-    sample_epsilon: float = option(0.05, "Inference, DQN: share of random channels in the sampled rollouts after the greedy one.")
+    sample_epsilon: float = option(0.01, "Inference, DQN: share of random channels in the sampled rollouts after the greedy one.")
+    sample_temperature: float = option(
+        0.1, "Inference, PPO: the sampled rollouts after the greedy one draw from softmax(logits / temperature).")
     torch_threads: int = option(1, "torch.set_num_threads in training and inference (matched compute: 1).")
 
     def check(self) -> None:
@@ -85,6 +87,8 @@ class RLConfig(Section):
                 self.fail(f"{name}: unknown argument(s) {', '.join(bad)} (allowed: {', '.join(allowed)})")
         if not 0.0 <= self.sample_epsilon <= 1.0:
             self.fail(f"sample_epsilon must be in [0, 1], got {self.sample_epsilon}")
+        if not self.sample_temperature > 0:
+            self.fail(f"sample_temperature must be > 0, got {self.sample_temperature}")
         if self.torch_threads < 1:
             self.fail("torch_threads must be >= 1")
 

@@ -101,10 +101,8 @@ def observe(ctx: EpisodeContext, state: MoveState, links: np.ndarray,
     if slots is None:
         slots = np.arange(K)
     valid = (np.arange(len(slots)) < K).astype(np.float64)
-    gains = np.empty((B, K))
-    for b in range(B):
-        gains[b] = state.gains(links[b])
-    interference = state.interference_w[links]
+    gains = state.all_gains(links)
+    interference = state.interference_of(links)
     own_rate = np.log2(1.0 + net.signal_w[links] / (noise + interference))
     # neighbours of every link of the batch, flattened (row = index in the batch)
     start, stop = ctx.nbr_ptr[links], ctx.nbr_ptr[links + 1]
@@ -112,7 +110,7 @@ def observe(ctx: EpisodeContext, state: MoveState, links: np.ndarray,
     rows = np.repeat(np.arange(B), degree)
     entries = np.arange(int(degree.sum())) - np.repeat(np.cumsum(degree) - degree, degree) + np.repeat(start, degree)
     nbr = ctx.nbr_idx[entries]
-    channel = state.assignment[nbr]
+    channel = state.assignment[nbr]          # a view (or one O(N) copy on renumbered large instances)
     placed = channel >= 0
     n_placed = np.bincount(rows[placed], minlength=B)
     occupancy = np.bincount(rows[placed] * K + channel[placed], minlength=B * K).reshape(B, K)

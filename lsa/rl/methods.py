@@ -16,10 +16,13 @@ from lsa.methods.registry import Method
 from lsa.rl.agent import Agent, load_agent
 from lsa.rl.config import RLConfig, shipped_model
 from lsa.rl.features import EpisodeContext, observe
-from lsa.sim.engine import MoveState
+from lsa.sim.engine import MoveState, warmup
+from lsa.sim.generate import from_edges
 
 #: a rollout that cannot finish before the deadline is completed at random this long before it
 COMPLETE_MARGIN_S = 0.01
+#: what `params` (CLI --model, evaluation.method_params) may hold
+PARAMS = ("model", "epsilon", "temperature", "max_rollouts", "rl")
 _AGENTS: dict[tuple, Agent] = {}
 
 
@@ -42,9 +45,9 @@ def load_cached(algorithm: str, model: str | Path | None = None) -> Agent:
 
 
 def rollout(ctx: EpisodeContext, agent: Agent, rng: np.random.Generator | None = None, epsilon: float = 0.0,
-            run=None) -> tuple[np.ndarray, float, bool]:
+            temperature: float = 1.0, run=None) -> tuple[np.ndarray, float, bool]:
     """One episode of `agent` on `ctx.net`: deterministic (rng None) or sampled (PPO: from its
-    action distribution; DQN: a random slot with probability `epsilon`). Stops when `run` is about
+    action distribution softmax(logits / temperature); DQN: a random channel with probability `epsilon`). Stops when `run` is about
     to expire and completes the unplaced links at random. Returns (assignment, utility, complete)."""
     net = ctx.net
     state = MoveState(net)
@@ -59,7 +62,7 @@ def rollout(ctx: EpisodeContext, agent: Agent, rng: np.random.Generator | None =
         if rng is None:
             choice = np.argmax(scores, axis=1)
         elif agent.algorithm == "ppo":       # Gumbel-max: a sample of the softmax policy
-            choice = np.argmax(scores + rng.gumbel(size=scores.shape), axis=1)
+            choice = np.argmax(scores / temperature + rng.gumbel(size=scores.shape), axis=1)
         else:
             choice = np.argmax(scores, axis=1)
             explore = rng.random(len(batch)) < epsilon
@@ -78,10 +81,17 @@ def _prepare(algorithm: str, net, params: dict) -> dict:
     import torch
 
     params = params or {}
+    unknown = sorted(set(params) - set(PARAMS))
+    if unknown:
+        raise LSAError(f"{algorithm}: unknown parameter(s) {', '.join(unknown)} (known: {', '.join(PARAMS)})")
     cfg = RLConfig.from_mapping(params.get("rl") or {})
     torch.set_num_threads(cfg.torch_threads)
     agent = load_cached(algorithm, params.get("model"))
-    return {"agent": agent, "epsilon": float(params.get("epsilon", cfg.sample_epsilon))}
+    # compilation and first-call costs only, nothing instance-specific (like the classical methods)
+    warmup()
+    rollout(EpisodeContext.build(from_edges(4, [(0, 1), (1, 2), (2, 3)], 2)), agent)
+    return {"agent": agent, "epsilon": float(params.get("epsilon", cfg.sample_epsilon)),
+            "temperature": float(params.get("temperature", cfg.sample_temperature))}
 
 
 def _solve(algorithm: str, net, run, rng, state=None, **params) -> dict:
@@ -94,7 +104,7 @@ def _solve(algorithm: str, net, run, rng, state=None, **params) -> dict:
     greedy_utility = utility
     rollouts = 1
     while complete and not run.expired() and (max_rollouts is None or rollouts < int(max_rollouts)):
-        assignment, utility, complete = rollout(ctx, agent, rng, state["epsilon"], run=run)
+        assignment, utility, complete = rollout(ctx, agent, rng, state["epsilon"], state["temperature"], run=run)
         if complete:
             run.offer(assignment, utility)
             rollouts += 1
