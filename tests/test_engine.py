@@ -339,3 +339,41 @@ def test_view_rejects_bad_arguments(view):
         view.solve_cluster(a, np.arange(20))
     with pytest.raises(ValueError, match="links"):
         view.improve(a, links=[0.5])
+
+
+def test_gains_stay_exact_when_the_victim_products_leave_the_float_range():
+    """A transmitter with 120 victims of SINR ~1e9 that it would hit hard: the per-channel product
+    of the victims' (1 + SINR) ratios exceeds 1e300, so the kernels fold it into logs."""
+    from lsa.sim.network import Network
+
+    n, K = 121, 2
+    rows = np.arange(1, n)
+    cols = np.zeros(n - 1, dtype=np.int64)
+    direct = np.full((n, K), 1e9)
+    net = Network.build(K, np.ones(n), 1.0, 1.0, direct, rows, cols, np.full(n - 1, 1e8))
+    a = np.zeros(n, dtype=np.int64)
+    a[0] = 1                                       # every victim on channel 0, the mover on 1
+    state = MoveState(net, a)
+    gains = state.gains(0)
+    b = a.copy()
+    b[0] = 0
+    assert gains[0] == pytest.approx(sum_rate(net, b) - sum_rate(net, a), rel=1e-9)
+    assert gains[0] < -100                         # about 120 * log2(10) lost
+    assert state.move_delta(0, 0) == pytest.approx(gains[0], rel=1e-9)
+    state.move(0, 0)
+    assert state.gains(0)[1] == pytest.approx(-gains[0], rel=1e-9)
+    _assert_state_matches(state, net)
+
+
+def test_one_channel_and_isolated_links_are_handled():
+    from lsa.methods.protocol import run_method
+
+    net = from_edges(5, [(0, 1), (1, 2)], 1)
+    for method in ("greedy", "local-search", "ils"):
+        row, a = run_method(net, method, 0.3, 0)
+        assert (a == 0).all() and row["valid"]
+    lone = from_edges(3, [], 2)
+    state = MoveState(lone, [0, 1, -1])
+    assert state.all_gains().shape == (3, 2) and state.best_move(0) == (-1, 0.0)
+    state.descend()
+    _assert_state_matches(state, lone)
