@@ -377,3 +377,11 @@ def test_one_channel_and_isolated_links_are_handled():
     assert state.all_gains().shape == (3, 2) and state.best_move(0) == (-1, 0.0)
     state.descend()
     _assert_state_matches(state, lone)
+
+
+def test_channels_of_reads_single_links_in_instance_numbering():
+    net = _renumbered(generate_ppp(150, 4, "dense", 5), np.random.default_rng(3).permutation(150))
+    a = np.random.default_rng(4).integers(-1, 4, size=150)
+    state = MoveState(net, a)
+    links = np.array([3, 140, 0, 77])
+    np.testing.assert_array_equal(state.channels_of(links), a[links])

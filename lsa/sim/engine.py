@@ -121,6 +121,10 @@ class MoveState:
         kn.gains_rows(self._inner(links), out, self._scratch, *self._view)
         return out
 
+    def channels_of(self, links) -> np.ndarray:
+        """Channels of `links` (-1 = unplaced), O(len(links)) also on renumbered instances."""
+        return self._a[self._inner(_links(self.net, links))]
+
     def interference_of(self, links) -> np.ndarray:
         """(len(links), K) interference [W] each of `links` gets on each channel from the placed links."""
         return self._I[self._inner(_links(self.net, links))] * float(self.net.noise_w)
