@@ -3,6 +3,7 @@ protocol-model instances (SPEC §3). Loading validates everything; writing is at
 """
 from __future__ import annotations
 
+import io
 import json
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -104,8 +105,17 @@ def _header(zf: zipfile.ZipFile, name: str):
 
 
 def _read_member(zf: zipfile.ZipFile, name: str) -> np.ndarray:
-    with zf.open(name) as fh:
-        return np.lib.format.read_array(fh, allow_pickle=False)
+    """One member, decompressed in one piece (CRC-checked by zipfile) and viewed in place, read-only."""
+    data = zf.read(name)
+    fh = io.BytesIO(data)
+    version = np.lib.format.read_magic(fh)
+    reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, fortran, dtype = reader(fh)
+    if dtype.hasobject:
+        raise InstanceFormatError(f"invalid instance: member {name} holds Python objects (not allowed)")
+    count = int(np.prod(shape, dtype=np.int64))
+    array = np.frombuffer(data, dtype=dtype, count=count, offset=fh.tell())
+    return array.reshape(shape, order="F" if fortran else "C")
 
 
 def _check_declared_sizes(headers: dict, path: Path) -> None:

@@ -245,17 +245,8 @@ def validate_arrays(d: dict) -> dict:
     gains = _numeric("cross_gain", gains)
     rows, cols = rows.astype(np.int64, copy=False), cols.astype(np.int64, copy=False)
     gains = gains.astype(np.float64, copy=False)
-    _finite_nonneg("cross_gain", gains)
-    for key, arr in (("cross_row", rows), ("cross_col", cols)):
-        if arr.size and (arr.min() < 0 or arr.max() >= N):
-            _fail(key, f"has an index out of range [0, {N})")
     if rows.size:
-        rows, cols, gains = _sorted_pairs(rows, cols, gains)
-        same_row = rows[1:] == rows[:-1]
-        if np.any(same_row & (cols[1:] == cols[:-1])):
-            _fail("cross_row", "has a duplicate (row, col) pair")
-        if np.any(rows == cols):
-            _fail("cross_row", "has an entry with row == col (self-interference belongs in direct_gain)")
+        rows, cols, gains = _check_pairs(rows, cols, gains, N)
     out = dict(K=K, power_w=power, direct_gain=direct, cross_row=rows, cross_col=cols, cross_gain=gains,
                tx_xy=None, rx_xy=None, **scalars)
     for key in ("tx_xy", "rx_xy"):
@@ -269,10 +260,39 @@ def validate_arrays(d: dict) -> dict:
     return out
 
 
-def _sorted_pairs(rows, cols, gains):
-    """The pairs in (row, col) order; a sorted input (the file format's order) is only checked."""
-    step_row = np.diff(rows)
-    if np.all(step_row >= 0) and np.all((step_row > 0) | (np.diff(cols) >= 0)):
+#: pairs are checked in chunks of this many entries: a few small buffers instead of M-sized temporaries
+_CHUNK = 1 << 18
+
+
+def _check_pairs(rows, cols, gains, N: int):
+    """Index ranges, self pairs, finite non-negative gains, and (row, col) order without duplicates,
+    in one chunked pass; unsorted input is sorted once and checked again. Returns the sorted pairs."""
+    M = rows.size
+    key = np.empty(min(_CHUNK, M), dtype=np.int64)
+    previous = -1
+    ordered = True
+    for start in range(0, M, _CHUNK):
+        r, c, g = rows[start:start + _CHUNK], cols[start:start + _CHUNK], gains[start:start + _CHUNK]
+        for name, part in (("cross_row", r), ("cross_col", c)):
+            if part.min() < 0 or part.max() >= N:
+                _fail(name, f"has an index out of range [0, {N})")
+        if (r == c).any():
+            _fail("cross_row", "has an entry with row == col (self-interference belongs in direct_gain)")
+        if not np.isfinite(g).all():
+            _fail("cross_gain", "contains NaN or inf")
+        if g.min() < 0:
+            _fail("cross_gain", "contains a negative value")
+        if ordered:
+            k = key[:r.size]
+            np.multiply(r, N, out=k)
+            k += c
+            ordered = bool(k[0] > previous and (k[1:] > k[:-1]).all())
+            previous = int(k[-1])
+    if ordered:                                 # sorted and free of duplicates: nothing to do
         return rows, cols, gains
     order = np.lexsort((cols, rows))
-    return rows[order], cols[order], gains[order]
+    rows, cols, gains = rows[order], cols[order], gains[order]
+    pair = rows * N + cols
+    if (pair[1:] == pair[:-1]).any():
+        _fail("cross_row", "has a duplicate (row, col) pair")
+    return rows, cols, gains

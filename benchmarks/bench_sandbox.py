@@ -1,0 +1,129 @@
+"""Benchmark of the program sandbox and the instance loader: end-to-end latency of a trivial program
+at N = 2000, parallel throughput of small programs on 1 and 2 workers, and `load_npz` (read +
+validation) at N = 10,000 and 100,000 dense. `--compare OLD` runs the same measurements on an old
+checkout (module `lsa.sandbox`, e.g. `git worktree add /tmp/base c59f978`) in the same session.
+
+    python benchmarks/bench_sandbox.py                         # about 1-3 minutes (N=100,000 is generated once, cached)
+    python benchmarks/bench_sandbox.py --compare /tmp/base     # old and new side by side
+    python benchmarks/bench_sandbox.py --quick                 # no N = 100,000
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+TRIVIAL = "def assign(net, rng):\n    return np.zeros(net.N, dtype=np.int64)\n"
+SMALL = ("def assign(net, rng):\n"
+         "    a = net.random_assignment(rng)\n"
+         "    return net.best_response(a, rounds=1)\n")
+TARGETS = {"latency_ms": 50.0, "load_10000_s": 0.3, "load_100000_s": 3.0}
+
+
+def _modules(old: str | None):
+    if old:
+        sys.path.insert(0, old)
+        from lsa.network import load_npz
+        from lsa.sandbox import run_program, run_programs
+    else:
+        from lsa.programs.runner import run_program, run_programs
+        from lsa.sim.formats import load_npz
+    return run_program, run_programs, load_npz
+
+
+def measure(old: str | None, cache: Path, sizes: list[int], repeats: int = 30, programs: int = 64) -> dict:
+    run_program, run_programs, load_npz = _modules(old)
+    out: dict = {"impl": old or "new"}
+    net = load_npz(cache / "dense-2000.npz")
+    first = run_program(TRIVIAL, net, timeout_s=2.0)
+    assert first.status == "ok", first.error
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        result = run_program(TRIVIAL, net, timeout_s=2.0)
+        times.append(time.perf_counter() - t)
+        assert result.status == "ok", result.error
+    out["latency_ms"] = statistics.median(times) * 1000
+    out["latency_max_ms"] = max(times) * 1000
+    small = load_npz(cache / "dense-500.npz")
+    for workers in (1, 2):
+        t = time.perf_counter()
+        results = run_programs([SMALL] * programs, small, timeout_s=5.0, seeds=list(range(programs)), workers=workers)
+        elapsed = time.perf_counter() - t
+        assert all(r.status == "ok" for r in results), {r.error for r in results if r.status != "ok"}
+        out[f"throughput_{workers}w"] = programs / elapsed
+    for n_links in sizes:
+        loads = []
+        for _ in range(3 if n_links <= 10_000 else 2):
+            t = time.perf_counter()
+            loaded = load_npz(cache / f"dense-{n_links}.npz")
+            loads.append(time.perf_counter() - t)
+        out[f"load_{n_links}_s"] = min(loads)
+        out[f"load_{n_links}_M"] = loaded.M
+        del loaded
+    return out
+
+
+def ensure_instances(cache: Path, sizes: list[int]) -> None:
+    from lsa.sim.formats import save_npz
+    from lsa.sim.generate import generate_ppp
+
+    cache.mkdir(parents=True, exist_ok=True)
+    for n_links in sorted({500, 2000, *sizes}):
+        path = cache / f"dense-{n_links}.npz"
+        if not path.is_file():
+            t = time.perf_counter()
+            save_npz(generate_ppp(n_links, 8, "dense", seed=0), path)
+            print(f"generated {path} in {time.perf_counter() - t:.0f} s", file=sys.stderr, flush=True)
+
+
+def _report(rows: list[dict], sizes: list[int]) -> None:
+    cores = len(os.sched_getaffinity(0))
+    print(f"\n## sandbox and loader ({cores} usable cores; load average {os.getloadavg()[0]:.1f} at the end)")
+    keys = [("latency_ms", "trivial program N=2000, median end to end (ms)"),
+            ("latency_max_ms", "  max of the same (ms)"),
+            ("throughput_1w", "small programs N=500, 1 worker (programs/s)"),
+            ("throughput_2w", "small programs N=500, 2 workers (programs/s)")]
+    keys += [(f"load_{n}_s", f"load_npz + validation N={n:,} dense, M={rows[0].get(f'load_{n}_M', 0):,} (s)")
+             for n in sizes]
+    print(f"{'measure':<62}" + "".join(f"{row['impl'][-12:]:>14}" for row in rows) + f"{'target':>10}")
+    for key, label in keys:
+        target = TARGETS.get(key)
+        print(f"{label:<62}" + "".join(f"{row.get(key, float('nan')):>14.3f}" for row in rows)
+              + (f"{'<= ' + format(target, 'g'):>10}" if target else ""))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--compare", metavar="OLD", help="also measure an old checkout (lsa.sandbox)")
+    parser.add_argument("--quick", action="store_true", help="skip N = 100,000")
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/lsa-bench-instances"),
+                        help="where the generated instances are kept between runs")
+    parser.add_argument("--json", type=Path, help="also write the numbers as JSON")
+    parser.add_argument("--impl", help=argparse.SUPPRESS)        # internal: one measurement in a subprocess
+    args = parser.parse_args()
+    sizes = [10_000] if args.quick else [10_000, 100_000]
+    if args.impl is not None:
+        print(json.dumps(measure(args.impl or None, args.cache, sizes)))
+        return
+    ensure_instances(args.cache, sizes)
+    rows = []
+    for impl in ([args.compare] if args.compare else []) + [""]:
+        proc = subprocess.run([sys.executable, __file__, "--impl", impl, "--cache", str(args.cache),
+                               *(["--quick"] if args.quick else [])], capture_output=True, text=True,
+                              cwd=Path(__file__).resolve().parents[1] if not impl else impl)
+        if proc.returncode:
+            raise SystemExit(f"measurement of {impl or 'new'} failed:\n{proc.stderr[-3000:]}")
+        rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    _report(rows, sizes)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
