@@ -456,9 +456,9 @@ def _signature(fn) -> str:
 
 def _build_api_doc() -> str:
     lines = [
-        "Write `def assign(net, rng):` returning N ints (a channel in 0..K-1 per link). `np` (numpy)",
-        "and `math` are available; `rng` is a seeded numpy Generator. No other imports, no files,",
-        "no names starting with '_'. The program runs under a time limit: vectorise with numpy.",
+        "Write `def assign(net, rng):` returning N ints (a channel in 0..K-1 per link). `np` (numpy's",
+        "array functions; no np.random: `rng` is a seeded Generator) and `math` are there. No other",
+        "imports, files, classes or names starting with '_'. Time is limited: vectorise with numpy.",
         "",
         inspect.cleandoc(NetView.__doc__),
         "",
