@@ -26,7 +26,7 @@ from lsa.config import load_yaml
 from lsa.workflow.figures import figure_inputs, figure_outputs
 from lsa.workflow.figures.claims import claim_inputs
 from lsa.workflow.paths import Paths, profile_config_path
-from lsa.workflow.stages import WorkflowSettings, stage_parameters, write_stage_configs
+from lsa.workflow.stages import WorkflowSettings, rl_stage, stage_parameters, write_stage_configs
 
 PROFILE = str(config.get("profile", "default"))
 PROFILE_CONFIG = load_yaml(profile_config_path(PROFILE))
@@ -41,6 +41,8 @@ REPORT = P.report_files()
 wildcard_constraints:
     size="|".join(S.model_sizes),
     run="|".join(S.all_runs),
+    algorithm="dqn|ppo",
+    seed=r"\d+",
 
 
 def nb(name):
@@ -60,12 +62,14 @@ rule all:
     input:
         figure_outputs(P),
         REPORT.values(),
+        [P.rl_model(algorithm, seed) for algorithm, seed in S.rl_runs],  # every rl.seeds model
 
 
 # ------------------------------------------------------------------ classical baselines
 rule evaluate_baselines:
     input:
         config=STAGE["evaluation"],
+        models=S.rl_models(P).values(),  # the RL baselines evaluation.methods names (trained below)
         notebook=nb("01_evaluate_baselines"),
     output:
         P.evaluation,
@@ -74,6 +78,23 @@ rule evaluate_baselines:
         p=parameters("evaluation"),
     log:
         **stage_log("evaluation"),
+    shell:
+        NOTEBOOK_SHELL
+
+
+# ------------------------------------------------------------------ RL baselines (DQN / PPO, stable-baselines3)
+rule rl_train:
+    # only for the RL methods the evaluation runs; one model per algorithm and rl.seeds entry
+    input:
+        config=lambda w: STAGE["rl"],
+        notebook=nb("08_rl_train"),
+    output:
+        model=P.rl_model("{algorithm}", "{seed}"),
+        log=P.rl_log("{algorithm}", "{seed}"),
+    params:
+        p=lambda w: parameters(rl_stage(w.algorithm, w.seed)),
+    log:
+        **stage_log("rl-{algorithm}-s{seed}"),
     shell:
         NOTEBOOK_SHELL
 

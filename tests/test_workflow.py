@@ -40,7 +40,8 @@ SMOKE_BUDGET_S = 300
 #: notebook -> the stage whose parameters it takes (run-by-hand names: size, run)
 NOTEBOOK_STAGES = {"01_evaluate_baselines": "evaluation", "02_prompt_length": "prompt_length",
                    "03_pretrain": "pretrain-tiny", "04_sft": "sft", "05_grpo": "grpo-main",
-                   "06_llm_evaluation": "llm_evaluation", "07_figures": "figures", "09_report": "report"}
+                   "06_llm_evaluation": "llm_evaluation", "07_figures": "figures", "08_rl_train": "rl-dqn-s0",
+                   "09_report": "report"}
 
 
 def copy_repo(dest: Path) -> Path:
@@ -81,14 +82,16 @@ def profile_settings(profile: str, root: Path = REPO) -> tuple[dict, WorkflowSet
 
 
 def full_dag(s: WorkflowSettings) -> dict[str, int]:
-    return {"evaluate_baselines": 1, "prompt_length": 1, "pretrain": len(s.model_sizes), "sft": 1,
+    jobs = {"evaluate_baselines": 1, "prompt_length": 1, "pretrain": len(s.model_sizes), "sft": 1,
             "grpo": len(s.all_runs), "llm_evaluation": 1, "figures": 1, "report": 1, "all": 1}
+    return {**jobs, "rl_train": len(s.rl_runs)} if s.rl_runs else jobs
 
 
 def rule_outputs(profile: str, root: Path) -> list[Path]:
     """Every rule output of a profile (what lsa.workflow.paths says the rules produce)."""
     _, s, p = profile_settings(profile, root)
     out = [p.evaluation, p.prompt_length, p.sft_done, p.sft_log, p.llm_evaluation]
+    out += [f for a, seed in s.rl_runs for f in (p.rl_model(a, seed), p.rl_log(a, seed))]
     for size in s.model_sizes:
         out += [p.base_model_done(size), p.pretrain_log(size)]
     for run in s.all_runs:
@@ -192,6 +195,20 @@ def test_fresh_copy_plans_a_full_run_whatever_the_mtimes(tmp_path):
     reasons = re.findall(r"reason: (.*)", res.stdout)
     assert reasons and all("Missing output files" in r or "Input files updated by another job" in r for r in reasons)
     assert "missing provenance" not in res.stdout + res.stderr
+
+
+def test_rl_baselines_the_evaluation_runs_are_trained_by_the_workflow(tmp_path):
+    root = copy_repo(tmp_path)
+    cfg_path = root / "config" / "smoke.yaml"
+    cfg = yaml.safe_load(cfg_path.read_text())
+    cfg["evaluation"]["methods"] += ["dqn", "ppo"]
+    cfg.setdefault("rl", {})["seeds"] = [0, 1]
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    res = snakemake(root, "-n", "-p", "--config", "profile=smoke")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert jobs_of(res.stdout)["rl_train"] == 4                     # 2 algorithms x 2 seeds
+    command = next(line for line in res.stdout.splitlines() if "papermill" in line and "01_evaluate" in line)
+    assert "models: {dqn: results/smoke/models/rl-dqn-s0.zip, ppo: results/smoke/models/rl-ppo-s0.zip}" in command
 
 
 def test_unknown_profile_is_a_clear_error(tmp_path):

@@ -112,6 +112,14 @@ class Paths:
     def sft_log_state(self) -> Path:
         return self.sft_dir / "sft_log.csv"
 
+    def rl_model(self, algorithm: str, seed: int) -> Path:
+        """A trained DQN / PPO baseline (stable-baselines3 .zip)."""
+        return self.results / "models" / f"rl-{algorithm}-s{seed}.zip"
+
+    def rl_log(self, algorithm: str, seed: int) -> Path:
+        """Per-episode training log of an RL baseline."""
+        return self.results / "training" / f"rl-{algorithm}-s{seed}.csv"
+
     # ---------------------------------------------------------------- workflow bookkeeping
     def stage_config(self, stage: str) -> Path:
         """Per-stage config slice: rewritten only when that stage's settings change."""

@@ -15,6 +15,7 @@ import yaml
 from lsa.config import load_yaml
 from lsa.errors import ConfigError
 from lsa.io import write_text
+from lsa.rl.config import ALGORITHMS as RL_ALGORITHMS
 from lsa.workflow.paths import Paths, profile_config_path
 
 #: GRPO runs every profile has (name -> overrides of the `grpo:` section); `workflow.grpo_runs`
@@ -53,6 +54,10 @@ class WorkflowSettings:
     """Prompt-length study grid as (key, value) pairs: N, K, regimes, seeds, max_tokens."""
     llm_evaluation: tuple = ()
     """LLM evaluation grid as (key, value) pairs: instances, budgets_s, reference_methods."""
+    rl_algorithms: tuple = ()
+    """RL baselines the evaluation runs (evaluation.methods ∩ dqn, ppo): each is trained by the workflow."""
+    rl_seeds: tuple = (0,)
+    """Training seeds of the RL baselines (rl.seeds); the evaluation uses the first."""
 
     @classmethod
     def from_config(cls, config: dict | None) -> "WorkflowSettings":
@@ -72,7 +77,10 @@ class WorkflowSettings:
         for name in runs:
             if name in DIRECT_RUNS or name.startswith("size-") or not name.replace("-", "").isalnum():
                 raise ConfigError(f"workflow.grpo_runs: run name {name!r} is reserved or not alphanumeric")
-        return cls(model_sizes=(main_size, *sizes),
+        methods = (config.get("evaluation") or {}).get("methods") or []
+        rl_seeds = tuple((config.get("rl") or {}).get("seeds") or (0,))
+        return cls(model_sizes=(main_size, *sizes), rl_algorithms=tuple(a for a in RL_ALGORITHMS if a in methods),
+                   rl_seeds=rl_seeds,
                    grpo_runs=tuple((k, dict(v or {})) for k, v in runs.items()),
                    size_run_overrides=tuple(dict(section.get("size_run_overrides") or {}).items()),
                    size_pretrain_overrides=tuple(dict(section.get("size_pretrain_overrides") or {}).items()),
@@ -97,6 +105,15 @@ class WorkflowSettings:
     def all_runs(self) -> list[str]:
         """Every GRPO run the workflow trains."""
         return [*self.dynamics_runs, *DIRECT_RUNS, *list(self.size_runs)[1:]]
+
+    @property
+    def rl_runs(self) -> list[tuple[str, int]]:
+        """(algorithm, seed) of every RL baseline the workflow trains."""
+        return [(a, seed) for a in self.rl_algorithms for seed in self.rl_seeds]
+
+    def rl_models(self, paths: Paths) -> dict[str, str]:
+        """Method -> the trained model the evaluation runs it with (its first seed)."""
+        return {a: str(paths.rl_model(a, self.rl_seeds[0])) for a in self.rl_algorithms}
 
     def run_size(self, run: str) -> str:
         return self.size_runs.get(run, self.main_size)
@@ -160,6 +177,8 @@ def stage_configs(config: dict) -> dict[str, dict]:
         "train_grid": {k: v for k, v in (config.get("grpo") or {}).items()
                        if k in ("train_n", "train_k", "train_regimes")},
     }
+    if s.rl_algorithms:
+        out["rl"] = _pick(config, "network", "rl")
     out["figures"] = {"figures": dict(config.get("figures") or {}), "dynamics_runs": s.dynamics_runs}
     return out
 
@@ -171,7 +190,7 @@ def stage_parameters(stage: str, paths: Paths, settings: WorkflowSettings) -> di
     common = {"config": p.stage_config(stage)}
     kind, _, name = stage.partition("-")
     if stage == "evaluation":
-        out = {**common, "output": p.evaluation}
+        out = {**common, "models": s.rl_models(p), "output": p.evaluation}
     elif stage == "prompt_length":
         out = {**common, "tokenizer": p.base_model(s.main_size), "output": p.prompt_length}
     elif kind == "pretrain" and name in s.model_sizes:
@@ -185,6 +204,10 @@ def stage_parameters(stage: str, paths: Paths, settings: WorkflowSettings) -> di
                "done": p.final_model_done(name), "log_state": p.run_log_state(name), "log_output": p.grpo_log(name)}
     elif stage == "llm_evaluation":
         out = {**common, "policies": s.policy_models(p), "output": p.llm_evaluation}
+    elif kind == "rl" and stage.count("-") == 2:
+        algorithm, seed = name.split("-s")
+        out = {"config": p.stage_config("rl"), "algorithm": algorithm, "seed": int(seed),
+               "model_output": p.rl_model(algorithm, int(seed)), "log_output": p.rl_log(algorithm, int(seed))}
     elif stage == "figures":
         out = {"results": p.results, "figures": p.figures}
     elif stage == "report":
@@ -192,6 +215,11 @@ def stage_parameters(stage: str, paths: Paths, settings: WorkflowSettings) -> di
     else:
         raise ConfigError(f"unknown workflow stage {stage!r}")
     return {k: (str(v) if isinstance(v, Path) else v) for k, v in out.items()}
+
+
+def rl_stage(algorithm: str, seed: int) -> str:
+    """The stage name of an RL baseline's training run (its notebook: 08_rl_train)."""
+    return f"rl-{algorithm}-s{seed}"
 
 
 def notebook_parameters(profile: str, stage: str, root: str | Path = ".", **given) -> dict:
@@ -237,4 +265,4 @@ def load_stage_config(path: str | Path) -> dict:
 
 
 __all__ = ["WorkflowSettings", "DEFAULT_GRPO_RUNS", "DIRECT_RUNS", "MAIN_RUN", "stage_configs", "stage_parameters",
-           "notebook_parameters", "write_if_changed", "write_stage_configs", "load_stage_config"]
+           "notebook_parameters", "rl_stage", "write_if_changed", "write_stage_configs", "load_stage_config"]

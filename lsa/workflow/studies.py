@@ -70,6 +70,15 @@ def count_parameters(model_dir: str | Path) -> int | None:
     return total or None
 
 
+def with_models(config: dict, models: dict[str, str | Path]) -> dict:
+    """`config` with each method of `models` (method -> model file or directory) given that model."""
+    ev = dict(config["evaluation"])
+    params = {name: dict(values) for name, values in (ev.get("method_params") or {}).items()}
+    for method, model in models.items():
+        params[method] = {**params.get(method, {}), "model": str(model)}
+    return {**config, "evaluation": {**ev, "method_params": params}}
+
+
 def evaluate_policies(config: dict, policies: dict[str, str | Path], progress: bool = True) -> pd.DataFrame:
     """Every policy (name -> model directory) as `lsa-code` on the slice's instances and budgets,
     plus the slice's reference methods once; one tidy table with the columns of `evaluate` and
@@ -110,4 +119,4 @@ def export_log(source: str | Path, output: str | Path, config: dict | None = Non
     return df
 
 
-__all__ = ["prompt_length_study", "evaluate_policies", "count_parameters", "export_log", "PROMPT_STUDY_DEFAULTS"]
+__all__ = ["prompt_length_study", "evaluate_policies", "with_models", "count_parameters", "export_log", "PROMPT_STUDY_DEFAULTS"]

@@ -47,7 +47,7 @@ def method_style(method: str) -> dict:
     if method == "lsa-direct":
         return {"color": "0.35", "marker": "X", "linestyle": "--"}
     if method == "ppo":
-        return {"color": "0.55", "marker": "d", "linestyle": (0, (5, 3, 1, 3))}
+        return {"color": "#882255", "marker": "d", "linestyle": (0, (5, 3, 1, 3))}
     return style_of(method, METHOD_ORDER)
 
 
