@@ -85,6 +85,20 @@ def test_every_layer_this_machine_offers_is_active(net):
     assert all(name in text for name in oslayer.LAYERS) and "language" in text
 
 
+def test_missing_layers_are_reported_not_fatal(net, monkeypatch, caplog):
+    """On a kernel without Landlock or without libseccomp the program still runs, and the missing
+    layers are named (a log line once per process; `lsa exec --explain`)."""
+    oslayer.prepare()
+    monkeypatch.setattr(oslayer, "_BPF", ())
+    monkeypatch.setattr(oslayer, "_LANDLOCK_ABI", 0)
+    monkeypatch.setattr(oslayer, "_WARNED", False)
+    with caplog.at_level("WARNING", logger="lsa.programs"):
+        result = run_program(HARMLESS, net, timeout_s=5.0)
+    assert result.status == "ok" and "seccomp" not in result.layers and "landlock" not in result.layers
+    assert any("seccomp" in r.message and "landlock" in r.message for r in caplog.records)
+    assert "seccomp      INACTIVE" in oslayer.explain(0)
+
+
 def test_seeded_rng_is_deterministic(net):
     src = "def assign(net, rng):\n    return rng.integers(0, net.K, net.N)\n"
     a, b, c = run_programs([src, src, src], net, seeds=[5, 5, 6])

@@ -175,7 +175,7 @@ def _run(sources, nets, timeout_s=2.0, seeds=None, workers=None, memory_mb=1024,
     if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not (
             math.isfinite(timeout_s) and 0 < timeout_s <= 3600):
         raise LSAError(f"timeout must be seconds in (0, 3600], got {timeout_s}")
-    if not (isinstance(memory_mb, int) and 16 <= memory_mb <= 1 << 20):
+    if isinstance(memory_mb, bool) or not (isinstance(memory_mb, (int, np.integer)) and 16 <= memory_mb <= 1 << 20):
         raise LSAError(f"memory_mb must be an integer in [16, {1 << 20}], got {memory_mb}")
     workers = max(1, int(workers or _usable_cores()))
 
