@@ -193,10 +193,13 @@ class DirectConfig(Section):
     train_k: list[int] = option([3], "Channel counts K.")
     max_steps: int = option(100, "GRPO steps of each direct run.")
     max_completion_length: int = option(64, "Max new tokens of a channel list.")
+    beta: float = option(0.04, "KL coefficient to the starting model (keeps the SFT list format; 0: none).")
 
     def check(self) -> None:
         if self.max_steps < 1 or self.max_completion_length < 1:
             self.fail("max_steps and max_completion_length must be >= 1")
+        if self.beta < 0:
+            self.fail("beta must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -247,4 +250,5 @@ def policy_config(config: dict | None) -> PolicyConfig:
 def direct_variant(grpo: GRPOConfig, direct: DirectConfig) -> GRPOConfig:
     """The GRPO settings of a direct-paradigm run: the code run's, with the `direct:` differences."""
     return dataclasses.replace(grpo, paradigm="direct", train_n=direct.train_n, train_k=direct.train_k,
-                               max_steps=direct.max_steps, max_completion_length=direct.max_completion_length)
+                               max_steps=direct.max_steps, max_completion_length=direct.max_completion_length,
+                               beta=direct.beta)
