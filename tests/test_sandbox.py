@@ -157,6 +157,37 @@ def test_facade_covers_what_programs_use(net):
         assert name not in NUMPY.names
 
 
+EVERY_METHOD = """
+def assign(net, rng):
+    a = net.greedy()
+    b = [int(x) for x in a]
+    n = net.interferers(3)[0].size + net.victims(3)[0].size + net.neighbors(3).size
+    x = float(net.degree().sum() + net.total_interference_w().sum() + net.coupling().sum())
+    y = float(net.interference(b).sum() + net.channel_interference(b).sum() + net.sinr(b).sum())
+    z = net.utility(b) + net.conflicts(b) + float(net.move_gains(b).sum()) + float(net.rates(b).mean())
+    c = net.best_response(b, links=[1, 2, 3], rounds=2)
+    k, g = net.best_move(c, 5)
+    c = net.descend(net.improve(c, sweeps=1))
+    c = net.kick(net.tabu_search(c, rng, steps=200), rng, size=3)
+    c = net.improve_swaps(net.swap(c, 1, 2), partners=2) if net.swap_gain(c, 1, 2) > -1e300 else c
+    c = net.solve_cluster(c, net.cluster(7, size=4))
+    r = net.restarts(rng, time_s=0.05)
+    c = net.anneal(net.ils(c, rng, time_s=0.05), rng, time_s=0.05)
+    c = net.local_search(c, rng, time_s=0.1)
+    print(n > 0, x > 0, y > 0, z > 0, net.order_by_signal().size + net.order_by_coupling().size)
+    return c
+"""
+
+
+def test_every_net_method_runs_inside_the_filter(net):
+    """No primitive may need what the child lacks (a JIT compile, a file, a thread, a lazy import
+    of a new module): the parent prepares everything before forking."""
+    result = run_program(EVERY_METHOD, net, timeout_s=10.0)
+    assert result.status == "ok", result.error
+    assert result.stdout.split() == ["True"] * 4 + [str(2 * net.N)]
+    assert result.offers >= 1 and result.best_utility >= result.utility > 0
+
+
 TIMEOUTS = {
     "infinite loop": "def assign(net, rng):\n    while True:\n        pass\n",
     "loop that swallows exceptions": ("def assign(net, rng):\n    while True:\n        try:\n"

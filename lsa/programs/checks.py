@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import sys
 
 import numpy as np
 from RestrictedPython import compile_restricted_exec
@@ -196,9 +197,15 @@ def guarded_apply(func, *args, **kwargs):
 
 
 def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
-    if level or name not in MODULES:
-        raise ImportError(f"import of {name!r} is not allowed (numpy and math only)")
-    return MODULES[name] if fromlist or "." not in name else MODULES[name.split(".")[0]]
+    """`import` for programs: numpy and math give their facades. Any other name can only come from
+    numpy's C code, which imports its own helper modules lazily through the calling frame's
+    `__import__` (PyImport_Import) and uses sys.modules, not our return value; import statements of
+    other modules are refused when compiling. So: already loaded modules pass, nothing new loads."""
+    if not level and name in MODULES:
+        return MODULES[name] if fromlist or "." not in name else MODULES[name.split(".")[0]]
+    if not level and name in sys.modules:
+        return sys.modules[name]
+    raise ImportError(f"import of {name!r} is not allowed (numpy and math only)")
 
 
 class CappedOutput:
