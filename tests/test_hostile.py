@@ -378,6 +378,42 @@ def test_hostile_programs_are_contained(tmp_path):
     assert "protocol" in results["escaped: forge frames: NaN header, bad lengths"]["error"]
 
 
+_PARENT_DIES = r"""
+import ctypes, os, signal, subprocess, sys, time
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)            # subreaper: an orphan would be reparented to us
+code = ("from lsa.programs.runner import run_program\nfrom lsa.sim.generate import generate_ppp\n"
+        "run_program('def assign(net, rng):\\n    while True:\\n        pass\\n', "
+        "generate_ppp(30, 2, 'dense', 0), timeout_s=60)\n")
+parent = subprocess.Popen([sys.executable, "-c", code])
+child = None
+for _ in range(600):
+    time.sleep(0.05)
+    try:
+        kids = open(f"/proc/{parent.pid}/task/{parent.pid}/children").read().split()
+    except OSError:
+        kids = []
+    if kids:
+        child = int(kids[0])
+        break
+os.kill(parent.pid, signal.SIGKILL)
+parent.wait()
+time.sleep(1.0)
+try:
+    os.waitpid(-1, os.WNOHANG)                      # reap the orphan if it died and came to us
+except ChildProcessError:
+    pass
+alive = child is not None and os.path.exists(f"/proc/{child}") and \
+    open(f"/proc/{child}/stat").read().split()[2] != "Z"
+print("found" if child else "no-child", "alive" if alive else "gone")
+"""
+
+
+def test_children_die_with_their_parent():
+    """PR_SET_PDEATHSIG: when the parent is killed mid-run, its sandbox child does not live on."""
+    proc = subprocess.run([sys.executable, "-c", _PARENT_DIES], capture_output=True, text=True, timeout=120)
+    assert proc.stdout.split() == ["found", "gone"], proc.stdout + proc.stderr[-2000:]
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv")
 def test_hostile_programs_are_contained_for_an_unprivileged_user():
