@@ -18,7 +18,7 @@ from lsa.sim.network import Network
 
 def solve(net: Network, run: Anytime, rng: np.random.Generator, kick_size: int = 3, push_rel: float = 0.3,
           temperature: float = 0.0, start: str = "greedy") -> dict:
-    """Kicks of `kick_size` links (a random link and random coupled neighbours); the repair
+    """Kicks of `kick_size` links (a random link and some of its 8 most coupled links); the repair
     re-examines neighbours whose coupling to a moved link is at least `push_rel` of their noise +
     interference; `temperature` > 0 accepts worse kicks with probability exp(change / temperature)."""
     t0 = time.perf_counter()

@@ -79,7 +79,7 @@ def _seed(rng: np.random.Generator) -> None:
 
 
 def ils(state, deadline: float, rng: np.random.Generator, kick_size: int = 3, push_rel: float = 0.3,
-        max_evals: int = 2000, freeze: bool = False, strong: int = 0, temperature: float = 0.0,
+        max_evals: int = 2000, freeze: bool = True, strong: int = 8, temperature: float = 0.0,
         stall_kicks: int | None = None, max_kick_size: int = 24, chunk: int = 64, on_best=None,
         best: Best | None = None, max_kicks: int | None = None, target: float = np.inf) -> dict:
     """Iterated local search until `deadline` (or `target` utility): kicks of `kick_size` coupled
@@ -87,7 +87,10 @@ def ils(state, deadline: float, rng: np.random.Generator, kick_size: int = 3, pu
     kept with probability exp(change / temperature)). Restarts keep the best: after `stall_kicks`
     kicks without improvement (default N) the search goes back to the best and doubles the kick
     size (up to `max_kick_size`); an improvement resets it. The state ends at the best.
-    `strong` > 0 draws kicked neighbours from each link's `strong` most coupled links."""
+    `strong` > 0 draws kicked neighbours from each link's `strong` most coupled links (0: any
+    coupled link); with `freeze` the kicked links keep their new channels until the rest of the
+    repair has settled. Measured at N = 2000, K = 8, 2 s (dense and ultra-dense: 6 instances x 2
+    runs, sparse: 2): strong = 8 with freeze beats uniform kicks without it by 0.5 % to 1 %."""
     if state.net.K < 2:
         return {"kicks": 0, "kicks_accepted": 0, "kicks_improved": 0, "restarts": 0}
     _seed(rng)
