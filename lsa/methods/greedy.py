@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from lsa.methods.local_search import RESERVE_S
 from lsa.methods.protocol import Anytime
 from lsa.methods.registry import Method, register
 from lsa.sim.engine import MoveState, prepare
 from lsa.sim.network import Network
+
+#: engine methods stop this long before the deadline so that their last offer lands in time (seconds)
+RESERVE_S = 0.015
 
 
 def solve(net: Network, run: Anytime, rng: np.random.Generator) -> dict:

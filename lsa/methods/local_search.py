@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 
+from lsa.methods.greedy import RESERVE_S
 from lsa.methods.protocol import Anytime
 from lsa.methods.registry import Method, register
 from lsa.sim import search
@@ -16,8 +17,6 @@ from lsa.sim.engine import MoveState, prepare
 from lsa.sim.network import Network
 
 PHASES = ("hybrid", "anneal", "ils", "tabu", "descent")
-#: the search stops this long before the deadline so that its last offer lands in time (seconds)
-RESERVE_S = 0.015
 
 
 def interference_free_bound(net: Network) -> float:
