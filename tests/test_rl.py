@@ -96,7 +96,7 @@ def test_tiled_slots_score_like_their_channel_and_scores_follow_permutations():
 def test_batched_rollout_is_the_sequential_episode(algorithm, K):
     """Inference places waves of independent links at once; it must equal the one-link-per-step episode."""
     agent = random_agent(algorithm)
-    net = generate_ppp(400, K, "dense", 4)
+    net = generate_ppp(2000, K, "sparse", 4)
     env = ChannelAssignmentEnv([net], max_channels=8)
     total, _ = play(env, lambda obs: int(np.argmax(agent.scores(obs[None])[0])))
     ctx = EpisodeContext.build(net)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
+from lsa.sim.adjacency import adjacency
 from lsa.sim.engine import MoveState, signal_order
 from lsa.sim.network import Network
 
@@ -40,8 +41,12 @@ def slot_channels(K: int, n_slots: int, permutation: np.ndarray | None = None) -
 
 
 @numba.njit(cache=True)
-def _levels(order, position, nbr_ptr, nbr_idx):  # pragma: no cover - compiled
+def _levels(order, position, nbr_ptr, nbr_idx, victim_ptr, victim_idx, inv, perm):  # pragma: no cover - compiled
+    """Wave of each link: after every earlier link it depends on, i.e. its conflict-graph neighbours
+    and the other interferers of its victims (their interference enters its harm). Victim lists are
+    in the engine's numbering (`inv`: instance -> internal, `perm`: internal -> instance)."""
     level = np.zeros(order.shape[0], dtype=np.int64)
+    deepest_interferer = np.full(order.shape[0], -1, dtype=np.int64)   # per victim, over earlier links
     for t in range(order.shape[0]):
         i = order[t]
         deepest = 0
@@ -49,7 +54,15 @@ def _levels(order, position, nbr_ptr, nbr_idx):  # pragma: no cover - compiled
             j = nbr_idx[e]
             if position[j] < t and level[j] + 1 > deepest:
                 deepest = level[j] + 1
+        for e in range(victim_ptr[inv[i]], victim_ptr[inv[i] + 1]):
+            v = perm[victim_idx[e]]
+            if deepest_interferer[v] + 1 > deepest:
+                deepest = deepest_interferer[v] + 1
         level[i] = deepest
+        for e in range(victim_ptr[inv[i]], victim_ptr[inv[i] + 1]):
+            v = perm[victim_idx[e]]
+            if deepest > deepest_interferer[v]:
+                deepest_interferer[v] = deepest
     return level
 
 
@@ -80,13 +93,53 @@ class EpisodeContext:
 
     @property
     def batches(self) -> list[np.ndarray]:
-        """The visiting order cut into waves of mutually non-adjacent links whose earlier neighbours
-        are all in earlier waves: placing a wave at once gives exactly the sequential episode."""
+        """The visiting order cut into waves: a link's observation depends only on its neighbours and
+        on the other interferers of its victims, so each wave holds links that depend on none of the
+        same wave and on no later link. Observing and placing a wave at once gives exactly the
+        sequential episode (up to floating-point summation order)."""
         if self._batches is None:
-            level = _levels(self.order, self.position, self.nbr_ptr, self.nbr_idx)
+            adj = adjacency(self.net)           # the engine's victim lists (internal numbering)
+            identity = np.arange(self.net.N)
+            level = _levels(self.order, self.position, self.nbr_ptr, self.nbr_idx, adj.out_ptr, adj.out_dst,
+                            identity if adj.inv is None else adj.inv, identity if adj.perm is None else adj.perm)
             by_level = self.order[np.argsort(level[self.order], kind="stable")]
             self._batches = np.split(by_level, np.cumsum(np.bincount(level))[:-1])
         return self._batches
+
+
+@numba.njit(cache=True)
+def _features(links, slots, gains, interference, signal, noise, snr_feature, position, nbr_ptr, nbr_idx, nbr_w,
+              assignment, best_channel, out):  # pragma: no cover - compiled
+    n_slots, n_feat, K = slots.shape[0], len(CHANNEL_FEATURES), gains.shape[1]
+    occupancy = np.zeros(K)
+    demand = np.zeros(K)
+    for b in range(links.shape[0]):
+        i = links[b]
+        occupancy[:] = 0.0
+        demand[:] = 0.0
+        placed = 0
+        for e in range(nbr_ptr[i], nbr_ptr[i + 1]):
+            c = assignment[nbr_idx[e]]
+            if c >= 0:
+                occupancy[c] += 1.0
+                placed += 1
+            else:
+                demand[best_channel[nbr_idx[e]]] += nbr_w[e]
+        degree = nbr_ptr[i + 1] - nbr_ptr[i]
+        per_degree = 1.0 / max(degree, 1)
+        for s in range(n_slots):
+            k = slots[s]
+            rate = np.log2(1.0 + signal[i, k] / (noise + interference[b, k]))
+            row = (snr_feature[i, k], 10.0 * np.log10(1.0 + interference[b, k] / noise) / DB_SCALE,
+                   rate / RATE_SCALE, (rate - gains[b, k]) / RATE_SCALE, occupancy[k] * per_degree,
+                   np.log1p(demand[k]), 1.0 if s < K else 0.0)
+            for f in range(n_feat):
+                out[b, s * n_feat + f] = min(max(row[f], -CLIP), CLIP)
+        base = n_slots * n_feat
+        overall = (position[i] / position.shape[0], np.log2(K) / 4.0, np.log1p(degree) / np.log1p(DEGREE_SCALE),
+                   placed * per_degree)
+        for f in range(len(GLOBAL_FEATURES)):
+            out[b, base + f] = min(max(overall[f], -CLIP), CLIP)
 
 
 def observe(ctx: EpisodeContext, state: MoveState, links: np.ndarray,
@@ -95,39 +148,10 @@ def observe(ctx: EpisodeContext, state: MoveState, links: np.ndarray,
     channel `slots[s]` (default: S = K slots, one per channel), and their (B, K) exact marginal
     sum-rate gains per channel (the rewards of the possible actions)."""
     net = ctx.net
-    K, noise = net.K, net.noise_w
     links = np.asarray(links, dtype=np.int64)
-    B = links.shape[0]
-    if slots is None:
-        slots = np.arange(K)
-    valid = (np.arange(len(slots)) < K).astype(np.float64)
+    slots = np.arange(net.K) if slots is None else np.asarray(slots, dtype=np.int64)
     gains = state.all_gains(links)
-    interference = state.interference_of(links)
-    own_rate = np.log2(1.0 + net.signal_w[links] / (noise + interference))
-    # neighbours of every link of the batch, flattened (row = index in the batch)
-    start, stop = ctx.nbr_ptr[links], ctx.nbr_ptr[links + 1]
-    degree = stop - start
-    rows = np.repeat(np.arange(B), degree)
-    entries = np.arange(int(degree.sum())) - np.repeat(np.cumsum(degree) - degree, degree) + np.repeat(start, degree)
-    nbr = ctx.nbr_idx[entries]
-    channel = state.assignment[nbr]          # a view (or one O(N) copy on renumbered large instances)
-    placed = channel >= 0
-    n_placed = np.bincount(rows[placed], minlength=B)
-    occupancy = np.bincount(rows[placed] * K + channel[placed], minlength=B * K).reshape(B, K)
-    free = ~placed
-    demand = np.bincount(rows[free] * K + ctx.best_channel[nbr[free]], weights=ctx.nbr_w[entries[free]],
-                         minlength=B * K).reshape(B, K)
-    per_degree = 1.0 / np.maximum(degree, 1)
-    per_channel = np.stack([
-        ctx.snr_feature[links],
-        10.0 * np.log10(1.0 + interference / noise) / DB_SCALE,
-        own_rate / RATE_SCALE,
-        (own_rate - gains) / RATE_SCALE,
-        occupancy * per_degree[:, None],
-        np.log1p(demand),
-    ], axis=2)[:, slots, :]
-    per_channel = np.concatenate([per_channel, np.broadcast_to(valid[None, :, None], (B, len(slots), 1))], axis=2)
-    overall = np.stack([ctx.position[links] / net.N, np.full(B, np.log2(K) / 4.0),
-                        np.log1p(degree) / np.log1p(DEGREE_SCALE), n_placed * per_degree], axis=1)
-    obs = np.concatenate([per_channel.reshape(B, -1), overall], axis=1)
-    return np.clip(obs, -CLIP, CLIP).astype(np.float32), gains
+    obs = np.empty((links.shape[0], observation_size(slots.shape[0])), dtype=np.float32)
+    _features(links, slots, gains, state.interference_of(links), net.signal_w, float(net.noise_w), ctx.snr_feature,
+              ctx.position, ctx.nbr_ptr, ctx.nbr_idx, ctx.nbr_w, state.assignment, ctx.best_channel, obs)
+    return obs, gains
