@@ -21,7 +21,7 @@ from lsa.policy.config import EMBEDDED_DIRECT_DIR, EMBEDDED_POLICY_DIR, Inferenc
 from lsa.policy.models import load_policy
 from lsa.policy.prompts import DEFAULT_PROMPT_TOKENS, code_prompt, direct_prompt, program_source
 from lsa.policy.rewards import parse_channel_list
-from lsa.programs.runner import run_programs
+from lsa.programs.runner import prepare_sandbox, run_programs
 
 #: stop sampling when less than this is left (a program still needs its sandbox start-up)
 MIN_EXEC_S = 0.05
@@ -66,6 +66,7 @@ def _prepare(params: dict, default_dir: Path) -> dict:
 
 def prepare_code(net, params: dict) -> dict:
     """Load the code policy (params['model']: path or HF id; None → the shipped embedded policy)."""
+    prepare_sandbox(net)                      # engine kernels, seccomp filter: outside the budget
     return _prepare(params, EMBEDDED_POLICY_DIR)
 
 
