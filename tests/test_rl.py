@@ -221,3 +221,17 @@ def test_lsa_methods_lists_dqn_and_ppo():
 def test_unknown_method_parameter_is_an_error():
     with pytest.raises(LSAError, match="unknown parameter"):
         run_method(generate_ppp(20, 3, "dense", 0), "ppo", 0.3, params={"epsilonn": 0.1})
+
+
+def test_cli_rl_train_writes_model_and_log(tmp_path, capsys):
+    import yaml
+
+    config = tmp_path / "profile.yaml"
+    config.write_text(yaml.safe_dump({"rl": TINY.to_dict()}))
+    model, log = tmp_path / "m" / "ppo.zip", tmp_path / "m" / "ppo.csv"
+    assert main(["rl-train", "--config", str(config), "--algorithm", "ppo", "--output", str(model),
+                 "--log", str(log), "--timesteps", "200"]) == 0
+    assert load_agent(model, "ppo").metadata["trained"]["timesteps"] == 200 and len(pd.read_csv(log)) > 0
+    assert main(["rl-train", "--config", str(config), "--algorithm", "ppo", "--output", str(tmp_path / "m.pt"),
+                 "--log", str(log)]) == 2
+    assert "must end in .zip" in capsys.readouterr().err
