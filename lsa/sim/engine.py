@@ -264,6 +264,9 @@ def max_cluster(K: int) -> int:
 def _chunked(fn, n: int, deadline: float | None, first: int = 64) -> bool:
     """Run fn(lo, hi) over [0, n) in chunks of about 3 ms (see `search.next_chunk`), checking
     `deadline` between chunks; returns True if all of [0, n) was done."""
+    if deadline is None:
+        fn(0, n)
+        return True
     lo, size = 0, first
     while lo < n:
         if deadline is not None and time.perf_counter() >= deadline:
@@ -273,7 +276,7 @@ def _chunked(fn, n: int, deadline: float | None, first: int = 64) -> bool:
         fn(lo, hi)
         spent = time.perf_counter() - t0
         lo = hi
-        size = search.next_chunk(size, spent, np.inf if deadline is None else deadline, target_s=0.003)
+        size = search.next_chunk(size, spent, deadline, target_s=0.003)
     return True
 
 
