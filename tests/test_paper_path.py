@@ -13,7 +13,7 @@ import pytest
 
 from lsa.config import load_yaml
 from lsa.policy.config import policy_config
-from lsa.policy.corpus import sample_program
+from lsa.policy.grammar import sample_program
 from lsa.policy.prompts import CODE_INSTRUCTION, code_prompt
 from lsa.policy.serializer import count_tokens
 from lsa.programs.primitives import API_DOC

@@ -10,7 +10,7 @@ import pytest
 
 from lsa.cli import main
 from lsa.errors import LSAError
-from lsa.policy.corpus import sample_program
+from lsa.policy.grammar import sample_program
 from lsa.policy.prompts import extract_code, program_source
 from lsa.programs import oslayer
 from lsa.programs.channel import (
@@ -114,8 +114,10 @@ def test_pretraining_corpus_stays_valid(net):
     for source in sources:
         check_program(source)
     small = generate_ppp(60, 4, "dense", seed=1)
-    results = run_programs(sources[:60], small, timeout_s=10.0, seeds=list(range(60)))
-    assert [r.status for r in results] == ["ok"] * 60, {r.error for r in results if r.status != "ok"}
+    results = run_programs(sources[:40], small, timeout_s=0.5, seeds=list(range(40)))
+    # anytime programs may run to their deadline; every one must hand in a valid incumbent in time
+    assert all(r.status in ("ok", "timeout") and r.best_utility is not None for r in results), \
+        {r.error for r in results if r.best_utility is None}
 
 
 FACADE_PROGRAM = """

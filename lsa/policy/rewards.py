@@ -6,7 +6,8 @@ the sandbox (parallel) and caches the result, so the three functions never run a
 
 Formulas (code paradigm):
 - R_struct ∈ [0, 1], graded: 0.2 code block present, 0.4 parses, 0.6 passes the allow-list,
-  0.8 runs in time without error, 1.0 its output is valid without repair.
+  0.8 offered a valid incumbent before its deadline (possibly repaired, possibly then stopped),
+  1.0 returned in time and its output is valid without repair.
 - R_perf, piecewise linear in the utility U of the best assignment the program offered before its
   deadline (repaired): −1 at U_rand (the mean of 8 random assignments), 0 at U_greedy (the greedy
   heuristic), 1 at U_ref (the strong classical reference — by default `local-search` — run with the
@@ -14,9 +15,11 @@ Formulas (code paradigm):
       U ≥ U_greedy: (U − U_greedy) / (U_ref − U_greedy);   U < U_greedy: (U − U_greedy) / (U_greedy − U_rand).
   So programs above greedy still get a gradient all the way up to (and past) the strong reference.
   A program that offered nothing gets lo.
-- R_depth ∈ [−1, 0], a complexity/run-time regulariser:
-  −0.5·clip((nodes − free) / scale, 0, 1) − 0.5·clip(runtime_s / timeout_s, 0, 1),
-  nodes = AST node count; 0 for text that never ran.
+- R_depth ∈ [−1, 0], a complexity / latency regulariser:
+  −0.5·clip((nodes − free) / scale, 0, 1) − 0.5·clip(first_offer_s / timeout_s, 0, 1),
+  nodes = AST node count, first_offer_s = when the first valid incumbent arrived (the timeout when
+  none did): anytime programs may use their whole time, but should offer something early. 0 for
+  text that never ran.
 Direct paradigm: R_struct 0.25 list present, 0.5 all entries integers, 0.75 length N, 1.0 all in
 [0, K); R_perf as above on the repaired list; R_depth = 0.
 """
@@ -44,7 +47,7 @@ class Outcome:
 
     struct: float
     utility: float | None
-    runtime_s: float
+    runtime_s: float     # code: seconds to the first valid incumbent (timeout when none)
     ast_nodes: int
     valid: bool          # ok and no repair needed
     status: str
@@ -169,15 +172,16 @@ class RewardContext:
         by_prog = dict(zip(uniq, results))
         for source, key in zip(todo, todo_keys):
             res = by_prog[(source, key[1])]
+            offered = res.best_utility is not None
             if res.status == "rejected":
                 struct = 0.4
-            elif res.status != "ok":
-                struct = 0.6
-            else:
+            elif res.status == "ok":
                 struct = 0.8 if res.repaired else 1.0
-            utility = res.utility if res.status == "ok" else None
-            self.cache[key] = Outcome(struct, utility, float(res.runtime_s or 0.0), int(res.ast_nodes or 0),
-                                      res.status == "ok" and not res.repaired, res.status)
+            else:                                 # error or timeout: an incumbent offered in time still counts
+                struct = 0.8 if offered else 0.6
+            runtime = res.first_offer_s if offered and res.first_offer_s is not None else self.timeout_s
+            self.cache[key] = Outcome(struct, res.best_utility if offered else None, float(runtime),
+                                      int(res.ast_nodes or 0), res.status == "ok" and not res.repaired, res.status)
 
     def _run_direct(self, keys):
         for key in keys:
