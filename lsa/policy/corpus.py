@@ -13,6 +13,7 @@ from lsa.sim.generate import generate_ppp
 from lsa.sim.network import REGIMES
 from lsa.sim.params import NetworkConfig
 
+
 def sample_channel_list(N: int, K: int, rng: np.random.Generator) -> str:
     """A channel list completion for the direct paradigm (used only if pretrain.direct_share > 0)."""
     return "[" + ", ".join(str(int(c)) for c in rng.integers(0, K, size=N)) + "]"
