@@ -20,8 +20,9 @@ FORMAT = "lsa-rl-v1"
 #: the policy network (lsa.rl.policies): a per-slot scorer shared by every channel
 ARCHITECTURE = "slot-scorer-v1"
 META_NAME = "lsa_rl.json"
-#: a metadata entry larger than this is not ours
+#: a metadata entry larger than this is not ours; nor an archive that unpacks to more than MAX_ARCHIVE_BYTES
 MAX_META_BYTES = 1 << 16
+MAX_ARCHIVE_BYTES = 256 << 20
 
 
 def spaces(max_channels: int):
@@ -85,6 +86,8 @@ def read_metadata(path: str | Path) -> dict:
                 _fail(path, f"not a model saved by `lsa rl-train` (no {META_NAME} or policy.pth in the archive)")
             if archive.getinfo(META_NAME).file_size > MAX_META_BYTES:
                 _fail(path, f"{META_NAME} is too large")
+            if sum(info.file_size for info in archive.infolist()) > MAX_ARCHIVE_BYTES:
+                _fail(path, f"it unpacks to more than {MAX_ARCHIVE_BYTES >> 20} MiB")
             meta = json.loads(archive.read(META_NAME).decode())
     except (zipfile.BadZipFile, OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         _fail(path, f"not a model saved by `lsa rl-train` ({type(exc).__name__})")
