@@ -3,7 +3,7 @@ at N = 2000, parallel throughput of small programs on 1 and 2 workers, and `load
 validation) at N = 10,000 and 100,000 dense. `--compare OLD` runs the same measurements on an old
 checkout (module `lsa.sandbox`, e.g. `git worktree add /tmp/base c59f978`) in the same session.
 
-    python benchmarks/bench_sandbox.py                         # about 1-3 minutes (N=100,000 is generated once, cached)
+    python benchmarks/bench_sandbox.py                         # a few minutes (N=100,000 is generated once, cached)
     python benchmarks/bench_sandbox.py --compare /tmp/base     # old and new side by side
     python benchmarks/bench_sandbox.py --quick                 # no N = 100,000
 """
@@ -36,9 +36,22 @@ def _modules(old: str | None):
     return run_program, run_programs, load_npz
 
 
-def measure(old: str | None, cache: Path, sizes: list[int], repeats: int = 30, programs: int = 64) -> dict:
+def measure(old: str | None, cache: Path, sizes: list[int], part: str, repeats: int = 15,
+            programs: int = 32) -> dict:
+    """One implementation's numbers: part 'sandbox' (latency, throughput) or 'load'."""
     run_program, run_programs, load_npz = _modules(old)
     out: dict = {"impl": old or "new"}
+    if part == "load":
+        for n_links in sizes:
+            loads = []
+            for _ in range(3 if n_links <= 10_000 else 2):
+                t = time.perf_counter()
+                loaded = load_npz(cache / f"dense-{n_links}.npz")
+                loads.append(time.perf_counter() - t)
+            out[f"load_{n_links}_s"] = min(loads)
+            out[f"load_{n_links}_M"] = loaded.M
+            del loaded
+        return out
     net = load_npz(cache / "dense-2000.npz")
     first = run_program(TRIVIAL, net, timeout_s=2.0)
     assert first.status == "ok", first.error
@@ -48,24 +61,27 @@ def measure(old: str | None, cache: Path, sizes: list[int], repeats: int = 30, p
         result = run_program(TRIVIAL, net, timeout_s=2.0)
         times.append(time.perf_counter() - t)
         assert result.status == "ok", result.error
-    out["latency_ms"] = statistics.median(times) * 1000
-    out["latency_max_ms"] = max(times) * 1000
+    out["latency"] = times
     small = load_npz(cache / "dense-500.npz")
+    run_programs([SMALL] * 2, small, timeout_s=5.0)
     for workers in (1, 2):
         t = time.perf_counter()
         results = run_programs([SMALL] * programs, small, timeout_s=5.0, seeds=list(range(programs)), workers=workers)
         elapsed = time.perf_counter() - t
         assert all(r.status == "ok" for r in results), {r.error for r in results if r.status != "ok"}
         out[f"throughput_{workers}w"] = programs / elapsed
-    for n_links in sizes:
-        loads = []
-        for _ in range(3 if n_links <= 10_000 else 2):
-            t = time.perf_counter()
-            loaded = load_npz(cache / f"dense-{n_links}.npz")
-            loads.append(time.perf_counter() - t)
-        out[f"load_{n_links}_s"] = min(loads)
-        out[f"load_{n_links}_M"] = loaded.M
-        del loaded
+    return out
+
+
+def _combine(parts: list[dict]) -> dict:
+    """Rounds of one implementation: latency median/max over all calls, throughput median of rounds."""
+    out = {"impl": parts[0]["impl"]}
+    latency = [t for part in parts if "latency" in part for t in part["latency"]]
+    if latency:
+        out["latency_ms"] = statistics.median(latency) * 1000
+        out["latency_max_ms"] = max(latency) * 1000
+    for key in {k for part in parts for k in part if k.startswith(("throughput", "load"))}:
+        out[key] = statistics.median(part[key] for part in parts if key in part)
     return out
 
 
@@ -105,21 +121,27 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path("/tmp/lsa-bench-instances"),
                         help="where the generated instances are kept between runs")
     parser.add_argument("--json", type=Path, help="also write the numbers as JSON")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of the sandbox measurements")
     parser.add_argument("--impl", help=argparse.SUPPRESS)        # internal: one measurement in a subprocess
+    parser.add_argument("--part", default="sandbox", help=argparse.SUPPRESS)
     args = parser.parse_args()
     sizes = [10_000] if args.quick else [10_000, 100_000]
     if args.impl is not None:
-        print(json.dumps(measure(args.impl or None, args.cache, sizes)))
+        print(json.dumps(measure(args.impl or None, args.cache, sizes, args.part)))
         return
     ensure_instances(args.cache, sizes)
-    rows = []
-    for impl in ([args.compare] if args.compare else []) + [""]:
-        proc = subprocess.run([sys.executable, __file__, "--impl", impl, "--cache", str(args.cache),
-                               *(["--quick"] if args.quick else [])], capture_output=True, text=True,
-                              cwd=Path(__file__).resolve().parents[1] if not impl else impl)
-        if proc.returncode:
-            raise SystemExit(f"measurement of {impl or 'new'} failed:\n{proc.stderr[-3000:]}")
-        rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    impls = ([args.compare] if args.compare else []) + [""]
+    parts: dict[str, list] = {impl: [] for impl in impls}
+    # old and new alternate, round by round, so that both see the same machine load
+    for part in ["sandbox"] * args.rounds + ["load"]:
+        for impl in impls:
+            proc = subprocess.run([sys.executable, __file__, "--impl", impl, "--part", part, "--cache", str(args.cache),
+                                   *(["--quick"] if args.quick else [])], capture_output=True, text=True,
+                                  cwd=Path(__file__).resolve().parents[1] if not impl else impl)
+            if proc.returncode:
+                raise SystemExit(f"measurement of {impl or 'new'} failed:\n{proc.stderr[-3000:]}")
+            parts[impl].append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    rows = [_combine(parts[impl]) for impl in impls]
     _report(rows, sizes)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))

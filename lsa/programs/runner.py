@@ -9,13 +9,12 @@ with guards, `facade`: the allow-listed namespace). Programs may stream incumben
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import select
 import signal
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -39,6 +38,7 @@ from lsa.programs.channel import (
 from lsa.programs.checks import ProgramRejected, compile_program
 from lsa.programs.child import run_child
 from lsa.programs.primitives import prepare
+from lsa.programs.result import ExecResult, rejected
 from lsa.sim import engine
 from lsa.sim.network import Network
 from lsa.sim.utility import sum_rate
@@ -52,53 +52,6 @@ _READ_CHUNK = 1 << 20
 
 __all__ = ["ExecResult", "ProgramRejected", "STATUSES", "STDOUT_CAP_BYTES", "prepare_sandbox", "run_program",
            "run_programs"]
-
-
-@dataclass
-class ExecResult:
-    """Outcome of one program run, every number measured or computed by the parent. `runtime_s`:
-    from the program's start to its result (or to the kill at the timeout); `wall_s`: end to end.
-    `assignment`/`utility`: the program's return value (status ok); `best_*`: the best of its
-    offers made before the deadline, the return value included; `offers`: how many were scored."""
-
-    status: str                               # 'ok' | 'timeout' | 'rejected' | 'error' | 'memory'
-    assignment: np.ndarray | None
-    utility: float | None
-    runtime_s: float
-    repaired: bool
-    repairs: dict
-    error: str
-    ast_nodes: int
-    stdout_bytes: int
-    wall_s: float = 0.0
-    stdout: str = ""
-    reject_reason: str = ""
-    best_assignment: np.ndarray | None = None
-    best_utility: float | None = None
-    offers: int = 0
-    first_offer_s: float | None = None
-    layers: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-    def to_dict(self, include_assignment: bool = False) -> dict:
-        out = asdict(self)
-        for key in ("assignment", "best_assignment"):
-            value = getattr(self, key)
-            if include_assignment:
-                out[key] = None if value is None else value.tolist()
-            else:
-                del out[key]
-        return out
-
-    def to_json(self, include_assignment: bool = False) -> str:
-        return json.dumps(self.to_dict(include_assignment))
-
-
-def _rejected(message: str, reason: str) -> ExecResult:
-    return ExecResult("rejected", None, None, 0.0, False, {}, message, 0, 0, reject_reason=reason)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -189,10 +142,10 @@ def _run(sources, nets, timeout_s=2.0, seeds=None, workers=None, memory_mb=1024,
             else:
                 code, nodes = compile(source, "<program>", "exec"), 0
         except ProgramRejected as exc:
-            results[index] = _rejected(str(exc), exc.reason)
+            results[index] = rejected(str(exc), exc.reason)
             continue
         except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-            results[index] = _rejected(f"program rejected: {exc}", "syntax")
+            results[index] = rejected(f"program rejected: {exc}", "syntax")
             continue
         pending.append(_Job(index, net, code, seed, float(timeout_s), int(memory_mb), nodes, checked, extra_namespace))
     if pending:
@@ -224,11 +177,20 @@ def _run(sources, nets, timeout_s=2.0, seeds=None, workers=None, memory_mb=1024,
                 if not job.finished and now >= job.deadline:
                     _drain(job, on_offer)      # what is already in the pipe arrived in time
                 if job.finished or now >= job.deadline:
-                    wait_status, was_running = _finish(job)
+                    reported = job.done_at is not None and not job.violation
+                    if reported:                # it exits by itself: score while its teardown runs
+                        _kill(job.pid)
+                        wait_status, was_running = 0, False
+                    else:                       # the wait status tells a crash from a kill
+                        wait_status, was_running = _finish(job)
                     poller.unregister(fd)
                     os.close(fd)
                     del running[fd]
-                    results[job.index] = _result(job, wait_status, was_running, compute_utility, on_offer)
+                    try:
+                        results[job.index] = _result(job, wait_status, was_running, compute_utility, on_offer)
+                    finally:                    # on_offer may raise: the child is reaped all the same
+                        if reported:
+                            _reap(job.pid)
     finally:                                   # an exception (on_offer, KeyboardInterrupt): no child left
         if limits is not None:
             limits.restore_original_limits()
