@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
 	$(BIN)/pip install "$(TORCH)"
-	$(BIN)/pip install -e ".[test]"
+	$(BIN)/pip install -e ".[test,slurm]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name lsa --display-name "LSA (.venv)"
 	touch $(STAMP)
 
