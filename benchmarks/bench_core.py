@@ -14,11 +14,12 @@ import time
 import numpy as np
 
 from lsa.methods.protocol import GRACE_FRACTION, run_method
-from lsa.methods.registry import METHODS
+from lsa.methods import all_methods
 from lsa.sim.generate import generate_ppp
 from lsa.sim.utility import sum_rate
 
-CLASSICAL = [m for m in METHODS if not m.startswith("lsa-")]
+#: every method but the learned ones (they have their own benchmarks)
+CLASSICAL = [m for m, spec in all_methods().items() if not spec.accepts_model]
 
 
 def timed(fn, repeat=5):
