@@ -362,9 +362,22 @@ def test_suite_has_every_class():
     assert len(LANGUAGE) >= 40
 
 
+def _os_layer_complete() -> str:
+    """'' when this machine gives the layers the escaped programs are meant to meet, else what is missing."""
+    from lsa.programs import oslayer
+
+    missing = {"seccomp", "landlock", "namespaces", "pdeathsig"} - set(oslayer.layer_names(oslayer.probe()))
+    return ", ".join(sorted(missing))
+
+
 def test_hostile_programs_are_contained(tmp_path):
     report, proc, env = _run_driver(tmp_path)
-    assert _breaches(report, proc, env) == []
+    breaches = _breaches(report, proc, env)
+    missing = _os_layer_complete()
+    if missing:                               # a weaker kernel: the language layer must still hold
+        assert [b for b in breaches if b.startswith(("language", "victim of language"))] == []
+        pytest.skip(f"OS layer incomplete on this machine ({missing}): escaped programs not judged")
+    assert breaches == []
     results = report["results"]
     assert all(r["status"] in ("rejected", "error", "memory", "timeout", "ok") for r in results.values())
     # the language layer stops every language-level escape before the OS layer is needed
@@ -417,6 +430,8 @@ def test_children_die_with_their_parent():
 @pytest.mark.slow
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv")
 def test_hostile_programs_are_contained_for_an_unprivileged_user():
+    if _os_layer_complete():
+        pytest.skip(f"OS layer incomplete on this machine ({_os_layer_complete()})")
     tmp = Path(tempfile.mkdtemp(prefix="lsa-hostile-run-"))   # pytest's own tmp is private to root
     try:
         tmp.chmod(0o755)
