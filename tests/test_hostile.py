@@ -310,9 +310,17 @@ def _run_driver(tmp_path: Path, user: list[str] | None = None, old: str | None =
 
 def _breaches(report, proc, env) -> list[str]:
     """Every way the run was not contained (empty: all contained)."""
+    leftovers = [p for d in ("/tmp", "/dev/shm", env["vdir"]) for p in Path(d).glob(f"{env['mark']}*")]
+    for path in leftovers:                    # clean up what a breach left behind
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
     if report is None:
         return [f"the parent did not survive (exit {proc.returncode}): {proc.stderr[-2000:]}"]
     problems = []
+    if leftovers:
+        problems.append(f"files created: {[str(p) for p in leftovers]}")
     for label, r in report["results"].items():
         blob = json.dumps([r["stdout"], r["error"]])
         for key in ("token", "env_token"):
@@ -340,14 +348,6 @@ def _breaches(report, proc, env) -> list[str]:
         problems.append(f"network: received {report['udp']} / {report['tcp']} connection(s)")
     if report["children"]:
         problems.append(f"processes survived: {report['children']}")
-    leftovers = [p for d in ("/tmp", "/dev/shm", env["vdir"]) for p in Path(d).glob(f"{env['mark']}*")]
-    if leftovers:
-        problems.append(f"files created: {[str(p) for p in leftovers]}")
-    for path in leftovers:                    # clean up what a breach left behind
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
     victim = Path(env["victim"])
     if not victim.is_file() or victim.read_text() != "victim content\n":
         problems.append("the world-writable victim file was truncated or deleted")
