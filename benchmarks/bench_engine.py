@@ -136,15 +136,17 @@ def quality(budget_s: float, seeds: int, old_long_s: float, tmp: Path) -> None:
                                              if len(mean) > 5 else ""))
 
 
+# peak memory is the high-water mark of the child's own address space (VmHWM): ru_maxrss would
+# report the parent's peak, which a forked child inherits up to its exec
 CHILD = """
-import json, resource, sys, time
+import json, re, sys, time
 from lsa.methods.protocol import run_method
 from lsa.sim.formats import load_npz
 t0 = time.perf_counter(); net = load_npz(sys.argv[1]); load_s = time.perf_counter() - t0
 row, _ = run_method(net, sys.argv[2], float(sys.argv[3]), 0)
+hwm_kib = int(re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read()).group(1))
 print(json.dumps({"load_s": load_s, "utility": row["utility"], "runtime_s": row["runtime_s"], "overrun": row["overrun"],
-                  "setup_s": row["setup_s"], "fallback": row["fallback_random"],
-                  "peak_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
+                  "setup_s": row["setup_s"], "fallback": row["fallback_random"], "peak_gib": hwm_kib / 2**20}))
 """
 
 

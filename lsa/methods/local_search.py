@@ -52,9 +52,10 @@ def solve(net: Network, run: Anytime, rng: np.random.Generator, phase: str = "hy
     remaining time, then iterated local search), "anneal", "ils", "tabu" (sampled candidate list,
     `tabu_sample` links per step, tenure `tabu_tenure` steps) or "descent" (stop at the first local
     optimum). The annealing temperature falls geometrically from `temperature` times the mean link
-    rate of the start to a hundredth of that (bit/s/Hz). Measured at N = 2000, K = 8, 2 s
-    (3 instances per density): annealing is strongest on sparse and dense networks, ILS on
-    ultra-dense ones; the hybrid is within 1 % of the better of the two everywhere."""
+    rate of the start to a hundredth of that (bit/s/Hz); where the budget affords too few annealing
+    steps per link (`search.MIN_ANNEAL_SWEEPS`) the hybrid is pure ILS. Measured at N = 2000,
+    K = 8, 2 s (3 instances per density): annealing is strongest on sparse and dense networks, ILS
+    on ultra-dense ones; the hybrid is within 1 % of the better of the two everywhere."""
     if phase not in PHASES:
         raise ValueError(f"phase must be one of {', '.join(PHASES)}; got {phase!r}")
     t0 = time.perf_counter()
@@ -64,17 +65,12 @@ def solve(net: Network, run: Anytime, rng: np.random.Generator, phase: str = "hy
     deadline = run.deadline - RESERVE_S
     if net.K > 1 and phase != "descent" and state.utility < bound - 1e-9 and time.perf_counter() < deadline:
         best = search.Best(state, on_best=lambda a, u: run.offer(a, u))
-        t_start = temperature * state.utility / net.N
-        if phase in ("anneal", "hybrid"):
-            share = 1.0 if phase == "anneal" else anneal_share
-            stop = time.perf_counter() + share * (deadline - time.perf_counter())
-            info.update(search.anneal(state, stop, rng, t_start=t_start, t_end=t_start / 100, best=best,
-                                      target=bound - 1e-9))
-            state.descend(deadline=deadline)
-            best.update(state)
-        if phase in ("ils", "hybrid"):
+        if phase in ("hybrid", "anneal"):
+            info.update(search.hybrid(state, deadline, rng, temperature=temperature, anneal_share=anneal_share,
+                                      anneal_only=phase == "anneal", best=best, target=bound - 1e-9))
+        elif phase == "ils":
             info.update(search.ils(state, deadline, rng, best=best, target=bound - 1e-9))
-        elif phase == "tabu":
+        else:
             info.update(search.tabu(state, deadline, rng, tenure=tabu_tenure, sample=tabu_sample, best=best,
                                     target=bound - 1e-9))
     info["proved_optimal"] = bool(run.best_utility >= bound - 1e-9)

@@ -54,6 +54,7 @@ class NetView:
         self.rx_xy = None if net.rx_xy is None else frozen_copy(net.rx_xy)
         self._cross = None
         self._anytime = None                   # set by the sandbox runner: deadline and offer sink
+        self._start = None                     # set by the sandbox runner: the incumbent net.start() returns
 
     def _cross_arrays(self):
         if self._cross is None:
@@ -169,6 +170,14 @@ class NetView:
         cannot change; inf when run outside the sandbox. Use it to stop improving in time."""
         anytime = self._anytime
         return math.inf if anytime is None else max(0.0, anytime.deadline - _monotonic())
+
+    def start(self) -> np.ndarray:
+        """The best assignment known for this instance when your program started — the incumbent
+        that earlier programs of the same solve offered — or, when there is none, the greedy
+        assignment. Continue improving it. A new array."""
+        if self._start is not None:
+            return np.array(self._start, dtype=np.int64)
+        return self.greedy()
 
     def offer(self, assignment) -> None:
         """Hand in `assignment` (N ints) as your current best answer and keep improving: the harness
@@ -406,14 +415,7 @@ class NetView:
             state = self._engine(assignment)
         state.descend(deadline=deadline)
         self.offer(state.assignment)
-        on_best = self._offers()
-        best = search.Best(state, on_best=on_best)
-        t_start = 0.5 * max(state.utility, 1e-9) / self.N
-        middle = time.perf_counter() + 0.5 * max(0.0, deadline - time.perf_counter())
-        search.anneal(state, middle, rng, t_start=t_start, t_end=t_start / 100, best=best)
-        state.descend(deadline=deadline)
-        best.update(state)
-        search.ils(state, deadline, rng, best=best)
+        search.hybrid(state, deadline, rng, on_best=self._offers())
         return state.assignment.copy()
 
     def _links(self, links) -> np.ndarray:

@@ -54,6 +54,7 @@ class MoveState:
         self._util = np.zeros(1)
         self._buf = np.zeros(K)
         self._scratch = np.zeros((2, K + 1))
+        self.last_sweep_s = 0.0
         self.resync()
 
     # ----- numbering and the argument tuples of the kernels ---------------------------------------
@@ -158,11 +159,14 @@ class MoveState:
     def swap_round(self, partners: int = 4, eps: float = 1e-12, deadline: float | None = None) -> int:
         """Each link in turn exchanges channels with the first of its `partners` most coupled
         neighbours for which that raises the sum-rate. Returns the number of swaps."""
-        nbr = search.strongest_neighbours(self, partners)
+        adj, m = self.adj, max(1, int(partners))
+        norm = search.coupling_norm(self)
+        top, top_score = np.zeros(m, dtype=np.int64), np.zeros(m)
         swaps = [0]
 
         def chunk(lo, hi):
-            swaps[0] += sk.swap_round(lo, hi, nbr, float(eps), *self._mut)
+            swaps[0] += sk.swap_round(lo, hi, m, norm, top, top_score, float(eps), adj.in_ptr, adj.in_src, adj.in_w,
+                                      adj.in_scale, *self._mut)
         _chunked(chunk, self.net.N, deadline)
         return swaps[0]
 
@@ -234,10 +238,12 @@ class MoveState:
     def descend(self, order=None, max_sweeps: int = 1_000_000, deadline: float | None = None,
                 eps: float = 1e-12) -> int:
         """Sweeps until a local optimum (no single move gains more than `eps`), `max_sweeps` or the
-        deadline. Returns the number of moves."""
+        deadline. Returns the number of moves; `last_sweep_s` keeps how long the last sweep took."""
         total = 0
         for _ in range(int(max_sweeps)):
+            t0 = time.perf_counter()
             moves = self.sweep(order, eps, deadline)
+            self.last_sweep_s = time.perf_counter() - t0
             total += moves
             if moves == 0 or (deadline is not None and time.perf_counter() >= deadline):
                 break

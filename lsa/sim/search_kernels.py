@@ -57,6 +57,34 @@ def _enqueue(i, queue, inq, tail, count):
 
 
 @njit(cache=True)
+def _top_coupled(i, m, top, score, coupling_norm, in_ptr, in_src, in_w, in_scale, out_ptr, out_dst, out_w):
+    """Fill top[:m] with the links most strongly coupled with i (interference either way over the
+    victim's mean desired power, `coupling_norm` in noise units; a link coupled both ways may
+    appear twice), strongest first, -1 padded. O(degree x m), no allocation."""
+    for t in range(m):
+        top[t] = -1
+        score[t] = -1.0
+    for e in range(in_ptr[i], in_ptr[i + 1]):
+        _insert(in_src[e], in_w[e] * in_scale / coupling_norm[i], m, top, score)
+    for e in range(out_ptr[i], out_ptr[i + 1]):
+        v = out_dst[e]
+        _insert(v, out_w[e] / coupling_norm[v], m, top, score)
+
+
+@njit(cache=True)
+def _insert(link, value, m, top, score):
+    if value <= score[m - 1]:
+        return
+    t = m - 1
+    while t > 0 and score[t - 1] < value:
+        score[t] = score[t - 1]
+        top[t] = top[t - 1]
+        t -= 1
+    score[t] = value
+    top[t] = link
+
+
+@njit(cache=True)
 def _repair(head, tail, count, max_evals, eps, push_rel, frozen, queue, inq, jl, jr_link, jr_chan, buf, scratch,
             a, interf, P, util, signal, in_ptr, in_src, in_w, in_scale, out_ptr, out_dst, out_w):
     """First-improvement moves of the queued links (frozen ones are skipped) until the queue is
@@ -84,11 +112,11 @@ def _repair(head, tail, count, max_evals, eps, push_rel, frozen, queue, inq, jl,
 
 
 @njit(cache=True)
-def ils_kicks(n_kicks, kick_size, push_rel, max_evals, eps, nbr, freeze, temperature, queue, inq, frozen,
-              jr_link, jr_chan, buf, scratch, best_a, best_util, flags,
+def ils_kicks(n_kicks, kick_size, push_rel, max_evals, eps, m, coupling_norm, top, top_score, freeze, temperature,
+              queue, inq, frozen, jr_link, jr_chan, buf, scratch, best_a, best_util, flags,
               a, interf, P, util, signal, in_ptr, in_src, in_w, in_scale, out_ptr, out_dst, out_w):
-    """`n_kicks` iterations of: move a random link i0 and up to kick_size-1 of its neighbours (from
-    the table `nbr` (N, m), -1 padded, else any coupled link) to random other channels, repair by
+    """`n_kicks` iterations of: move a random link i0 and up to kick_size-1 of its neighbours (among
+    its m most coupled links, `_top_coupled`; m = 0: any coupled link) to random other channels, repair by
     first-improvement moves of the affected links (a work queue, at most `max_evals` evaluations;
     with `freeze` the kicked links keep their new channel until the rest has settled), keep the
     result if it is not worse (or, at `temperature` > 0, with probability exp(change / temperature)),
@@ -96,7 +124,6 @@ def ils_kicks(n_kicks, kick_size, push_rel, max_evals, eps, nbr, freeze, tempera
     N, K = interf.shape
     accepted = improved = evals_total = 0
     cap = jr_link.size
-    m = nbr.shape[1]
     for _ in range(n_kicks):
         u0 = util[0]
         jl = 0
@@ -105,11 +132,14 @@ def ils_kicks(n_kicks, kick_size, push_rel, max_evals, eps, nbr, freeze, tempera
         nout = out_ptr[i0 + 1] - out_ptr[i0]
         deg = nout + (in_ptr[i0 + 1] - in_ptr[i0])
         kicked = 0
+        if m > 0 and kick_size > 1:
+            _top_coupled(i0, m, top, top_score, coupling_norm, in_ptr, in_src, in_w, in_scale, out_ptr, out_dst,
+                         out_w)
         for s in range(kick_size):
             if s == 0:
                 j = i0
             elif m > 0:
-                j = nbr[i0, np.random.randint(m)]
+                j = top[np.random.randint(m)]
             elif deg > 0:
                 r = np.random.randint(deg)
                 j = out_dst[out_ptr[i0] + r] if r < nout else in_src[in_ptr[i0] + r - nout]
@@ -258,47 +288,15 @@ def anneal_steps(n_steps, temperature, buf, scratch, best_a, best_util, flags,
 
 
 @njit(cache=True)
-def strongest_neighbours(m, noise, mean_signal, in_ptr, in_src, in_w, out_ptr, out_dst, out_w, out):
-    """out[i] = the m links most strongly coupled with link i (-1 padded), by normalised coupling
-    w_ij / S_i + w_ji / S_j (S = mean desired power [W]; in_w in watts, out_w in noise units)."""
-    N = out.shape[0]
-    size = 0
-    for i in range(N):
-        size = max(size, (in_ptr[i + 1] - in_ptr[i]) + (out_ptr[i + 1] - out_ptr[i]))
-    link = np.empty(size, dtype=np.int64)
-    score = np.empty(size)
-    for i in range(N):
-        n = 0
-        for e in range(in_ptr[i], in_ptr[i + 1]):
-            link[n] = in_src[e]
-            score[n] = in_w[e] / mean_signal[i]
-            n += 1
-        for e in range(out_ptr[i], out_ptr[i + 1]):
-            link[n] = out_dst[e]
-            score[n] = out_w[e] * noise / mean_signal[out_dst[e]]
-            n += 1
-        by_link = np.argsort(link[:n])
-        merged = 0
-        for t in range(n):                       # merge both directions of a pair
-            j = link[by_link[t]]
-            if merged > 0 and link[merged - 1] == j:
-                score[merged - 1] += score[by_link[t]]
-            else:
-                link[merged], score[merged] = j, score[by_link[t]]
-                merged += 1
-        top = np.argsort(-score[:merged])
-        for t in range(m):
-            out[i, t] = link[top[t]] if t < merged else -1
-
-
-@njit(cache=True)
-def swap_round(start, stop, nbr, eps, a, interf, P, util, out_ptr, out_dst, out_w, signal):
-    """Links start..stop-1 in turn exchange channels with the first of their neighbours in `nbr`
-    (-1 padded) for which that raises the sum-rate by more than `eps`. Returns the swaps made."""
+def swap_round(start, stop, m, coupling_norm, top, top_score, eps, in_ptr, in_src, in_w, in_scale,
+               a, interf, P, util, out_ptr, out_dst, out_w, signal):
+    """Links start..stop-1 in turn exchange channels with the first of their m most coupled links
+    (`_top_coupled`) for which that raises the sum-rate by more than `eps`. Returns the swaps made."""
     swaps = 0
     for i in range(start, stop):
-        for t in range(nbr.shape[1]):
-            j = nbr[i, t]
+        _top_coupled(i, m, top, top_score, coupling_norm, in_ptr, in_src, in_w, in_scale, out_ptr, out_dst, out_w)
+        for t in range(m):
+            j = top[t]
             if j < 0:
                 break
             ci = a[i]
