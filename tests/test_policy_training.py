@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import pytest
 
-from lsa.policy.config import GRPOSection, ModelConfig, PretrainConfig, SFTSection
+from lsa.policy.config import GRPOConfig, ModelConfig, PretrainConfig, SFTConfig
 from lsa.sim.generate import generate_ppp
 
 pytestmark = pytest.mark.slow
@@ -15,10 +15,10 @@ pytestmark = pytest.mark.slow
 def base_model(tmp_path_factory):
     from lsa.policy.pretrain import pretrain
     out = tmp_path_factory.mktemp("policy") / "base"
-    pre = PretrainConfig(output_dir=str(out), log_csv=str(out.parent / "pre.csv"), n_programs=160, n_instances=6,
-                         instance_n=[10, 20], instance_k=[3], max_steps=12, batch_size=8, torch_threads=1,
-                         logging_steps=3)
-    info = pretrain(ModelConfig(size="tiny", vocab_size=512, prompt_max_tokens=64), pre, progress=False)
+    pre = PretrainConfig(n_programs=160, n_instances=6, instance_n=[10, 20], instance_k=[3], max_steps=12,
+                         batch_size=8, torch_threads=1, logging_steps=3)
+    info = pretrain(ModelConfig(size="tiny", vocab_size=512, prompt_max_tokens=96), pre, out,
+                    log_csv=out.parent / "pre.csv", progress=False)
     assert (out / "config.json").is_file() and (out / "model.safetensors").is_file()
     assert info["steps"] == 12
     return out
@@ -41,43 +41,41 @@ def test_pretrain_log_and_reload(base_model):
 def test_grpo_logs_every_component_and_resumes(base_model, tmp_path):
     from lsa.policy.train import train_grpo
     out = tmp_path / "grpo"
-    grpo = GRPOSection(base_model=str(base_model), output_dir=str(out), log_csv=str(out / "log.csv"),
-                       num_generations=4, max_steps=2, save_steps=1, n_train_instances=2, train_n=[10],
-                       train_k=[3], max_completion_length=32, exec_workers=1, torch_threads=1)
-    model_cfg = ModelConfig(prompt_max_tokens=64)
-    info = train_grpo(model_cfg, grpo)
+    grpo = GRPOConfig(num_generations=4, max_steps=2, save_steps=1, n_train_instances=2, train_n=[10],
+                      train_k=[3], max_completion_length=32, exec_workers=1, torch_threads=1, exec_timeout_s=0.5,
+                      perf_reference_budget_s=0.1)
+    model_cfg = ModelConfig(prompt_max_tokens=96)
+    info = train_grpo(model_cfg, grpo, base_model, out, log_csv=out / "log.csv")
     assert info["steps"] == 2 and info["resumed_from"] is None
     rows = _rows(out / "log.csv")
     assert [int(r["step"]) for r in rows] == [1, 2]
     for col in ("r_struct", "r_perf", "r_depth", "reward", "valid_share", "completion_length", "time_s"):
         assert rows[0][col] != "", col
     # "killed" after step 2: a second run to 3 steps resumes from checkpoint-2 and extends the same log
-    info = train_grpo(model_cfg, replace(grpo, max_steps=3))
+    info = train_grpo(model_cfg, replace(grpo, max_steps=3), base_model, out, log_csv=out / "log.csv")
     assert info["resumed_from"] and info["resumed_from"].endswith("checkpoint-2")
     assert [int(r["step"]) for r in _rows(out / "log.csv")] == [1, 2, 3]
     assert (out / "final" / "model.safetensors").is_file()
 
 
 def test_sft_then_direct_grpo(base_model, tmp_path):
-    from lsa.policy.train import train_grpo, train_sft
-    sft = SFTSection(base_model=str(base_model), output_dir=str(tmp_path / "sft"),
-                     log_csv=str(tmp_path / "sft.csv"), n_instances=8, instance_n=[5], instance_k=[3],
-                     max_steps=3, batch_size=4)
-    model_cfg = ModelConfig(prompt_max_tokens=64)
-    info = train_sft(model_cfg, sft)
+    from lsa.policy.sft import train_sft
+    from lsa.policy.train import train_grpo
+    sft = SFTConfig(n_instances=8, instance_n=[5], instance_k=[3], max_steps=3, batch_size=4)
+    model_cfg = ModelConfig(prompt_max_tokens=96)
+    info = train_sft(model_cfg, sft, base_model, tmp_path / "sft", log_csv=tmp_path / "sft.csv")
     assert info["steps"] == 3 and (tmp_path / "sft" / "config.json").is_file()
-    grpo = GRPOSection(paradigm="direct", base_model=str(tmp_path / "sft"), output_dir=str(tmp_path / "d"),
-                       log_csv=str(tmp_path / "d" / "log.csv"), num_generations=2, max_steps=1,
-                       n_train_instances=2, train_n=[5], train_k=[3], max_completion_length=16,
-                       torch_threads=1)
-    info = train_grpo(model_cfg, grpo)
+    grpo = GRPOConfig(paradigm="direct", num_generations=2, max_steps=1, n_train_instances=2, train_n=[5],
+                      train_k=[3], max_completion_length=16, torch_threads=1, beta=0.04,
+                      perf_reference_budget_s=0.1)
+    info = train_grpo(model_cfg, grpo, tmp_path / "sft", tmp_path / "d", log_csv=tmp_path / "d" / "log.csv")
     assert info["steps"] == 1 and _rows(tmp_path / "d" / "log.csv")[0]["r_struct"] != ""
 
 
 def test_lsa_code_and_direct_under_the_protocol(base_model):
     from lsa.methods.protocol import run_method
     net = generate_ppp(30, 3, "dense", 5)
-    params = {"model": str(base_model), "max_new_tokens": 48, "prompt_max_tokens": 64}
+    params = {"model": str(base_model), "max_new_tokens": 48, "prompt_max_tokens": 96}
     row, assignment = run_method(net, "lsa-code", budget_s=1.5, seed=0, params=params)
     assert assignment.shape == (30,) and not row["overrun"]
     for col in ("programs_tried", "programs_valid", "gen_s", "exec_s", "setup_s"):

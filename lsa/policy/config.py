@@ -213,9 +213,10 @@ class InferenceConfig(Section):
     temperature: float = option(0.7, "Sampling temperature.")
     top_p: float = option(1.0, "Nucleus sampling.")
     exec_timeout_s: float = option(5.0, "Upper bound on a program's sandbox timeout (also capped by the remaining budget), s.")
-    exec_workers: int | None = option(1, "Parallel sandbox workers (1 = matched compute on one thread).")
+    relay_programs: int = option(2, "Programs that share the remaining budget at a time; each starts from the incumbent (net.start()).")
+    generate_share: float = option(0.5, "One generate() call may use at most this share of the remaining budget.")
     max_programs: int = option(64, "Stop after this many programs even if time remains.")
-    reuse_cache: bool = option(True, "Run programs valid on earlier instances (kept in the loaded state) before sampling new ones.")
+    reuse_cache: bool = option(True, "Run first the programs that produced the final incumbent on earlier instances (kept with the loaded model).")
     cache_size: int = option(16, "Programs kept in that cache.")
     torch_threads: int = option(1, "torch threads during generation (matched compute: the harness's thread count).")
 
@@ -226,6 +227,8 @@ class InferenceConfig(Section):
             self.fail("need temperature > 0 and 0 < top_p <= 1")
         if not 0 < self.exec_timeout_s <= 600 or self.torch_threads < 1:
             self.fail("need exec_timeout_s in (0, 600] and torch_threads >= 1")
+        if self.relay_programs < 1 or not 0 < self.generate_share <= 1:
+            self.fail("need relay_programs >= 1 and 0 < generate_share <= 1")
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,9 @@ def _time(rng: np.random.Generator) -> str:
 
 
 def _init(rng: np.random.Generator) -> list[str]:
-    kind = int(rng.choice(8, p=[0.2, 0.2, 0.1, 0.1, 0.05, 0.05, 0.15, 0.15]))
+    kind = int(rng.choice(9, p=[0.1, 0.15, 0.1, 0.05, 0.05, 0.05, 0.1, 0.15, 0.25]))
+    if kind == 8:
+        return ["a = net.start()"]
     if kind == 0:
         return ["a = net.greedy()"]
     if kind == 1:

@@ -1,10 +1,12 @@
 """`lsa-code` and `lsa-direct` under the time-bounded protocol (SPEC §5, §7).
 
-`prepare_*` loads the model once (outside the budget; models are memoised per path). `solve_*`
-builds the prompt, samples best-of-n in batches while `run.remaining()` allows — generation counted
-— executes programs in the sandbox with timeout ≤ remaining, offers every valid (possibly repaired)
-assignment, and returns method-specific columns. Programs that ran ok are cached per model and
-re-run first on later instances (`inference.reuse_cache`).
+`prepare_*` (outside the budget) loads the model once per path and prepares the sandbox for the
+instance (engine kernels, indexes, the system-call filter). `solve_code` then, inside the budget:
+builds the prompt; runs the programs the policy wrote on earlier instances first (so that an
+incumbent comes within milliseconds); samples new programs in batches; and runs them one after
+another as a relay — each program gets a share of the remaining time, starts from the incumbent
+(`net.start()`), and streams offers that the harness takes immediately, so a program stopped at its
+deadline still counts with its best offer. `solve_direct` samples channel lists best-of-n.
 """
 from __future__ import annotations
 
@@ -23,15 +25,18 @@ from lsa.policy.prompts import DEFAULT_PROMPT_TOKENS, code_prompt, direct_prompt
 from lsa.policy.rewards import parse_channel_list
 from lsa.programs.runner import prepare_sandbox, run_programs
 
-#: stop sampling when less than this is left (a program still needs its sandbox start-up)
-MIN_EXEC_S = 0.05
-#: a program's timeout is the remaining budget minus this (sandbox kill, result transfer, utility)
-EXEC_MARGIN_S = 0.15
+#: do not start a program with less than this left (sandbox start-up and result transfer)
+MIN_EXEC_S = 0.03
+#: a program's timeout ends this long before the budget (the kill and the last offer's transfer)
+EXEC_MARGIN_S = 0.02
+#: do not sample new programs with less than this left
+MIN_GENERATE_S = 0.15
 #: upper bound of the temperature raised after batches that bring no new program
 MAX_TEMPERATURE = 1.5
 
 _POLICIES: dict[str, object] = {}
-_PROGRAM_CACHE: dict[str, "OrderedDict[str, float]"] = {}
+#: per policy: program source -> how often it produced the final incumbent of a solve
+_PROGRAM_CACHE: dict[str, "OrderedDict[str, int]"] = {}
 
 
 def _inference_config(params: dict) -> InferenceConfig:
@@ -53,10 +58,11 @@ def _load(path: str | None, default_dir: Path, dtype: str = "float32"):
     return _POLICIES[key]
 
 
-def _prepare(params: dict, default_dir: Path) -> dict:
+def _prepare(net, params: dict, default_dir: Path) -> dict:
     params = params or {}
     cfg = _inference_config(params)
     policy = _load(params.get("model"), default_dir, params.get("dtype", "float32"))
+    prepare_sandbox(net)
     # the prompt the policy was trained with (recorded in its directory), unless the caller says otherwise
     budget = params.get("prompt_max_tokens") or policy.prompt_max_tokens or DEFAULT_PROMPT_TOKENS
     api_doc = params.get("api_doc_in_prompt", policy.api_doc)
@@ -66,13 +72,12 @@ def _prepare(params: dict, default_dir: Path) -> dict:
 
 def prepare_code(net, params: dict) -> dict:
     """Load the code policy (params['model']: path or HF id; None → the shipped embedded policy)."""
-    prepare_sandbox(net)                      # engine kernels, seccomp filter: outside the budget
-    return _prepare(params, EMBEDDED_POLICY_DIR)
+    return _prepare(net, params, EMBEDDED_POLICY_DIR)
 
 
 def prepare_direct(net, params: dict) -> dict:
-    """Load the direct policy (params['model']; None → the shipped direct policy when present)."""
-    return _prepare(params, EMBEDDED_DIRECT_DIR)
+    """Load the direct policy (params['model']; None → the shipped direct policy)."""
+    return _prepare(net, params, EMBEDDED_DIRECT_DIR)
 
 
 def _generate(policy, prompt: str, n: int, max_new_tokens: int, cfg: InferenceConfig, max_time: float,
@@ -93,89 +98,89 @@ def _generate(policy, prompt: str, n: int, max_new_tokens: int, cfg: InferenceCo
     return tok.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
 
 
-class _Counters:
-    def __init__(self):
-        self.tried = self.valid = self.ok = self.repaired_offers = self.cache_hits = 0
+class _Relay:
+    """The programs of one `solve_code` call and the bookkeeping of its result columns."""
+
+    def __init__(self, net, run, rng, cfg: InferenceConfig, cache):
+        self.net, self.run, self.rng, self.cfg, self.cache = net, run, rng, cfg, cache
+        self.queue: list[tuple[str, bool]] = []         # (source, from_cache)
+        self.seen: set[str] = set()
+        self.tried = self.ok = self.valid = self.cache_hits = self.repaired_best = 0
         self.gen_s = self.exec_s = 0.0
-        self.best_utility = -np.inf
-        self.best_source = ""
+        self.winner = ""
 
+    def add(self, sources, from_cache: bool = False) -> int:
+        new = [s for s in dict.fromkeys(sources) if s not in self.seen]
+        self.seen.update(new)
+        self.queue += [(s, from_cache) for s in new]
+        return len(new)
 
-def _execute(sources, net, run, rng, cfg, counters, cache, from_cache=False):
-    """Run `sources` in waves of `exec_workers` programs; every wave's timeout is what is left of
-    the budget (minus the sandbox margin), so the programs together never outlast the budget.
-    Each finished wave's valid assignments are offered before the next wave starts."""
-    wave = max(1, cfg.exec_workers or 1)
-    for start in range(0, len(sources), wave):
-        chunk = sources[start:start + wave]
-        timeout = min(cfg.exec_timeout_s, run.remaining() - EXEC_MARGIN_S)
-        if timeout <= MIN_EXEC_S:
+    def run_next(self) -> None:
+        source, from_cache = self.queue.pop(0)
+        remaining = self.run.remaining()
+        share = remaining / max(1, min(len(self.queue) + 1, self.cfg.relay_programs))
+        timeout = min(self.cfg.exec_timeout_s, share - EXEC_MARGIN_S)
+        if timeout <= 0:
             return
+        before = self.run.best_utility
+
+        def on_offer(_index, assignment, utility):
+            self.run.offer(assignment, utility)
+
         t0 = time.perf_counter()
-        results = run_programs(chunk, net, timeout, seeds=[int(s) for s in rng.integers(2 ** 31, size=len(chunk))],
-                               workers=wave)
-        counters.exec_s += time.perf_counter() - t0
-        for source, res in zip(chunk, results):
-            counters.tried += 1
-            if res.status != "ok" or res.assignment is None:
-                continue
-            counters.ok += 1
-            counters.valid += int(not res.repaired)
-            counters.cache_hits += int(from_cache)
-            if run.offer(res.assignment, res.utility):
-                counters.repaired_offers = int(bool(res.repaired))
-                counters.best_source = source
-            counters.best_utility = max(counters.best_utility, float(res.utility))
-            cache[source] = float(res.utility)
-            cache.move_to_end(source)
-            while len(cache) > cfg.cache_size:
-                cache.popitem(last=False)
+        res = run_programs([source], self.net, timeout, seeds=[int(self.rng.integers(2 ** 31))], workers=1,
+                           on_offer=on_offer, starts=[self.run.best_assignment])[0]
+        self.exec_s += time.perf_counter() - t0
+        self.tried += 1
+        self.cache_hits += int(from_cache)
+        if res.best_utility is None:
+            return
+        self.ok += 1
+        self.valid += int(res.status == "ok" and not res.repaired)
+        if self.run.best_utility > before:
+            self.winner = source
+            self.repaired_best = int(res.repaired)
 
 
 def solve_code(net, run, rng, state=None, **params) -> dict:
-    """Best-of-n code policy under the budget of `run`; returns method-specific result columns."""
+    """The code policy under the budget of `run`; returns method-specific result columns."""
     import torch
 
     state = state or prepare_code(net, params)
     policy, cfg, cache = state["policy"], state["cfg"], state["cache"]
     torch.set_num_threads(max(1, cfg.torch_threads))
-    c = _Counters()
+    relay = _Relay(net, run, rng, cfg, cache)
     t0 = time.perf_counter()
     prompt = code_prompt(net, tokenizer=policy.tokenizer, max_tokens=state["prompt_max_tokens"],
                          api_doc=state["api_doc"])
     prompt_s = time.perf_counter() - t0
-    seen: set[str] = set()
-    if cfg.reuse_cache and cache:
-        cached = list(reversed(cache))[: cfg.batch_size]
-        seen.update(cached)
-        _execute(cached, net, run, rng, cfg, c, cache, from_cache=True)
-    batches = 0
-    sampling = cfg
-    while run.remaining() > MIN_EXEC_S and c.tried < cfg.max_programs:
-        t1 = time.perf_counter()
-        completions = _generate(policy, prompt, cfg.batch_size, cfg.max_new_tokens, sampling, run.remaining(), rng)
-        c.gen_s += time.perf_counter() - t1
-        batches += 1
-        sources = []
-        for text in completions:
-            source = program_source(text)
-            if source is None:
-                c.tried += 1
-                continue
-            if source in seen:
-                continue
-            seen.add(source)
-            sources.append(source)
-        if not sources:  # a trained policy is peaked: when a batch brings nothing new, sample hotter
-            sampling = replace(sampling, temperature=min(MAX_TEMPERATURE, sampling.temperature * 1.25))
-        # shorter programs first: they tend to be the cheap ones, so a slow program cannot starve
-        # the batch of its budget before anything valid was offered
-        _execute(sorted(sources, key=len), net, run, rng, cfg, c, cache)
-    return {"programs_tried": c.tried, "programs_ok": c.ok, "programs_valid": c.valid,
-            "final_temperature": round(sampling.temperature, 3),
-            "repaired": c.repaired_offers, "cache_hits": c.cache_hits, "generate_batches": batches,
-            "gen_s": round(c.gen_s, 4), "exec_s": round(c.exec_s, 4), "prompt_s": round(prompt_s, 4),
-            "model": Path(policy.source).name}
+    if cfg.reuse_cache and cache:        # best record first: the first incumbent comes at once
+        relay.add(sorted(cache, key=lambda s: -cache[s])[: cfg.relay_programs], from_cache=True)
+    sampling, batches = cfg, 0
+    while run.remaining() > MIN_EXEC_S and relay.tried < cfg.max_programs:
+        if not relay.queue:
+            if run.remaining() < MIN_GENERATE_S and relay.tried:
+                break
+            t1 = time.perf_counter()
+            completions = _generate(policy, prompt, cfg.batch_size, cfg.max_new_tokens, sampling,
+                                    run.remaining() * cfg.generate_share, rng)
+            relay.gen_s += time.perf_counter() - t1
+            batches += 1
+            sources = [s for s in map(program_source, completions) if s is not None]
+            relay.tried += cfg.batch_size - len(sources)
+            if not relay.add(sorted(sources, key=len)):   # a peaked policy: sample hotter
+                sampling = replace(sampling, temperature=min(MAX_TEMPERATURE, sampling.temperature * 1.25))
+            continue
+        relay.run_next()
+    if relay.winner:
+        cache[relay.winner] = cache.get(relay.winner, 0) + 1
+        cache.move_to_end(relay.winner)
+        while len(cache) > cfg.cache_size:
+            cache.popitem(last=False)
+    return {"programs_tried": relay.tried, "programs_ok": relay.ok, "programs_valid": relay.valid,
+            "final_temperature": round(sampling.temperature, 3), "repaired": relay.repaired_best,
+            "cache_hits": relay.cache_hits, "generate_batches": batches, "gen_s": round(relay.gen_s, 4),
+            "exec_s": round(relay.exec_s, 4), "prompt_s": round(prompt_s, 4), "model": Path(policy.source).name}
 
 
 def solve_direct(net, run, rng, state=None, **params) -> dict:
@@ -209,7 +214,7 @@ def solve_direct(net, run, rng, state=None, **params) -> dict:
 
 
 #: the two LLM methods; `pyproject.toml` declares them as entry points of the `lsa.methods` group
-CODE_METHOD = Method("lsa-code", "LLM writes assign(net, rng) code, run in the sandbox, best-of-n under the budget",
+CODE_METHOD = Method("lsa-code", "LLM writes anytime assign(net, rng) programs, run in the sandbox as a relay under the budget",
                      solve_code, prepare_code, accepts_model=True)
 DIRECT_METHOD = Method("lsa-direct", "LLM writes the channel list directly, best-of-n under the budget",
                        solve_direct, prepare_direct, accepts_model=True)

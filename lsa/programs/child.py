@@ -54,6 +54,7 @@ def run_child(job, wfd: int, parent_pid: int) -> None:
         channel = ChildChannel(3, job.net.N)
         view = NetView(job.net)
         view._anytime = _ChildAnytime(job.deadline, channel, view)
+        view._start = job.incumbent
         rng = np.random.default_rng(job.seed)
         output = CappedOutput(STDOUT_CAP_BYTES)
         if job.restricted:

@@ -68,6 +68,7 @@ class _Job:
     ast_nodes: int
     restricted: bool = True
     extra_namespace: dict | None = None
+    incumbent: np.ndarray | None = field(default=None, repr=False)   # what net.start() returns
     pid: int = 0
     rfd: int = -1
     start: float = 0.0
@@ -95,24 +96,44 @@ class _Job:
 
 
 def run_program(source: str, net: Network, timeout_s: float = 2.0, seed: int = 0, memory_mb: int = 1024,
-                on_offer: Callable | None = None) -> ExecResult:
+                on_offer: Callable | None = None, start: np.ndarray | None = None) -> ExecResult:
     """Check and run one program on `net` in a sandboxed child; never raises for program faults."""
     return run_programs([source], net, timeout_s=timeout_s, seeds=[seed], workers=1, memory_mb=memory_mb,
-                        on_offer=on_offer)[0]
+                        on_offer=on_offer, starts=[start])[0]
 
 
 def run_programs(sources: list[str], nets: Network | list[Network], timeout_s: float = 2.0,
                  seeds: list[int] | int | None = None, workers: int | None = None, memory_mb: int = 1024,
-                 compute_utility: bool = True, on_offer: Callable | None = None) -> list[ExecResult]:
+                 compute_utility: bool = True, on_offer: Callable | None = None,
+                 starts: list | None = None) -> list[ExecResult]:
     """Run many programs, up to `workers` (default: usable cores) at a time, each with the same
     guarantees as `run_program`; results come back in the order of `sources`. `nets` is one instance
     for all programs or one per program; `seeds` likewise (default 0). `on_offer(index, assignment,
-    utility)` is called in the parent for every offer scored before its program's deadline."""
-    return _run(sources, nets, timeout_s, seeds, workers, memory_mb, compute_utility, on_offer=on_offer)
+    utility)` is called in the parent for every offer scored before its program's deadline.
+    `starts`: per program, the incumbent its `net.start()` returns (None: the greedy assignment)."""
+    return _run(sources, nets, timeout_s, seeds, workers, memory_mb, compute_utility, on_offer=on_offer,
+                starts=starts)
+
+
+def _check_starts(starts, nets: list[Network]) -> list:
+    if starts is None:
+        return [None] * len(nets)
+    starts = list(starts)
+    if len(starts) != len(nets):
+        raise LSAError(f"run_programs: {len(nets)} programs but {len(starts)} starts")
+    out = []
+    for start, net in zip(starts, nets):
+        if start is not None:
+            start = np.asarray(start)
+            if start.shape != (net.N,) or start.dtype.kind not in "iu" or (start.min() < 0 or start.max() >= net.K):
+                raise LSAError(f"run_programs: a start must be {net.N} channels in [0, {net.K})")
+            start = start.astype(np.int64)
+        out.append(start)
+    return out
 
 
 def _run(sources, nets, timeout_s=2.0, seeds=None, workers=None, memory_mb=1024, compute_utility=True,
-         checked=True, extra_namespace=None, on_offer=None) -> list[ExecResult]:
+         checked=True, extra_namespace=None, on_offer=None, starts=None) -> list[ExecResult]:
     """`run_programs`; `checked=False` (with `extra_namespace`) runs a program unrestricted, with real
     builtins: only for tests that the OS layer holds when the language layer is bypassed."""
     sources = list(sources)
@@ -132,6 +153,7 @@ def _run(sources, nets, timeout_s=2.0, seeds=None, workers=None, memory_mb=1024,
     if isinstance(memory_mb, bool) or not (isinstance(memory_mb, (int, np.integer)) and 16 <= memory_mb <= 1 << 20):
         raise LSAError(f"memory_mb must be an integer in [16, {1 << 20}], got {memory_mb}")
     workers = max(1, int(workers or _usable_cores()))
+    start_list = _check_starts(starts, net_list)
 
     results: list[ExecResult | None] = [None] * n
     pending: list[_Job] = []
@@ -147,7 +169,8 @@ def _run(sources, nets, timeout_s=2.0, seeds=None, workers=None, memory_mb=1024,
         except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
             results[index] = rejected(f"program rejected: {exc}", "syntax")
             continue
-        pending.append(_Job(index, net, code, seed, float(timeout_s), int(memory_mb), nodes, checked, extra_namespace))
+        pending.append(_Job(index, net, code, seed, float(timeout_s), int(memory_mb), nodes, checked, extra_namespace,
+                            start_list[index]))
     if pending:
         _prepare_parent({id(job.net): job.net for job in pending}.values())
     limits = _single_threaded() if pending else None
