@@ -371,12 +371,13 @@ class NetView:
     def restarts(self, rng=None, time_s=None, jitter: float = 0.5) -> np.ndarray:
         """Restarts that keep the best: greedy in a randomly perturbed strongest-first order plus
         descend(), repeated for `time_s` seconds (capped by time_left()). Returns the best."""
-        budget = self._budget_s(time_s)
+        deadline = time.perf_counter() + self._budget_s(time_s)
         state = MoveState(self._net)
-        state.greedy()
-        state.descend()
-        search.multistart(state, time.perf_counter() + budget, self._rng(rng), jitter=float(jitter),
-                          on_best=self._offers())
+        state.greedy(deadline=deadline)
+        if (state.assignment < 0).any():
+            state.set(np.maximum(state.assignment, 0))
+        state.descend(deadline=deadline)
+        search.multistart(state, deadline, self._rng(rng), jitter=float(jitter), on_best=self._offers())
         return state.assignment.copy()
 
     def ils(self, assignment, rng=None, time_s=None, kick_size: int = 3) -> np.ndarray:
@@ -410,7 +411,7 @@ class NetView:
             state = MoveState(self._net)
             state.greedy(deadline=deadline)
             if (state.assignment < 0).any():
-                state.set(np.where(state.assignment < 0, 0, state.assignment))
+                state.set(np.maximum(state.assignment, 0))
         else:
             state = self._engine(assignment)
         state.descend(deadline=deadline)
