@@ -10,6 +10,7 @@ from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
+from numba import njit
 
 from lsa.errors import InstanceFormatError
 
@@ -20,6 +21,26 @@ MAX_LINKS = 10_000_000
 MAX_CHANNELS = 1024
 REQUIRED_KEYS = ("format", "K", "power_w", "noise_w", "bandwidth_hz", "direct_gain",
                  "cross_row", "cross_col", "cross_gain")
+
+
+@njit(cache=True)
+def _pair_representatives(row_ptr, rows, cols):
+    """Entries sorted by (row, col): keep (i, j) when i < j, or when j's row holds no entry for i."""
+    keep = np.empty(rows.shape[0], dtype=np.bool_)
+    for m in range(rows.shape[0]):
+        i, j = rows[m], cols[m]
+        if i < j:
+            keep[m] = True
+            continue
+        lo, hi = row_ptr[j], row_ptr[j + 1]
+        while lo < hi:                        # binary search for i among j's interferers
+            mid = (lo + hi) // 2
+            if cols[mid] < i:
+                lo = mid + 1
+            else:
+                hi = mid
+        keep[m] = not (lo < row_ptr[j + 1] and cols[lo] == i)
+    return keep
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,11 +122,11 @@ class Network:
 
     @cached_property
     def conflict_pairs(self) -> tuple[np.ndarray, np.ndarray]:
-        """Unordered pairs (i < j) with a stored cross gain in either direction."""
-        lo = np.minimum(self.cross_row, self.cross_col)
-        hi = np.maximum(self.cross_row, self.cross_col)
-        key = np.unique(lo.astype(np.int64) * self.N + hi)
-        return (key // self.N).astype(np.int64), (key % self.N).astype(np.int64)
+        """Unordered pairs (i < j) with a stored cross gain in either direction, each once: an entry
+        (i, j) stands for its pair when i < j or when (j, i) is not stored. O(M log degree)."""
+        keep = _pair_representatives(self.row_ptr, self.cross_row, self.cross_col)
+        row, col = self.cross_row[keep], self.cross_col[keep]
+        return np.minimum(row, col), np.maximum(row, col)
 
     @cached_property
     def adjacency(self) -> sp.csr_matrix:
