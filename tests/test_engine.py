@@ -330,7 +330,8 @@ def test_view_long_calls_are_capped_by_time_left_and_stream_offers(view):
 def test_view_rejects_bad_arguments(view):
     a = view.greedy()
     with pytest.raises(ValueError, match="time_s"):
-        view.ils(a, None, time_s=-1)
+        view.ils(a, None, time_s=float("nan"))
+    assert view.utility(view.ils(a, None, time_s=-1)) >= view.utility(a)      # negative time: none, not an error
     with pytest.raises(TypeError, match="rng"):
         view.anneal(a, rng=3)
     with pytest.raises(IndexError):

@@ -13,7 +13,7 @@ from lsa.programs.facade import ARRAY_NAMES, NUMPY_NAMES, RNG_NAMES
 from lsa.programs.primitives import NetView
 from lsa.sim.generate import generate_ppp
 
-NET_METHODS = {name for name in vars(NetView) if not name.startswith("_")}
+NET_METHODS = {name for name in dir(NetView) if not name.startswith("_")}
 BUILTINS = {"range", "max", "min", "int", "float", "len", "abs"}
 
 
