@@ -8,7 +8,7 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import queue as queue_module
 from dataclasses import dataclass
 
 import pandas as pd
@@ -32,6 +32,8 @@ class InstanceGrid(Section):
     K: int = option(help="Number of channels.")
     regimes: list[str] = option(help="Density regimes (keys of network.density_links_per_km2).")
     seeds: list[int] = option(help="Instance seeds (each also seeds the methods).")
+    budgets_s: list[float] | None = option(None, "This grid's budgets (s); null: the section's budgets_s.")
+    methods: list[str] | None = option(None, "This grid's methods; null: the section's methods.")
 
     def check(self) -> None:
         if not self.N or any(n < 1 for n in self.N):
@@ -42,6 +44,12 @@ class InstanceGrid(Section):
             self.fail("regimes and seeds must be non-empty lists")
         if any(s < 0 for s in self.seeds):
             self.fail(f"seeds must be >= 0, got {self.seeds}")
+        if self.budgets_s is not None and (not self.budgets_s or any(not 0 < b <= MAX_BUDGET_S for b in self.budgets_s)):
+            self.fail(f"budgets_s must be seconds in (0, {MAX_BUDGET_S:g}], got {self.budgets_s}")
+        if self.methods is not None:
+            unknown = [m for m in self.methods if m not in all_methods()]
+            if unknown or not self.methods:
+                self.fail(f"methods must name known methods, got {self.methods}")
 
 
 @dataclass(frozen=True)
@@ -86,15 +94,18 @@ def evaluation_config(config: dict) -> EvaluationConfig:
     return section(config, EvaluationConfig)
 
 
-def iter_instances(cfg: EvaluationConfig, params: NetworkConfig):
-    """(instance name, (N, K, regime, seed)) of every instance of the grids."""
+def iter_instances(cfg: EvaluationConfig, params: NetworkConfig, methods: list | None = None):
+    """(instance name, (N, K, regime, seed), methods, budgets) of every instance of the grids; an
+    explicit `methods` list replaces every grid's."""
     for grid in cfg.grids:
         unknown = [r for r in grid.regimes if r not in params.density_links_per_km2]
         if unknown:
             raise ConfigError(f"config section 'evaluation': unknown regime(s) {unknown}; "
                               f"known: {', '.join(params.density_links_per_km2)}")
+        grid_methods = list(methods or grid.methods or cfg.methods)
+        budgets = list(grid.budgets_s or cfg.budgets_s)
         for n, regime, seed in itertools.product(grid.N, grid.regimes, grid.seeds):
-            yield f"{regime}-N{n}-K{grid.K}-s{seed}", (n, grid.K, regime, seed)
+            yield f"{regime}-N{n}-K{grid.K}-s{seed}", (n, grid.K, regime, seed), grid_methods, budgets
 
 
 def usable_cores() -> list[int]:
@@ -114,7 +125,7 @@ def core_groups(threads: int, workers: int | None) -> list[list[int]]:
 
 
 def _run_instance(config: dict, name: str, spec: tuple, methods: list, budgets: list) -> list[dict]:
-    """Every method x budget on one instance (what one worker does at a time)."""
+    """Every method x budget on one instance."""
     cfg = evaluation_config(config)
     n, k, regime, seed = spec
     net = generate_ppp(n, k, regime, seed, network_config(config))
@@ -126,41 +137,57 @@ def _run_instance(config: dict, name: str, spec: tuple, methods: list, budgets: 
     return rows
 
 
-def _pin_worker(cores_queue) -> None:
-    """Worker initializer: pin this process (and the sandbox children it forks) to its cores."""
-    cores = cores_queue.get()
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, cores)
+def _worker(config: dict, jobs: list, cores: list[int], queue) -> None:
+    """One evaluation worker: pinned to its cores (its sandbox children inherit that), it runs its
+    instances in order and reports each one's rows (or the error) through `queue`."""
+    try:
+        if hasattr(os, "sched_setaffinity"):
+            os.sched_setaffinity(0, cores)
+        for idx, name, spec, methods, budgets in jobs:
+            queue.put((idx, _run_instance(config, name, spec, methods, budgets), None))
+    except BaseException as exc:              # noqa: BLE001 - reported to the parent, which raises
+        queue.put((None, None, f"{type(exc).__name__}: {exc}"))
 
 
 def evaluate(config: dict, methods: list | None = None, progress: bool = True) -> pd.DataFrame:
     """Run the `evaluation:` grid of a loaded profile; returns the tidy table (one row per run, in
-    grid order). Instances are spread over workers, each pinned to its own cores, so that runs never
-    share a core (budgets are wall-clock)."""
+    grid order). Instances are dealt round-robin to workers, each pinned to its own cores, so that
+    runs never share a core (budgets are wall-clock) and each worker sees its instances in a fixed
+    order (methods that learn across instances, such as lsa-code's program cache, stay repeatable)."""
     cfg = evaluation_config(config)
-    params = network_config(config)
-    methods = list(methods or cfg.methods)
-    specs = list(iter_instances(cfg, params))
+    specs = [(idx, *spec) for idx, spec in enumerate(iter_instances(cfg, network_config(config), methods))]
     groups = core_groups(cfg.threads, cfg.workers)
-    per_instance = len(methods) * len(cfg.budgets_s)
+    runs = {idx: len(m) * len(b) for idx, _, _, m, b in specs}
     results: dict[int, list[dict]] = {}
-    with tqdm(total=len(specs) * per_instance, desc="evaluate", unit="run", disable=not progress) as bar:
+    with tqdm(total=sum(runs.values()), desc="evaluate", unit="run", disable=not progress) as bar:
         if len(groups) == 1 or len(specs) == 1:
-            for idx, (name, spec) in enumerate(specs):
+            for idx, name, spec, grid_methods, budgets in specs:
                 bar.set_postfix_str(name)
-                results[idx] = _run_instance(config, name, spec, methods, cfg.budgets_s)
-                bar.update(per_instance)
+                results[idx] = _run_instance(config, name, spec, grid_methods, budgets)
+                bar.update(runs[idx])
         else:
             # fork: workers inherit the loaded package (nothing here has started threads yet)
             ctx = multiprocessing.get_context("fork")
             queue = ctx.Queue()
-            for group in groups:
-                queue.put(group)
-            with ProcessPoolExecutor(len(groups), mp_context=ctx, initializer=_pin_worker,
-                                     initargs=(queue,)) as pool:
-                futures = {pool.submit(_run_instance, config, name, spec, methods, cfg.budgets_s): idx
-                           for idx, (name, spec) in enumerate(specs)}
-                for future in as_completed(futures):
-                    results[futures[future]] = future.result()
-                    bar.update(per_instance)
+            workers = [ctx.Process(target=_worker, args=(config, specs[w::len(groups)], groups[w], queue), daemon=True)
+                       for w in range(len(groups))]
+            for w in workers:
+                w.start()
+            try:
+                while len(results) < len(specs):
+                    try:
+                        idx, rows, error = queue.get(timeout=1.0)
+                    except queue_module.Empty:
+                        if not any(w.is_alive() for w in workers) and queue.empty():
+                            raise RuntimeError("the evaluation workers died before finishing (killed?)") from None
+                        continue
+                    if error is not None:
+                        raise RuntimeError(f"an evaluation worker failed: {error}")
+                    results[idx] = rows
+                    bar.update(runs[idx])
+            finally:
+                for w in workers:
+                    if w.is_alive():
+                        w.terminate()
+                    w.join()
     return pd.DataFrame([row for idx in sorted(results) for row in results[idx]])
