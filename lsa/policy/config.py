@@ -19,6 +19,8 @@ PARADIGMS = ("code", "direct")
 
 #: embedded architectures (Qwen2 decoder); the model-size study uses several
 SIZES: dict[str, dict] = {
+    "nano": dict(hidden_size=64, intermediate_size=192, num_hidden_layers=1, num_attention_heads=2,
+                 num_key_value_heads=1),
     "micro": dict(hidden_size=96, intermediate_size=288, num_hidden_layers=2, num_attention_heads=4,
                   num_key_value_heads=2),
     "tiny": dict(hidden_size=128, intermediate_size=384, num_hidden_layers=4, num_attention_heads=4,
@@ -35,7 +37,7 @@ class ModelConfig(Section):
     SECTION = "model"
 
     name_or_path: str | None = option(None, "HF hub id or local directory loaded with from_pretrained; null = the shipped embedded policy.")
-    size: str = option("tiny", "Architecture of a freshly built embedded model: micro, tiny or small (Qwen2).")
+    size: str = option("tiny", "Architecture of a freshly built embedded model: nano, micro, tiny or small (Qwen2).")
     vocab_size: int = option(2048, "Vocabulary of the byte-level BPE tokenizer trained on the corpus (embedded model only).")
     max_position_embeddings: int = option(1024, "Context length of the embedded model (prompt + completion).")
     dtype: str = option("float32", "Weights dtype when loading: float32, bfloat16 or float16 (CPU: float32).")
