@@ -30,15 +30,18 @@ from lsa.sim.params import NetworkConfig
 
 #: written last into a finished run's final model directory (the workflow's completion marker)
 TRAIN_DONE = "lsa_train.json"
+#: training instances are generated with seeds from here on, far from the evaluation seeds (0, 1, ...)
+TRAIN_INSTANCE_SEED = 10_000_000
 
 
 def training_instances(n: int, sizes, channels, regimes, seed: int, network: NetworkConfig | None = None) -> list:
-    """`n` PPP instances; sizes, K and regimes drawn from the lists with a seeded generator."""
+    """`n` PPP instances; sizes, K and regimes drawn from the lists with a seeded generator. Their
+    instance seeds start at TRAIN_INSTANCE_SEED, so no training instance is an evaluation instance."""
     rng = np.random.default_rng(seed)
     nets = []
     for i in range(n):
         N, K, regime = int(rng.choice(sizes)), int(rng.choice(channels)), str(rng.choice(regimes))
-        nets.append(generate_ppp(N, K, regime, seed=seed * 100_003 + i, params=network))
+        nets.append(generate_ppp(N, K, regime, seed=TRAIN_INSTANCE_SEED + seed * 100_003 + i, params=network))
     return nets
 
 
