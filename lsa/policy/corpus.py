@@ -13,6 +13,9 @@ from lsa.sim.generate import generate_ppp
 from lsa.sim.network import REGIMES
 from lsa.sim.params import NetworkConfig
 
+#: corpus instances use seeds from here on (disjoint from training and evaluation instances)
+CORPUS_INSTANCE_SEED = 20_000_000
+
 
 def sample_channel_list(N: int, K: int, rng: np.random.Generator) -> str:
     """A channel list completion for the direct paradigm (used only if pretrain.direct_share > 0)."""
@@ -30,7 +33,7 @@ def build_corpus(n_programs: int, n_instances: int, instance_n, instance_k, seed
         N = int(rng.choice(instance_n))
         K = int(rng.choice(instance_k))
         regime = str(rng.choice(REGIMES))
-        net = generate_ppp(N, K, regime, seed=int(seed * 1_000_003 + idx), params=network)
+        net = generate_ppp(N, K, regime, seed=CORPUS_INSTANCE_SEED + int(seed * 1_000_003 + idx), params=network)
         prompts_code.append(code_prompt(net, tokenizer=tokenizer, max_tokens=prompt_max_tokens, api_doc=api_doc))
         if direct_share > 0:
             prompts_direct.append(direct_prompt(net, tokenizer=tokenizer, max_tokens=prompt_max_tokens))
