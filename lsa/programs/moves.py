@@ -28,9 +28,10 @@ class EngineMoves:
         return self._state
 
     def _budget_s(self, time_s) -> float:
-        """`time_s` capped by time_left() (less a margin to return); 1 s outside the sandbox."""
+        """`time_s` capped by time_left() less a small margin to return (2 %, at least 10 ms: the
+        offers streamed on the way count even if the program is then stopped); 1 s outside the sandbox."""
         left = self.time_left()
-        cap = 1.0 if math.isinf(left) else max(0.0, 0.9 * left - 0.02)
+        cap = 1.0 if math.isinf(left) else max(0.0, left - max(0.01, 0.02 * left))
         if time_s is None:
             return cap
         time_s = float(time_s)
@@ -180,12 +181,15 @@ class EngineMoves:
         return state.assignment.copy()
 
     def local_search(self, assignment=None, rng=None, time_s=None) -> np.ndarray:
-        """The full classical local search in one call (the `local-search` baseline): greedy start
-        (or `assignment`), descend(), then anneal() and ils() for `time_s` seconds (default and cap:
+        """The full classical local search in one call (the `local-search` baseline): from
+        `assignment` (default: net.start(), the incumbent of earlier programs, else the greedy
+        start), descend(), then anneal() and ils() for `time_s` seconds (default and cap:
         time_left()). Offers improvements as it goes. Returns the best."""
         budget = self._budget_s(time_s)
         deadline = time.perf_counter() + budget
         rng = self._rng(rng)
+        if assignment is None and getattr(self, "_start", None) is not None:
+            assignment = self._start
         if assignment is None:
             state = MoveState(self._net)
             state.greedy(deadline=deadline)
