@@ -119,7 +119,7 @@ class GRPOConfig(Section):
     depth_free_nodes: int = option(120, "R_depth: AST nodes allowed free of penalty.")
     depth_scale_nodes: int = option(240, "R_depth: nodes beyond the free allowance that cost the full 0.5 node penalty.")
     perf_clip: list[float] = option([-1.0, 2.0], "R_perf is clipped to this range (-1 = random level, 0 = greedy, 1 = the strong reference).")
-    perf_reference: str = option("local-search", "The strong classical reference of R_perf (a method name), run per training instance.")
+    perf_reference: list[str] = option(["local-search", "ils"], "The strong classical reference of R_perf: the best of these methods, each run on every training instance.")
     perf_reference_budget_s: float | None = option(None, "Budget of that reference run (s); null = exec_timeout_s, the time a program gets.")
     loss_type: str = option("dapo", "TRL loss aggregation (grpo, dr_grpo, dapo, bnpo...).")
     scale_rewards: str = option("group", "TRL advantage scaling: group, batch or none.")
@@ -150,8 +150,9 @@ class GRPOConfig(Section):
                 self.fail(f"{name} must be >= 0")
         if not 0 < self.exec_timeout_s <= 600:
             self.fail("exec_timeout_s must be in (0, 600]")
-        if self.perf_reference not in all_methods():
-            self.fail(f"perf_reference must be a method name (see `lsa methods`), got {self.perf_reference!r}")
+        unknown = [m for m in self.perf_reference if m not in all_methods()]
+        if not self.perf_reference or unknown:
+            self.fail(f"perf_reference must list method names (see `lsa methods`), got {self.perf_reference!r}")
         if self.perf_reference_budget_s is not None and not 0 < self.perf_reference_budget_s <= 600:
             self.fail("perf_reference_budget_s must be in (0, 600] or null")
         if len(self.perf_clip) != 2 or self.perf_clip[0] >= self.perf_clip[1]:

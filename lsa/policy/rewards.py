@@ -10,8 +10,8 @@ Formulas (code paradigm):
   1.0 returned in time and its output is valid without repair.
 - R_perf, piecewise linear in the utility U of the best assignment the program offered before its
   deadline (repaired): −1 at U_rand (the mean of 8 random assignments), 0 at U_greedy (the greedy
-  heuristic), 1 at U_ref (the strong classical reference — by default `local-search` — run with the
-  same time budget as the program), continued linearly beyond and clipped to [lo, hi]:
+  heuristic), 1 at U_ref (the strong classical reference — by default the better of `local-search`
+  and `ils` — run with the same time budget as the program), continued linearly beyond and clipped to [lo, hi]:
       U ≥ U_greedy: (U − U_greedy) / (U_ref − U_greedy);   U < U_greedy: (U − U_greedy) / (U_greedy − U_rand).
   So programs above greedy still get a gradient all the way up to (and past) the strong reference.
   A program that offered nothing gets lo.
@@ -69,14 +69,14 @@ class References:
         return (utility - self.greedy) / max(self.greedy - self.random, scale)
 
 
-def reference_utilities(net, seed: int = 0, method: str = "local-search", budget_s: float = 1.0) -> References:
-    """U_rand (mean of random assignments), U_greedy, and the strong reference `method` run under
-    the protocol with `budget_s` (the time a program gets in training)."""
+def reference_utilities(net, seed: int = 0, methods=("local-search",), budget_s: float = 1.0) -> References:
+    """U_rand (mean of random assignments), U_greedy, and the strong reference: the best of
+    `methods`, each run under the protocol with `budget_s` (the time a program gets in training)."""
     rng = np.random.default_rng(seed)
     u_rand = float(np.mean([sum_rate(net, rng.integers(0, net.K, size=net.N)) for _ in range(N_RANDOM_REFERENCE)]))
     u_greedy = float(sum_rate(net, greedy_assign(net)))
-    row, _ = run_method(net, method, budget_s, seed=seed)
-    return References(u_rand, u_greedy, max(float(row["utility"]), u_greedy))
+    strong = max(float(run_method(net, method, budget_s, seed=seed)[0]["utility"]) for method in methods)
+    return References(u_rand, u_greedy, max(strong, u_greedy))
 
 
 _LIST_RE = re.compile(r"\[([^\[\]]*)\]")
@@ -117,7 +117,7 @@ class RewardContext:
 
     def __init__(self, nets, paradigm: str = "code", timeout_s: float = 2.0, workers: int | None = None,
                  perf_clip=(-1.0, 2.0), depth_free_nodes: int = 120, depth_scale_nodes: int = 240,
-                 reference_method: str = "local-search", reference_budget_s: float | None = None,
+                 reference_methods=("local-search",), reference_budget_s: float | None = None,
                  cache_size: int = 20000):
         self.nets = list(nets)
         self.paradigm = paradigm
@@ -127,7 +127,7 @@ class RewardContext:
         self.depth_free_nodes = depth_free_nodes
         self.depth_scale_nodes = depth_scale_nodes
         budget = self.timeout_s if reference_budget_s is None else float(reference_budget_s)
-        self.refs = [reference_utilities(net, seed=i, method=reference_method, budget_s=budget)
+        self.refs = [reference_utilities(net, seed=i, methods=tuple(reference_methods), budget_s=budget)
                      for i, net in enumerate(self.nets)]
         self.cache: dict[tuple[str, int], Outcome] = {}
         self.cache_size = cache_size

@@ -95,7 +95,7 @@ def train_grpo(model_cfg: ModelConfig, grpo: GRPOConfig, base_model: str | Path 
     dataset = Dataset.from_dict({"prompt": prompts, "instance": list(range(len(nets)))})
     ctx = RewardContext(nets, paradigm=grpo.paradigm, timeout_s=grpo.exec_timeout_s, workers=grpo.exec_workers,
                         perf_clip=grpo.perf_clip, depth_free_nodes=grpo.depth_free_nodes,
-                        depth_scale_nodes=grpo.depth_scale_nodes, reference_method=grpo.perf_reference,
+                        depth_scale_nodes=grpo.depth_scale_nodes, reference_methods=grpo.perf_reference,
                         reference_budget_s=grpo.perf_reference_budget_s)
     log_cb = CsvLogCallback(log_csv, GRPO_COLUMNS, extra={"paradigm": grpo.paradigm, "G": grpo.num_generations})
     peft_config = None
