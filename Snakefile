@@ -150,7 +150,8 @@ rule sft:
 
 # ------------------------------------------------------------------ GRPO runs
 rule grpo:
-    # main + Fig. 2 ablations + direct (cold / SFT) + model sizes; the run's config slice says which
+    # every policy family (main, size-<size>) x workflow.training_seeds (<family>, <family>-s<seed>),
+    # the single-seed Fig. 2 ablations and direct runs (cold / SFT); the run's config slice says which
     input:
         config=lambda w: STAGE[f"grpo-{w.run}"],
         start=lambda w: S.start_model_done(w.run, P),
@@ -169,9 +170,11 @@ rule grpo:
 
 # ------------------------------------------------------------------ LLM policies under the protocol
 rule llm_evaluation:
+    # lsa-code of every policy family x training seed (main: the evaluation grid, paired with the
+    # baselines; the other sizes and the base model: the family grid at figures.budget_s)
     input:
         config=STAGE["llm_evaluation"],
-        policies=[P.base_model_done(S.main_size), *(P.final_model_done(run) for run in S.size_runs)],
+        policies=S.llm_model_done(P),
         notebook=nb("06_llm_evaluation"),
     output:
         P.llm_evaluation,
@@ -208,8 +211,8 @@ rule report:
     # Every README claim on this run vs the committed reference (reference/results): number, 95 % CI,
     # whether its shape holds. Without Snakemake: `lsa report --results DIR --output DIR`.
     input:
-        results=claim_inputs(P),
-        reference=[f for f in claim_inputs(REFERENCE) if f.is_file()],
+        results=claim_inputs(P, S),
+        reference=[f for f in claim_inputs(REFERENCE, S) if f.is_file()],
         notebook=nb("09_report"),
     output:
         REPORT.values(),

@@ -22,12 +22,14 @@ import nbformat
 import pytest
 import yaml
 
+from lsa.errors import ConfigError
 from lsa.workflow.figures import figure_outputs
 from lsa.workflow.paths import PROFILES, Paths
 from lsa.workflow.provenance import sidecar_path
 from lsa.workflow.stages import (
     DIRECT_RUNS,
     WorkflowSettings,
+    rl_stage,
     stage_configs,
     stage_parameters,
     write_if_changed,
@@ -112,7 +114,7 @@ def _paths_in(value) -> list[str]:
 def test_slices_hold_settings_only_and_parameters_hold_every_path(profile):
     cfg, s, paths = profile_settings(profile, Path("."))
     slices = stage_configs(cfg)
-    expected = {"evaluation", "prompt_length", "sft", "llm_evaluation", "figures",
+    expected = {"evaluation", "prompt_length", "sft", "llm_evaluation", "figures", *(["rl"] if s.rl_runs else []),
                 *(f"pretrain-{size}" for size in s.model_sizes), *(f"grpo-{run}" for run in s.all_runs)}
     assert set(slices) == expected
     for stage, data in slices.items():  # no path, no path key, anywhere in a slice
@@ -120,15 +122,83 @@ def test_slices_hold_settings_only_and_parameters_hold_every_path(profile):
     for run in DIRECT_RUNS:             # the direct routing is the policy's (direct_variant), from `direct:`
         assert slices[f"grpo-{run}"]["grpo"]["paradigm"] == "direct" and "direct" in slices[f"grpo-{run}"]
     assert slices["grpo-G4"]["grpo"]["num_generations"] == 4           # the Fig. 2 ablations are config only
-    assert slices["grpo-lambda-perf2"]["grpo"]["lambda_perf"] == 2.0
-    for stage in [*slices, "report"]:
+    if "lambda-perf2" in s.all_runs:
+        assert slices["grpo-lambda-perf2"]["grpo"]["lambda_perf"] == 2.0
+    stages = [*(st for st in slices if st != "rl"), *(rl_stage(a, seed) for a, seed in s.rl_runs), "report"]
+    for stage in stages:                # the rl slice serves every rl-<algorithm>-s<seed> stage
         params = stage_parameters(stage, paths, s)
         for key, value in params.items():
-            if isinstance(value, str) and key not in ("size", "run"):
+            if isinstance(value, str) and key not in ("size", "run", "algorithm"):
                 assert value.startswith((str(paths.results), str(paths.figures), "reference")), (stage, key, value)
     assert stage_parameters("grpo-direct-sft", paths, s)["base"] == str(paths.sft_dir)
     assert stage_parameters("grpo-main", paths, s)["done"] == str(paths.final_model_done("main"))
     assert (paths.results == Path("results")) == (profile == "default")  # every profile has its own directories
+
+
+def test_every_policy_family_is_trained_with_every_seed_alike():
+    cfg, s, _ = profile_settings("default")
+    assert s.training_seeds == (0, 1, 2) and s.model_sizes == ("tiny", "micro", "nano")
+    families = {"main": "tiny", "size-micro": "micro", "size-nano": "nano"}
+    assert s.families == families
+    runs = {run: (family, seed) for run, family, seed in s.family_runs}
+    assert runs["main"] == ("main", 0) and runs["main-s2"] == ("main", 2) and runs["size-nano-s1"] == ("size-nano", 1)
+    assert len(runs) == 9 and set(runs) <= set(s.all_runs)
+    slices = stage_configs(cfg)
+    reference = slices["grpo-main"]
+    for run, (family, seed) in runs.items():
+        grpo = slices[f"grpo-{run}"]
+        assert grpo["grpo"]["seed"] == seed and grpo["model"]["size"] == families[family]
+        # the same GRPO settings for every size and seed (figure h compares sizes trained alike)
+        assert {**grpo["grpo"], "seed": 0} == reference["grpo"], run
+        assert {**grpo["model"], "size": "tiny"} == reference["model"], run
+    pretrain = {size: slices[f"pretrain-{size}"] for size in s.model_sizes}
+    assert all({**p, "model": {**p["model"], "size": "tiny"}} == pretrain["tiny"] for p in pretrain.values())
+    # the Fig. 2 ablations and the direct runs are single-seed, with the first training seed
+    for run in ("G4", "lambda-perf2", *DIRECT_RUNS):
+        assert slices[f"grpo-{run}"]["grpo"]["seed"] == 0 and not any(r.startswith(f"{run}-s") for r in s.all_runs)
+
+
+def test_llm_evaluation_runs_lsa_code_only_paired_with_the_baselines():
+    cfg, s, paths = profile_settings("default", Path("."))
+    llm = stage_configs(cfg)["llm_evaluation"]
+    assert llm["evaluation"]["methods"] == ["lsa-code"]
+    assert llm["evaluation"]["instances"] == cfg["evaluation"]["instances"]  # same instances and budgets
+    assert all(g["budgets_s"] == [cfg["figures"]["budget_s"]] for g in llm["family_instances"])
+    policies = llm["policies"]
+    assert {r for r, m in policies.items() if m["grid"] == "evaluation"} == {"main", "main-s1", "main-s2"}
+    assert policies["size-micro-s2"] == {"policy": "size-micro", "train_seed": 2, "model_size": "micro",
+                                         "grid": "family"}
+    assert policies["base"]["grid"] == "family" and policies["base"]["train_seed"] is None
+    models = stage_parameters("llm_evaluation", paths, s)["models"]
+    assert set(models) == set(policies) and models["main-s1"] == str(paths.final_model("main-s1"))
+    assert models["base"] == str(paths.base_model("tiny"))
+    # changing a baseline method leaves the LLM evaluation's slice as it is
+    cfg["evaluation"]["methods"] = cfg["evaluation"]["methods"][:-1]
+    assert stage_configs(cfg)["llm_evaluation"] == llm
+
+
+def test_unseen_densities_and_the_largest_training_n_come_from_the_profile():
+    cfg, _, _ = profile_settings("default")
+    cfg["grpo"] = {**cfg["grpo"], "train_regimes": ["dense", "ultra-dense"], "train_n": [50, 200, 1000]}
+    s = WorkflowSettings.from_config(cfg)
+    assert s.unseen_regimes == ["sparse"] and s.train_n_max == 1000
+    training = stage_configs(cfg)["figures"]["training"]
+    assert training == {"train_regimes": ["dense", "ultra-dense"], "train_n_max": 1000, "unseen_regimes": ["sparse"]}
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda c: c["workflow"]["llm_evaluation"].update(family_instances={"N": [300], "K": 8, "regimes": ["dense"],
+                                                                         "seeds": [0]}),
+     "the baseline evaluation does not have"),
+    (lambda c: c["workflow"]["grpo_runs"].update({"main-s1": {}}), "reserved"),
+    (lambda c: c["workflow"].update(training_seeds=[0, 0]), "training_seeds"),
+    (lambda c: c["workflow"].update(size_run_overrides={"max_steps": 10}), "unknown key"),
+])
+def test_bad_workflow_settings_are_one_clear_error(change, message):
+    cfg, _, _ = profile_settings("default")
+    change(cfg)
+    with pytest.raises(ConfigError, match=message):
+        WorkflowSettings.from_config(cfg)
 
 
 def test_slice_depends_only_on_its_sections():
@@ -201,7 +271,7 @@ def test_rl_baselines_the_evaluation_runs_are_trained_by_the_workflow(tmp_path):
     root = copy_repo(tmp_path)
     cfg_path = root / "config" / "smoke.yaml"
     cfg = yaml.safe_load(cfg_path.read_text())
-    cfg["evaluation"]["methods"] += ["dqn", "ppo"]
+    cfg["evaluation"]["methods"] = [m for m in cfg["evaluation"]["methods"] if m not in ("dqn", "ppo")] + ["dqn", "ppo"]
     cfg.setdefault("rl", {})["seeds"] = [0, 1]
     cfg_path.write_text(yaml.safe_dump(cfg))
     res = snakemake(root, "-n", "-p", "--config", "profile=smoke")
@@ -237,11 +307,17 @@ def test_config_change_reruns_only_what_depends_on_it(tmp_path):
     jobs = jobs_of(snakemake(root, "-n", "--config", "profile=smoke").stdout)
     assert set(jobs) == {"figures", "report", "all"}, jobs
     snakemake(root, "--touch", "--cores", "1", "--config", "profile=smoke")
-    # 2. a baseline budget: the baseline evaluation and what is drawn from it, no training
-    cfg["evaluation"]["budgets_s"] = [float(b) * 2 for b in cfg["evaluation"]["budgets_s"]]
+    # 2. a baseline method: the baseline evaluation and what is drawn from it, no training, no LLM evaluation
+    cfg["evaluation"]["methods"] = [m for m in cfg["evaluation"]["methods"] if m != "de"]
     cfg_path.write_text(yaml.safe_dump(cfg))
     jobs = jobs_of(snakemake(root, "-n", "--config", "profile=smoke").stdout)
     assert set(jobs) == {"evaluate_baselines", "figures", "report", "all"}, jobs
+    snakemake(root, "--touch", "--cores", "1", "--config", "profile=smoke")
+    # 2b. an evaluation budget: the baselines and lsa-code (paired per instance and budget), no training
+    cfg["evaluation"]["instances"][0]["budgets_s"] = [0.2]
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    jobs = jobs_of(snakemake(root, "-n", "--config", "profile=smoke").stdout)
+    assert set(jobs) == {"evaluate_baselines", "llm_evaluation", "figures", "report", "all"}, jobs
     snakemake(root, "--touch", "--cores", "1", "--config", "profile=smoke")
     # 3. one ablation's override: that GRPO run and figure d only
     cfg["workflow"]["grpo_runs"]["G4"] = {"num_generations": 2}

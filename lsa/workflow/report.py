@@ -24,11 +24,19 @@ from lsa.workflow.provenance import write_table
 SIDES = ("reference", "reproduced")
 
 
+#: every status a claim can have, in the order the summary line counts them
+STATUSES = ("reproduced", "NOT reproduced", "not in reference", "not in this run", "not measurable")
+
+
 def _status(ref_holds, rep_holds) -> str:
+    """A claim the reference cannot measure (it was made by older code, without that data) is "not in
+    reference", not a failure; one this run cannot measure is "not in this run"."""
     if ref_holds is None and rep_holds is None:
         return "not measurable"
-    if ref_holds is None or rep_holds is None:
-        return "measurable in one run only"
+    if ref_holds is None:
+        return "not in reference"
+    if rep_holds is None:
+        return "not in this run"
     return "reproduced" if ref_holds == rep_holds else "NOT reproduced"
 
 
@@ -77,10 +85,9 @@ def markdown(table: pd.DataFrame, reference_dir: str | Path, results_dir: str | 
         f"Reference: `{reference_dir}` (the committed run). Reproduction: `{results_dir}`.", "",
         "Each row is one claim of the README's claims table: the number we quote, with its 95 % t interval "
         "and the count it rests on, in both runs; and whether the claim's *shape* holds in each. A claim is "
-        "reproduced when the shape gives the same verdict in both runs.", "",
-        "**" + ", ".join(f"{counts.get(s, 0)} {s}" for s in ("reproduced", "NOT reproduced",
-                                                              "measurable in one run only", "not measurable")
-                         ) + f"** (of {len(table)} claims).", "",
+        "reproduced when the shape gives the same verdict in both runs; \"not in reference\" marks a claim the "
+        "reference cannot measure (it was made by older code without that data).", "",
+        "**" + ", ".join(f"{counts.get(s, 0)} {s}" for s in STATUSES) + f"** (of {len(table)} claims).", "",
     ]
     view = pd.DataFrame({
         "claim": [f"{r['claim']} (`{r['id']}`)" for _, r in table.iterrows()],
@@ -116,4 +123,4 @@ def write_report(reference_dir: str | Path, results_dir: str | Path, output_dir:
     return files
 
 
-__all__ = ["compare", "markdown", "write_report"]
+__all__ = ["compare", "markdown", "write_report", "STATUSES"]

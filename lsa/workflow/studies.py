@@ -79,28 +79,34 @@ def with_models(config: dict, models: dict[str, str | Path]) -> dict:
     return {**config, "evaluation": {**ev, "method_params": params}}
 
 
-def evaluate_policies(config: dict, policies: dict[str, str | Path], progress: bool = True) -> pd.DataFrame:
-    """Every policy (name -> model directory) as `lsa-code` on the slice's instances and budgets,
-    plus the slice's reference methods once; one tidy table with the columns of `evaluate` and
-    `policy` (the reference rows carry the method name), `model_size`, `n_params`, and the training
-    grid of the GRPO runs (`train_n_max`, `train_regimes`) for the generalisation figure."""
+def evaluate_policies(config: dict, models: dict[str, str | Path], progress: bool = True) -> pd.DataFrame:
+    """Every policy run of the slice (`policies`: run -> policy family, train_seed, model_size, grid)
+    as `lsa-code` with its model (`models`: run -> directory), on the evaluation grid (the main
+    family: paired with the baselines per instance and budget) or the family grid; one tidy table
+    with the columns of `evaluate` and `policy` (family), `train_seed`, `run`, `model_size`,
+    `n_params`, and the training grid of the GRPO runs (`train_n_max`, `train_regimes`)."""
     ev = dict(config["evaluation"])
-    sizes = dict(config.get("policy_sizes") or {})
+    grids = {"evaluation": ev["instances"], "family": config.get("family_instances") or ev["instances"]}
+    policies = dict(config.get("policies") or {})
+    missing = sorted(set(policies) - set(models))
+    if missing:
+        raise ConfigError(f"no model directory given for the policy run(s) {', '.join(missing)}")
     frames = []
-    refs = list(ev.get("methods") or [])
-    if refs:
-        df = evaluate(config, methods=refs, progress=progress)
-        frames.append(df.assign(policy=df["method"]))
-    for name, model_dir in policies.items():
+    for run, meta in policies.items():
         params = dict(ev.get("method_params") or {})
         # the policy sees prompts with the budget it was trained with, and the profile's inference settings
-        params["lsa-code"] = {**params.get("lsa-code", {}), "model": str(model_dir),
+        params["lsa-code"] = {**params.get("lsa-code", {}), "model": str(models[run]),
                               "inference": dict(config.get("inference") or {}),
                               "prompt_max_tokens": (config.get("model") or {}).get("prompt_max_tokens")}
-        cfg = {**config, "evaluation": {**ev, "method_params": params, "methods": ["lsa-code"]}}
+        cfg = {**config, "evaluation": {**ev, "instances": grids[meta["grid"]], "method_params": params,
+                                        "methods": ["lsa-code"]}}
         df = evaluate(cfg, methods=["lsa-code"], progress=progress)
-        frames.append(df.assign(policy=name, model_size=sizes.get(name), n_params=count_parameters(model_dir)))
+        frames.append(df.assign(policy=meta["policy"], train_seed=meta.get("train_seed"), run=run,
+                                model_size=meta.get("model_size"), n_params=count_parameters(models[run])))
+    if not frames:
+        raise ConfigError("the LLM evaluation slice names no policy run")
     table = pd.concat(frames, ignore_index=True, sort=False)
+    table["train_seed"] = table["train_seed"].astype("Int64")
     grid = config.get("train_grid") or {}
     table["train_n_max"] = max(grid["train_n"]) if grid.get("train_n") else None
     table["train_regimes"] = ",".join(grid["train_regimes"]) if grid.get("train_regimes") else None

@@ -51,6 +51,10 @@ def _prompt_study(p: Paths, s: WorkflowSettings) -> list[Path]:
     return [p.prompt_length]
 
 
+def _rl_logs(p: Paths, s: WorkflowSettings) -> list[Path]:
+    return [p.rl_log(algorithm, seed) for algorithm, seed in s.rl_runs]
+
+
 FIGURES: dict[str, Figure] = {f.name: f for f in [
     Figure("fig_a_utility_vs_n", "(a) spectral utility vs N per method at a fixed budget (log N)", _evaluations,
            plots.fig_a_utility_vs_n),
@@ -60,14 +64,16 @@ FIGURES: dict[str, Figure] = {f.name: f for f in [
            plots.fig_c_exact_share),
     Figure("fig_d_grpo_dynamics", "(d) GRPO training dynamics: total reward and R_struct, R_perf, R_depth",
            _dynamics_logs, plots.fig_d_grpo_dynamics),
+    Figure("fig_d_rl_training", "(d') DQN / PPO training: per-episode return relative to greedy", _rl_logs,
+           plots.fig_d_rl_training),
     Figure("fig_e_cold_start", "(e) cold start: code vs direct vs SFT + direct", _cold_start_logs,
            plots.fig_e_cold_start),
     Figure("fig_f_prompt_tokens", "(f) prompt tokens vs N, hierarchical vs naive serialization", _prompt_study,
            plots.fig_f_prompt_tokens),
-    Figure("fig_g_generalisation", "(g) generalisation to larger N and other densities: utility relative to the "
+    Figure("fig_g_generalisation", "(g) generalisation to larger N and unseen densities: utility relative to the "
            "strongest classical method", _evaluations, plots.fig_g_generalisation),
-    Figure("fig_h_model_size", "(h) model-size scaling: utility relative to the strongest classical method",
-           _evaluations, plots.fig_h_model_size),
+    Figure("fig_h_model_size", "(h) model-size scaling (every size trained alike, every training seed shown): "
+           "utility relative to the strongest classical method", _evaluations, plots.fig_h_model_size),
     Figure("table_throughput", "aggregate throughput across network densities (CSV, Markdown, LaTeX)",
            _evaluations, tables.throughput_texts, TABLE_EXTS),
 ]}

@@ -1,7 +1,7 @@
-"""Every number a figure, the table or the README quotes, computed from one results directory with
-pandas alone (no matplotlib): summaries with 95 % t intervals, ratios, shares, training curves.
+"""One results directory read once (`Results`), with pandas alone (no matplotlib): summaries with 95 % t
+intervals, a policy's training seeds (mean and spread), training curves, prompt lengths.
 
-`Results(dir)` reads each tidy file once; the plots, the table and the claims all read from it.
+The plots, the table and the claims all read from `Results`; the evaluation numbers are in `evaluations`.
 """
 from __future__ import annotations
 
@@ -14,12 +14,13 @@ import pandas as pd
 
 from lsa.config import Section, option, section
 from lsa.errors import LSAError
-from lsa.workflow.figures.style import METHOD_ORDER
 from lsa.workflow.paths import Paths
-from lsa.workflow.stages import DEFAULT_GRPO_RUNS, DIRECT_RUNS, MAIN_RUN, load_stage_config
+from lsa.workflow.stages import BASE_POLICY, DEFAULT_GRPO_RUNS, DIRECT_RUNS, MAIN_RUN, load_stage_config
 from lsa.workflow.stats import t_interval
 
-#: learned methods (everything else in a results table is a classical method)
+#: the hand-written methods: the "strongest classical method" of a cell is the best of those present
+CLASSICAL_METHODS = ("random", "greedy", "local-search", "ils", "exact", "km", "km-partitioned", "pulp-partitioned",
+                     "de")
 LEARNED_METHODS = ("lsa-code", "lsa-direct", "dqn", "ppo")
 POLICY_METHODS = ("lsa-code", "lsa-direct")
 REGIME_ORDER = ["sparse", "dense", "ultra-dense"]
@@ -80,7 +81,8 @@ def _close(values: pd.Series, x: float) -> pd.Series:
 
 
 class Results:
-    """One results directory, each tidy file read once; figure settings stored with it."""
+    """One results directory, each tidy file read once; figure settings stored with it (results/config/
+    figures.yaml: the figures section, the GRPO runs and families, the training grid)."""
 
     def __init__(self, results_dir: str | Path):
         self.paths = Paths(Path(results_dir), Path(results_dir))
@@ -103,28 +105,56 @@ class Results:
     def dynamics_runs(self) -> list[str]:
         return list(self.stored.get("dynamics_runs") or DEFAULT_GRPO_RUNS)
 
+    def family_runs(self, family: str = MAIN_RUN) -> list[str]:
+        """The GRPO runs of a policy family, one per training seed (a run of older code: the family alone)."""
+        return list((self.stored.get("family_runs") or {}).get(family) or [family])
+
+    @cached_property
+    def training(self) -> dict:
+        """The GRPO training grid: train_regimes (set), train_n_max (None: unknown), unseen_regimes."""
+        stored = self.stored.get("training")
+        if stored:
+            return {"train_regimes": set(stored.get("train_regimes") or []), "train_n_max": stored.get("train_n_max"),
+                    "unseen_regimes": list(stored.get("unseen_regimes") or [])}
+        llm = self.llm if self.paths.llm_evaluation.is_file() else pd.DataFrame()
+        n_max = llm["train_n_max"].dropna() if "train_n_max" in llm else pd.Series(dtype=float)
+        trained = llm["train_regimes"].dropna() if "train_regimes" in llm else pd.Series(dtype=str)
+        trained = set(str(trained.iloc[0]).split(",")) if len(trained) else set()
+        evaluated = regimes(self.read(self.paths.evaluation, "baseline evaluation"))
+        return {"train_regimes": trained, "train_n_max": float(n_max.iloc[0]) if len(n_max) else None,
+                "unseen_regimes": [r for r in evaluated if trained and r not in trained]}
+
     @cached_property
     def llm(self) -> pd.DataFrame:
-        return self.read(self.paths.llm_evaluation, "LLM evaluation")
+        """The LLM evaluation with `train_seed` and `run` on every row (a table of older code has one
+        run per policy: train_seed 0, run = policy)."""
+        df = self.read(self.paths.llm_evaluation, "LLM evaluation").copy()
+        if "policy" not in df:
+            df["policy"] = df["method"]
+        if "train_seed" not in df:
+            df["train_seed"] = np.where(df["method"].isin(POLICY_METHODS) & (df["policy"] != BASE_POLICY), 0, np.nan)
+        if "run" not in df:
+            df["run"] = df["policy"]
+        return df
 
     @cached_property
     def method_rows(self) -> pd.DataFrame:
-        """Baseline rows + the main trained policy's rows (when the LLM evaluation exists); rows
-        where a method refused the instance (e.g. `exact` at large N) are dropped."""
+        """Baseline rows + the main policy family's rows, one per training seed (when the LLM evaluation
+        exists); rows where a method refused the instance (e.g. `exact` at large N) are dropped."""
         frames = [self.read(self.paths.evaluation, "baseline evaluation")]
-        if self.paths.llm_evaluation.is_file() and "policy" in self.llm:
+        if self.paths.llm_evaluation.is_file():
             frames.append(self.llm[self.llm["method"].isin(POLICY_METHODS) & (self.llm["policy"] == MAIN_RUN)])
         return _not_refused(pd.concat(frames, ignore_index=True, sort=False))
 
     @cached_property
     def classical_rows(self) -> pd.DataFrame:
-        """Every classical row: the baseline evaluation, plus the LLM evaluation's reference rows on
-        runs the baseline evaluation does not have (same instance, seed, budget and method)."""
+        """Every row of a hand-written method (CLASSICAL_METHODS): the baseline evaluation, plus the
+        reference rows an LLM evaluation of older code carried on runs the baseline evaluation lacks."""
         frames = [self.read(self.paths.evaluation, "baseline evaluation")]
         if self.paths.llm_evaluation.is_file():
             frames.append(self.llm)
         rows = _not_refused(pd.concat(frames, ignore_index=True, sort=False))
-        rows = rows[~rows["method"].isin(LEARNED_METHODS)]
+        rows = rows[rows["method"].isin(CLASSICAL_METHODS)]
         return rows.drop_duplicates([*KEY, "method"], keep="first")
 
     @cached_property
@@ -168,71 +198,50 @@ class Results:
         return pd.concat(frames, ignore_index=True, sort=False)
 
     @cached_property
+    def rl_logs(self) -> pd.DataFrame:
+        """The per-episode training logs of the RL baselines (every rl-<algorithm>-s<seed>.csv)."""
+        files = sorted((self.paths.results / "training").glob("rl-*-s*.csv"))
+        frames = [pd.read_csv(f) for f in files if f.stat().st_size > 0]
+        frames = [f for f in frames if not f.empty]
+        if not frames:
+            raise MissingResults(f"no RL training log (rl-<algorithm>-s<seed>.csv) in {self.paths.results / 'training'}")
+        return pd.concat(frames, ignore_index=True, sort=False)
+
+    @cached_property
     def prompt_length(self) -> pd.DataFrame:
         return self.read(self.paths.prompt_length, "prompt-length study")
 
 
-# ====================================================================== a, b: utility curves
+# ====================================================================== training seeds of a policy
+def seed_mean(rows: pd.DataFrame, value: str) -> pd.DataFrame:
+    """One row per run of a method on an instance (instance, seed, budget, method) with `value`
+    averaged over the policy's training seeds (every other method has one row there already)."""
+    keys = [c for c in [*KEY, "method", "N", "K", "regime", "policy"] if c in rows]
+    return rows.groupby(keys, as_index=False, dropna=False)[value].mean()
+
+
+def seed_spread(rows: pd.DataFrame, by: list[str], value: str) -> pd.DataFrame:
+    """The spread of a policy over its training seeds: per group `by` and method, the lowest and
+    highest per-seed mean of `value` (columns by..., method, low, high, seeds); only methods with
+    several training seeds."""
+    if "train_seed" not in rows:
+        return pd.DataFrame(columns=[*by, "method", "low", "high", "seeds"])
+    pol = rows[rows["train_seed"].notna()]
+    per_seed = pol.groupby([*by, "method", "train_seed"])[value].mean().reset_index()
+    out = per_seed.groupby([*by, "method"])[value].agg(low="min", high="max", seeds="count").reset_index()
+    return out[out["seeds"] > 1].reset_index(drop=True)
+
+
+def training_seeds(rows: pd.DataFrame, method: str = "lsa-code") -> int:
+    """How many training seeds `method`'s rows hold (0: none of its rows)."""
+    sub = rows[rows["method"] == method]
+    if sub.empty:
+        return 0
+    return int(sub["train_seed"].nunique()) if "train_seed" in sub and sub["train_seed"].notna().any() else 1
+
+
 def at_budget(rows: pd.DataFrame, budget_s: float) -> pd.DataFrame:
     return rows[_close(rows["budget_s"], budget_s)]
-
-
-def relative_to(rows: pd.DataFrame, reference_method: str, value: str = "utility") -> pd.DataFrame:
-    """Rows with `ratio` = value / the reference method's value on the same instance, seed, budget."""
-    ref = rows[rows["method"] == reference_method].set_index(KEY)[value]
-    ref = ref[~ref.index.duplicated()]
-    out = rows.copy()
-    out["ratio"] = out[value].to_numpy(dtype=float) / ref.reindex(pd.MultiIndex.from_frame(out[KEY])).to_numpy()
-    return out.dropna(subset=["ratio"])
-
-
-def utility_vs_n(res: Results) -> tuple[pd.DataFrame, pd.DataFrame | None, float]:
-    """Figure a: utility per regime, method and N at the fixed budget; and (when greedy ran) the
-    paired ratio to greedy [%]."""
-    rows = at_budget(res.method_rows, res.budget_s)
-    utility = summarise(rows, ["regime", "method", "N"], "utility")
-    if "greedy" not in set(rows["method"]):
-        return utility, None, res.budget_s
-    rel = relative_to(rows, "greedy").assign(percent=lambda d: 100 * d["ratio"])
-    return utility, summarise(rel, ["regime", "method", "N"], "percent"), res.budget_s
-
-
-def anytime(res: Results) -> tuple[pd.DataFrame, int]:
-    """Figure b: utility per regime, method and budget at N = anytime_n (every budget present)."""
-    n = res.anytime_n
-    rows = res.method_rows[res.method_rows["N"] == n]
-    if rows.empty:
-        raise MissingResults(f"no evaluation rows at N = {n} (figures.anytime_n)")
-    return summarise(rows, ["regime", "method", "budget_s"], "utility"), n
-
-
-# ====================================================================== c: share of the best known
-def exact_share(rows: pd.DataFrame, max_n: int) -> pd.DataFrame:
-    """Per instance, seed and budget: each method's utility as a share of the best known (N <= max_n).
-
-    The best known utility of an instance is the best any method reached on it at any budget;
-    `exact` is among them, and where it proved optimality (`optimal` column) that is the optimum
-    (`reference_optimal` True). Under a short budget `exact` may stop before proving it, so a bare
-    `exact` row is not assumed optimal."""
-    small = rows[rows["N"] <= max_n].copy()
-    if small[small["method"] == "exact"].empty:
-        raise MissingResults(f"no `exact` rows at N <= {max_n}")
-    key = ["instance", "seed"]
-    best = small.groupby(key)["utility"].max().rename("reference")
-    exact = small[small["method"] == "exact"]
-    optimal = exact["optimal"].fillna(False).astype(bool) if "optimal" in exact else pd.Series(False, index=exact.index)
-    proven = optimal.groupby([exact["instance"], exact["seed"]]).any()
-    other = small[small["method"] != "exact"].join(best, on=key)
-    other["reference_optimal"] = proven.reindex(pd.MultiIndex.from_frame(other[key])).fillna(False).to_numpy(dtype=bool)
-    other["share"] = other["utility"] / other["reference"]
-    return other.dropna(subset=["share"])
-
-
-def exact_share_summary(res: Results) -> tuple[pd.DataFrame, int, int]:
-    """Figure c: mean share [%] per method and budget; (instances with a proven optimum, instances)."""
-    shares = exact_share(res.method_rows, res.settings.exact_max_n).assign(percent=lambda d: 100 * d["share"])
-    per_instance = shares.groupby(["instance", "seed"])["reference_optimal"].first()
-    return summarise(shares, ["method", "budget_s"], "percent"), int(per_instance.sum()), len(per_instance)
 
 
 # ====================================================================== d, e: training curves
@@ -263,82 +272,22 @@ def prompt_tokens(res: Results) -> tuple[pd.DataFrame, int, str]:
     return summarise(df, ["serializer", "N"], "tokens"), int(df["max_tokens"].max()), tokenizer
 
 
-# ====================================================================== g, h: ratio to the strongest classical
-def strongest_classical(classical: pd.DataFrame) -> pd.DataFrame:
-    """Per cell (N, regime, budget): the classical method with the best mean utility. Columns N,
-    regime, budget_s, strongest, strongest_mean."""
-    means = classical.groupby(["N", "regime", "budget_s", "method"])["utility"].mean().reset_index()
-    best = means.loc[means.groupby(["N", "regime", "budget_s"])["utility"].idxmax()]
-    return best.rename(columns={"method": "strongest", "utility": "strongest_mean"}).reset_index(drop=True)
+# ====================================================================== the RL baselines' training
+def rl_curves(res: Results, window: int) -> pd.DataFrame:
+    """Per algorithm and training seed: the episode return relative to greedy's utility on the same
+    instance, against environment steps (columns algorithm, seed, timesteps, raw, smooth)."""
+    log = res.rl_logs
+    frames = []
+    for (algorithm, seed), g in log.groupby(["algorithm", "seed"], sort=True):
+        d = g.sort_values("timesteps")
+        w = max(1, min(window, len(d) // 3 or 1))
+        raw = d["reward_vs_greedy"].astype(float)
+        frames.append(pd.DataFrame({"algorithm": algorithm, "seed": int(seed), "timesteps": d["timesteps"].to_numpy(),
+                                    "raw": raw.to_numpy(),
+                                    "smooth": raw.rolling(w, min_periods=1, center=True).mean().to_numpy()}))
+    return pd.concat(frames, ignore_index=True)
 
 
-def policy_ratio(res: Results) -> pd.DataFrame:
-    """Policy rows (every lsa-* row of the LLM evaluation) with `ratio` = utility / the utility of
-    the cell's strongest classical method on the same instance, seed and budget, and `strongest`."""
-    llm = _not_refused(res.llm)
-    pol = llm[llm["method"].isin(POLICY_METHODS)]
-    if pol.empty or "policy" not in pol:
-        raise MissingResults("LLM evaluation has no policy rows")
-    classical = res.classical_rows
-    best = strongest_classical(classical)
-    pol = pol.merge(best, on=["N", "regime", "budget_s"], how="inner")
-    ref = classical.set_index([*KEY, "method"])["utility"]
-    idx = pd.MultiIndex.from_arrays([pol["instance"], pol["seed"], pol["budget_s"], pol["strongest"]])
-    pol["strongest_utility"] = ref.reindex(idx).to_numpy()
-    pol["ratio"] = pol["utility"] / pol["strongest_utility"]
-    out = pol.dropna(subset=["ratio"])
-    if out.empty:
-        raise MissingResults("no policy row shares an instance with a classical method")
-    return out
-
-
-def generalisation(res: Results) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Figure g: base and main policy ratio per regime and N at the fixed budget; the strongest
-    classical method per (regime, N); the training grid (train_n_max, train_regimes)."""
-    pol = at_budget(policy_ratio(res), res.budget_s)
-    pol = pol[pol["policy"].isin(["base", MAIN_RUN])]
-    if pol.empty:
-        raise MissingResults("LLM evaluation has no rows of the base or main policy at the fixed budget")
-    llm = res.llm
-    train = {"train_n_max": float(llm["train_n_max"].dropna().iloc[0]) if llm["train_n_max"].notna().any() else None,
-             "train_regimes": (set(str(llm["train_regimes"].dropna().iloc[0]).split(","))
-                               if llm["train_regimes"].notna().any() else set())}
-    strongest = pol[["regime", "N", "strongest"]].drop_duplicates(["regime", "N"])
-    return summarise(pol, ["regime", "policy", "N"], "ratio"), strongest, train
-
-
-def model_size(res: Results) -> pd.DataFrame:
-    """Figure h: ratio per policy kind (base / GRPO), model size and N at the fixed budget."""
-    pol = at_budget(policy_ratio(res), res.budget_s).dropna(subset=["n_params"])
-    if pol.empty:
-        raise MissingResults("LLM evaluation has no policy rows with a parameter count")
-    pol = pol.assign(kind=np.where(pol["policy"] == "base", "base model (before GRPO)", "GRPO policy"),
-                     model_size=pol["model_size"].fillna("?").astype(str))
-    return summarise(pol, ["kind", "model_size", "n_params", "N"], "ratio")
-
-
-# ====================================================================== the table
-def throughput_table(res: Results) -> pd.DataFrame:
-    """Mean aggregate throughput [Mbit/s] per method and regime at N = table_n and the fixed budget,
-    with the 95 % t interval over seeds and the count of runs that fell back to random."""
-    budget, n = res.budget_s, res.table_n
-    df = at_budget(res.method_rows, budget)
-    df = df[df["N"] == n].assign(throughput_mbps=lambda d: d["throughput"] / 1e6)
-    if df.empty:
-        raise MissingResults(f"no rows at N = {n}, budget {budget:g} s for the throughput table")
-    fallback = df["fallback_random"].fillna(False).astype(bool) if "fallback_random" in df else False
-    df = df.assign(fallback=fallback)
-    table = summarise(df, ["method", "regime"], "throughput_mbps")
-    table["random_fallbacks"] = df.groupby(["method", "regime"])["fallback"].sum().reindex(
-        pd.MultiIndex.from_frame(table[["method", "regime"]])).to_numpy(dtype=int)
-    table["method"] = pd.Categorical(table["method"], ordered(table["method"], METHOD_ORDER), ordered=True)
-    table["regime"] = pd.Categorical(table["regime"], regimes(table), ordered=True)
-    table = table.sort_values(["method", "regime"]).astype({"method": str, "regime": str})
-    table = table.rename(columns={"mean": "throughput_mbps", "low": "ci_low_mbps", "high": "ci_high_mbps", "n": "runs"})
-    columns = ["method", "regime", "N", "budget_s", "throughput_mbps", "ci_low_mbps", "ci_high_mbps", "runs",
-               "random_fallbacks"]
-    return table.assign(N=n, budget_s=budget)[columns].reset_index(drop=True)
-
-
-__all__ = ["Results", "FigureSettings", "MissingResults", "summarise", "exact_share", "policy_ratio",
-           "strongest_classical", "throughput_table", "LEARNED_METHODS", "DIRECT_RUNS", "MAIN_RUN"]
+__all__ = ["Results", "FigureSettings", "MissingResults", "summarise", "seed_mean", "seed_spread", "training_seeds",
+           "at_budget", "smoothed", "window_mean", "prompt_tokens", "rl_curves", "CLASSICAL_METHODS",
+           "LEARNED_METHODS", "POLICY_METHODS", "DIRECT_RUNS", "MAIN_RUN", "BASE_POLICY"]

@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 
 import lsa.workflow.figures.data as data
-from lsa.workflow.figures.data import DIRECT_RUNS, MAIN_RUN, Results
+import lsa.workflow.figures.evaluations as evaluations
+from lsa.workflow.figures.data import BASE_POLICY, DIRECT_RUNS, MAIN_RUN, Results
 from lsa.workflow.figures.style import (
     METHOD_ORDER,
     N_LABEL,
@@ -34,14 +35,29 @@ def _subplots(rows: int, cols: int, width: float, height: float, **kw):
     return plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False, **kw)
 
 
-def _method_panels(axes_row, summary: pd.DataFrame, x: str, log_y: bool = False) -> None:
-    """One panel per regime, one line per method (mean ± 95 % CI against `x`). The y range follows
-    the means: an interval wider than that (few seeds) runs off the panel instead of flattening it."""
+def _seed_band(ax, spread: pd.DataFrame | None, x: str, seeds: int) -> None:
+    """The policy's spread over its training seeds (lowest to highest per-seed mean) as a grey band."""
+    if spread is None or spread.empty:
+        return
+    d = spread.sort_values(x)
+    ax.fill_between(d[x].to_numpy(dtype=float), d["low"].to_numpy(dtype=float), d["high"].to_numpy(dtype=float),
+                    color="black", alpha=0.2, linewidth=0, zorder=0,
+                    label=f"lsa-code: range of its {seeds} training seeds' means")
+
+
+def _method_panels(axes_row, summary: pd.DataFrame, x: str, log_y: bool = False, spread: pd.DataFrame | None = None,
+                   seeds: int = 1) -> None:
+    """One panel per regime, one line per method (mean ± 95 % CI against `x`; the policy's spread over
+    training seeds as a band). The y range follows the means: an interval wider than that (few seeds)
+    runs off the panel instead of flattening it."""
     for ax, regime in zip(axes_row, data.regimes(summary)):
         sub = summary[summary["regime"] == regime]
         for method in data.ordered(sub["method"], METHOD_ORDER):
             errorbar_line(ax, sub[sub["method"] == method], x, method, method_style(method))
-        low, high = float(sub["mean"].min()), float(sub["mean"].max())
+        band = None if spread is None else spread[spread["regime"] == regime]
+        _seed_band(ax, band, x, seeds)
+        values = [sub["mean"]] + ([] if band is None or band.empty else [band["low"], band["high"]])
+        low, high = float(min(v.min() for v in values)), float(max(v.max() for v in values))
         if log_y:
             ax.set_yscale("log")
             ax.set_ylim(low / 1.5, high * 1.5)
@@ -50,14 +66,19 @@ def _method_panels(axes_row, summary: pd.DataFrame, x: str, log_y: bool = False)
             ax.set_ylim(low - pad, high + pad)
 
 
+def _seeds_note(seeds: int) -> str:
+    return f"; lsa-code: mean over {seeds} training seeds, band: their range" if seeds > 1 else ""
+
+
 def fig_a_utility_vs_n(res: Results):
     """Spectral utility vs N per method at the fixed budget; bottom row: relative to greedy [%]."""
-    utility, relative, budget = data.utility_vs_n(res)
+    a = evaluations.utility_vs_n(res)
+    utility, relative = a["utility"], a["relative"]
     regimes = data.regimes(utility)
     fig, axes = _subplots(2 if relative is not None else 1, len(regimes), 3.6, 3.0, sharex=True)
-    _method_panels(axes[0], utility, "N", log_y=True)
+    _method_panels(axes[0], utility, "N", log_y=True, spread=a["spread"], seeds=a["seeds"])
     if relative is not None:
-        _method_panels(axes[1], relative, "N")
+        _method_panels(axes[1], relative, "N", spread=a["relative_spread"], seeds=a["seeds"])
         for ax in axes[1]:
             ax.axhline(100, color="0.4", linewidth=0.8)
         axes[1, 0].set_ylabel("utility relative to greedy [%]")
@@ -69,31 +90,33 @@ def fig_a_utility_vs_n(res: Results):
         axes[-1, j].set_xlabel(N_LABEL)
     axes[0, 0].set_ylabel("spectral utility U\n[bit/s/Hz] (log scale)")
     fig.align_ylabels(axes[:, 0])
-    fig.suptitle(f"(a) Spectral utility vs network size at a {budget:g} s budget (mean ± 95 % CI)", y=1.0)
+    fig.suptitle(f"(a) Spectral utility vs network size at a {a['budget_s']:g} s budget\n(mean ± 95 % CI over "
+                 f"instances{_seeds_note(a['seeds'])})", y=1.02)
     legend_below(fig, axes)
     return fig
 
 
 def fig_b_anytime(res: Results):
     """Anytime curves: utility vs wall-clock budget at one N, one panel per density regime."""
-    summary, n = data.anytime(res)
+    b = evaluations.anytime(res)
+    summary = b["utility"]
     regimes = data.regimes(summary)
     fig, axes = _subplots(1, len(regimes), 3.6, 3.4)
-    _method_panels(axes[0], summary, "budget_s")
+    _method_panels(axes[0], summary, "budget_s", spread=b["spread"], seeds=b["seeds"])
     for ax, regime in zip(axes[0], regimes):
         log_axis(ax, "x", summary["budget_s"].unique())
         ax.set_title(regime)
         ax.set_xlabel("time budget T [s] (log scale)")
     axes[0, 0].set_ylabel(UTILITY_LABEL)
-    budgets = ", ".join(f"{b:g}" for b in sorted(summary["budget_s"].unique()))
-    fig.suptitle(f"(b) Anytime behaviour at N = {n} links (budgets {budgets} s; mean ± 95 % CI)", y=1.0)
+    fig.suptitle(f"(b) Anytime behaviour at N = {b['N']} links\n(mean ± 95 % CI over instances"
+                 f"{_seeds_note(b['seeds'])})", y=1.04)
     legend_below(fig, axes)
     return fig
 
 
 def fig_c_exact_share(res: Results):
     """Share of the best known utility per method at N <= exact_max_n, one bar per budget."""
-    summary, proven, instances = data.exact_share_summary(res)
+    summary, proven, instances = evaluations.exact_share_summary(res)
     methods = data.ordered(summary["method"], METHOD_ORDER)
     budgets = sorted(summary["budget_s"].unique())
     fig, axes = _subplots(1, 1, max(5.0, 0.75 * len(methods) * max(1, len(budgets)) + 1.5), 3.8)
@@ -115,8 +138,10 @@ def fig_c_exact_share(res: Results):
     ax.set_ylim(max(0.0, min(90.0, low - 5)), 104)
     # the legend sits above the axes, never over a bar
     ax.legend(title="budget", loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(budgets), frameon=False)
-    fig.suptitle(f"(c) Share of the best known utility at N ≤ {res.settings.exact_max_n} (mean ± 95 % CI; "
-                 f"exact optimum proven on {proven} of {instances} instances)", y=1.0, fontsize=10)
+    seeds = data.training_seeds(res.method_rows)
+    fig.suptitle(f"(c) Share of the best known utility at N ≤ {res.settings.exact_max_n} (mean ± 95 % CI over "
+                 f"instances{f'; lsa-code: mean over {seeds} training seeds' if seeds > 1 else ''}; exact optimum "
+                 f"proven on {proven} of {instances} instances)", y=1.0, fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -181,62 +206,97 @@ def fig_f_prompt_tokens(res: Results):
 
 
 def fig_g_generalisation(res: Results):
-    """Base vs GRPO policy: utility relative to the strongest classical method of each cell vs N per
-    density; the training range of N is shaded, trained / held-out densities are named in the titles,
-    and each N's tick names its strongest classical method."""
-    summary, strongest, train = data.generalisation(res)
+    """The main policy's utility relative to the strongest classical method of each cell vs N, one
+    panel per density: mean over training seeds (95 % CI over instances) with the seeds' range, the
+    base model before GRPO, the training sizes shaded and the densities unseen in training named."""
+    g = evaluations.generalisation(res)
+    summary, train = g["summary"], g["training"]
     regimes = data.regimes(summary)
-    labels = {"base": "base model (before GRPO)", MAIN_RUN: "GRPO policy"}
     fig, axes = _subplots(1, len(regimes), 4.0, 3.6, sharey=True)
+    unseen = set(train["unseen_regimes"])
     for ax, regime in zip(axes[0], regimes):
         sub = summary[summary["regime"] == regime]
-        for name in ["base", MAIN_RUN]:
-            errorbar_line(ax, sub[sub["policy"] == name], "N", labels[name], style_of(name, ["base", MAIN_RUN]))
-        if train["train_n_max"]:
-            ax.axvspan(min(float(summary["N"].min()), train["train_n_max"]) * 0.8, train["train_n_max"], color="0.88",
-                       zorder=0, label=f"training sizes (N ≤ {train['train_n_max']:g})")
+        label = "lsa-code, GRPO policy" + (f" (mean of {g['seeds']} training seeds)" if g["seeds"] > 1 else "")
+        errorbar_line(ax, sub[sub["policy"] == MAIN_RUN], "N", label, method_style("lsa-code"))
+        _seed_band(ax, g["spread"][g["spread"]["regime"] == regime], "N", g["seeds"])
+        base = sub[sub["policy"] == BASE_POLICY]
+        if len(base):
+            errorbar_line(ax, base, "N", "base model (before GRPO)",
+                          {"color": "0.45", "marker": "x", "linestyle": "none", "markersize": 8})
+        if train["train_n_max"]:  # light cream: apart from the grey band of the seeds, also in greyscale
+            ax.axvspan(min(float(summary["N"].min()), train["train_n_max"]) * 0.8, train["train_n_max"],
+                       color="#f6efd6", zorder=-1, label=f"training sizes (N ≤ {train['train_n_max']:g})")
+            ax.axvline(train["train_n_max"], color="0.3", linestyle="--", linewidth=0.9,
+                       label="largest training N: larger N to its right")
         ax.axhline(1.0, color="black", linestyle=":", linewidth=0.9, label="strongest classical method (= 1)")
-        ticks = strongest[strongest["regime"] == regime].sort_values("N")
+        ticks = g["strongest"][g["strongest"]["regime"] == regime].sort_values("N")
         log_axis(ax, "x", ticks["N"], [f"{n:g}\n{SHORT_NAMES.get(m, m)}" for n, m in zip(ticks["N"], ticks["strongest"])])
         ax.tick_params(axis="x", labelsize=8)
         ax.set_xlabel(N_LABEL + "\nand the strongest classical method there")
-        kind = "" if not train["train_regimes"] else " (trained)" if regime in train["train_regimes"] else " (held out)"
-        ax.set_title(regime + kind)
+        kind = "" if not train["train_regimes"] else " (unseen in training)" if regime in unseen else " (trained)"
+        ax.set_title(regime + kind, color="#882255" if regime in unseen else "black")
     axes[0, 0].set_ylabel(RATIO_LABEL)
-    fig.suptitle(f"(g) Generalisation to larger networks and other densities, T = {res.budget_s:g} s "
-                 "(mean ± 95 % CI)", y=1.0)
-    legend_below(fig, axes, ncol=4)
+    fig.suptitle(f"(g) Generalisation to larger networks and unseen densities, T = {res.budget_s:g} s "
+                 "(mean ± 95 % CI over instances)", y=1.0)
+    legend_below(fig, axes, ncol=3)
     return fig
 
 
 def fig_h_model_size(res: Results):
-    """Utility relative to the strongest classical method vs parameter count, one line per N; the
-    x ticks name each model size once."""
-    summary = data.model_size(res)
-    fig, axes = _subplots(1, 1, 5.6, 3.8)
-    ax = axes[0, 0]
-    grpo = summary[summary["kind"] == "GRPO policy"]
+    """Utility relative to the strongest classical method vs parameter count, one panel per N of the
+    family grid: every training seed (hollow), their mean (95 % CI over instances), the base model."""
+    summary, per_seed = evaluations.model_size(res)
     ns = sorted(summary["N"].unique())
-    order = [f"N = {n:g}" for n in ns]
-    for n in ns:
-        errorbar_line(ax, grpo[grpo["N"] == n], "n_params", f"N = {n:g}", style_of(f"N = {n:g}", order))
-    base = summary[summary["kind"] != "GRPO policy"]
-    for n in ns:
-        d = base[base["N"] == n]
-        if len(d):
-            ax.plot(d["n_params"], d["mean"], linestyle="none", marker="x", color="0.3", markersize=7,
-                    label="base model (before GRPO)")
-    ax.axhline(1.0, color="black", linestyle=":", linewidth=0.9, label="strongest classical method (= 1)")
+    fig, axes = _subplots(1, len(ns), 4.2, 3.8, sharey=True)
     sizes = summary.drop_duplicates("n_params").sort_values("n_params")
-    log_axis(ax, "x", sizes["n_params"], [f"{s}\n{p / 1e6:.2f} M" for s, p in zip(sizes["model_size"], sizes["n_params"])])
     span = np.log10(sizes["n_params"].max() / sizes["n_params"].min()) if len(sizes) > 1 else 1.0
-    ax.set_xlim(sizes["n_params"].min() / 10 ** (0.15 * span), sizes["n_params"].max() * 10 ** (0.15 * span))
-    ax.set_xlabel("model size and parameters [count] (log scale)")
-    ax.set_ylabel(RATIO_LABEL)
-    ax.set_title(f"(h) Model-size scaling of the GRPO policy, T = {res.budget_s:g} s (mean ± 95 % CI)", fontsize=10)
-    handles = dict(zip(*reversed(ax.get_legend_handles_labels())))
-    ax.legend(list(handles.values()), list(handles), fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    fig.tight_layout()
+    for ax, n in zip(axes[0], ns):
+        at_n = summary[summary["N"] == n]
+        trained = at_n[at_n["policy"] != BASE_POLICY]
+        seeds = per_seed[per_seed["N"] == n]
+        for r in trained.sort_values("n_params").itertuples():
+            values = seeds[seeds["policy"] == r.policy]["ratio"].to_numpy()
+            if len(values) > 1:  # beside the mean, never under it
+                offset = 10 ** (0.04 * span * (1 + np.arange(len(values)) / max(1, len(values) - 1)))
+                ax.plot(r.n_params * offset, values, linestyle="none", marker="o", markerfacecolor="white",
+                        markeredgecolor="0.3", markersize=5, label="one training seed (beside the mean)")
+        errorbar_line(ax, trained, "n_params", "GRPO policy: mean over training seeds", method_style("lsa-code"))
+        base = at_n[at_n["policy"] == BASE_POLICY]
+        if len(base):
+            errorbar_line(ax, base, "n_params", "base model (before GRPO)",
+                          {"color": "0.45", "marker": "x", "linestyle": "none", "markersize": 8})
+        ax.axhline(1.0, color="black", linestyle=":", linewidth=0.9, label="strongest classical method (= 1)")
+        log_axis(ax, "x", sizes["n_params"], [f"{m}\n{p / 1e6:.2f} M" for m, p in zip(sizes["model_size"],
+                                                                                      sizes["n_params"])])
+        ax.set_xlim(sizes["n_params"].min() / 10 ** (0.15 * span), sizes["n_params"].max() * 10 ** (0.15 * span))
+        ax.set_xlabel("model size, parameters [count] (log scale)")
+        ax.set_title(f"N = {n:g}")
+    axes[0, 0].set_ylabel(RATIO_LABEL)
+    fig.suptitle(f"(h) Model-size scaling, every size trained alike, T = {res.budget_s:g} s "
+                 "(all densities; mean ± 95 % CI over instances)", y=1.0, fontsize=10)
+    legend_below(fig, axes, ncol=2)
+    return fig
+
+
+def fig_d_rl_training(res: Results):
+    """The RL baselines' training: per-episode return relative to greedy's utility on the same
+    instance vs environment steps, one panel per algorithm, one line per training seed."""
+    curves = data.rl_curves(res, max(1, 5 * res.settings.smoothing_steps))
+    algorithms = list(dict.fromkeys(curves["algorithm"]))
+    fig, axes = _subplots(1, len(algorithms), 4.2, 3.4, sharey=True)
+    for ax, algorithm in zip(axes[0], algorithms):
+        sub = curves[curves["algorithm"] == algorithm]
+        seeds = sorted(sub["seed"].unique())
+        for seed in seeds:
+            d, style = sub[sub["seed"] == seed], style_of(f"seed {seed}", [f"seed {s}" for s in seeds])
+            ax.plot(d["timesteps"], d["raw"], color=style["color"], alpha=0.15, linewidth=0.6)
+            ax.plot(d["timesteps"], d["smooth"], label=f"training seed {seed}", markevery=max(1, len(d) // 8), **style)
+        ax.axhline(1.0, color="black", linestyle=":", linewidth=0.9, label="greedy on the same instance (= 1)")
+        ax.set_title(algorithm.upper())
+        ax.set_xlabel("environment steps [links assigned]")
+    axes[0, 0].set_ylabel("episode return / U(greedy) [ratio]")
+    fig.suptitle("(d') RL baselines: training return relative to greedy (rolling mean; raw episodes faint)", y=1.0)
+    legend_below(fig, axes, ncol=4)
     return fig
 
 

@@ -1,11 +1,12 @@
 """The throughput table ("aggregate throughput across network densities") as text: tidy CSV,
-Markdown and LaTeX, from `data.throughput_table`.
+Markdown and LaTeX, from `evaluations.throughput_table`.
 """
 from __future__ import annotations
 
 import pandas as pd
 
 import lsa.workflow.figures.data as data
+import lsa.workflow.figures.evaluations as evaluations
 from lsa.workflow.figures.data import Results
 
 
@@ -21,13 +22,16 @@ def _tex(text: str) -> str:
 
 def throughput_texts(res: Results) -> dict[str, str]:
     """ext -> text of the table: csv (tidy), md, tex."""
-    tidy = data.throughput_table(res)
+    tidy = evaluations.throughput_table(res)
     regimes = data.regimes(tidy)
     budget, n = float(tidy["budget_s"].iloc[0]), int(tidy["N"].iloc[0])
     cells = {(r.method, r.regime): _cell(r) for r in tidy.itertuples()}
     best = tidy.loc[tidy.groupby("regime")["throughput_mbps"].idxmax()].set_index("regime")["method"].to_dict()
+    seeds = int(tidy["training_seeds"].max())
     caption = (f"Aggregate throughput [Mbit/s] across network densities, N = {n} links, budget T = {budget:g} s "
-               "(mean ± half-width of the 95 % t interval over seeds; best per density in bold"
+               "(mean ± half-width of the 95 % t interval over instances"
+               + (f"; lsa-code: per instance the mean over its {seeds} training seeds" if seeds > 1 else "")
+               + "; best per density in bold"
                + ("; † some runs had no valid output by the budget and took the random assignment"
                   if tidy["random_fallbacks"].any() else "") + ").")
     md = [f"*{caption}*", "", "| method | " + " | ".join(regimes) + " |", "|---|" + "---:|" * len(regimes)]
