@@ -42,9 +42,11 @@ figures: setup
 report: setup
 	$(BIN)/lsa report
 
+# every benchmark (prints ratios measured in the same run); output kept in results/benchmarks/
+BENCHES := core engine sandbox policy_infra rl policy
 bench: setup
-	$(BIN)/python benchmarks/bench_core.py
-	$(BIN)/python benchmarks/bench_policy_infra.py
+	mkdir -p results/benchmarks
+	for b in $(BENCHES); do $(BIN)/python benchmarks/bench_$$b.py | tee results/benchmarks/bench_$$b.txt; done
 
 clean-venv:
 	rm -rf $(VENV)

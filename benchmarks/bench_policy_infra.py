@@ -1,5 +1,5 @@
-"""Benchmark of the policy infrastructure: prompt length vs N (hierarchical and naive), serialization
-time at N = 100,000, sandbox end-to-end latency and parallel throughput.
+"""Benchmark of the prompt side of the policy: prompt length vs N (hierarchical and naive) and
+serialization time at N = 100,000. (Sandbox latency and throughput: bench_sandbox.py.)
 
     python benchmarks/bench_policy_infra.py            # full (about 3 minutes, mostly instance generation)
     python benchmarks/bench_policy_infra.py --quick    # N = 100,000 replaced by 20,000
@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import statistics
 import time
 
 from lsa.policy.serializer import serialize, serialize_naive
-from lsa.programs.runner import run_program, run_programs
 from lsa.sim.generate import generate_ppp
 
 TRIVIAL = "def assign(net, rng):\n    return np.zeros(net.N, dtype=np.int64)\n"
@@ -61,39 +59,6 @@ def serialization_time(net, max_tokens, repeats=3):
           f"warm median of {repeats}: {statistics.median(warm):.3f} s; tokens {state.tokens}")
 
 
-def sandbox_latency(repeats=20):
-    net = generate_ppp(2000, 8, "dense", seed=0)
-    print(f"\n## sandbox end-to-end latency, trivial program, N={net.N}, M={net.M:,}")
-    t = time.perf_counter()
-    first = run_program(TRIVIAL, net, timeout_s=2.0)
-    cold = time.perf_counter() - t
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        result = run_program(TRIVIAL, net, timeout_s=2.0)
-        times.append(time.perf_counter() - t)
-        assert result.status == "ok", result.error
-    print(f"first call (prepares indexes): {cold:.3f} s (status {first.status}); then median "
-          f"{statistics.median(times) * 1000:.1f} ms, max {max(times) * 1000:.1f} ms over {repeats} runs")
-
-
-def throughput(n_programs=64, n_links=500):
-    net = generate_ppp(n_links, 8, "dense", seed=0)
-    cores = len(os.sched_getaffinity(0))
-    print(f"\n## throughput: {n_programs} small programs (random + 1 best-response round), N={n_links}, "
-          f"{cores} usable cores")
-    rows = []
-    for label, workers in (("sequential (1 worker)", 1), (f"parallel ({cores} workers)", cores)):
-        t = time.perf_counter()
-        results = run_programs([SMALL] * n_programs, net, timeout_s=5.0, seeds=list(range(n_programs)),
-                               workers=workers)
-        elapsed = time.perf_counter() - t
-        assert all(r.status == "ok" for r in results), {r.status for r in results}
-        rows.append((label, elapsed))
-        print(f"{label:<24} {elapsed:6.2f} s  {n_programs / elapsed:6.1f} programs/s", flush=True)
-    print(f"speed-up {rows[0][1] / rows[1][1]:.2f}x")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="largest N = 20,000 instead of 100,000")
@@ -102,9 +67,6 @@ def main() -> None:
     sizes = [100, 300, 1000, 3000, 10_000, 20_000 if args.quick else 100_000]
     big = prompt_lengths(sizes, naive_max_n=10_000, K=8, max_tokens=args.max_tokens)
     serialization_time(big, args.max_tokens)
-    del big
-    sandbox_latency()
-    throughput()
 
 
 if __name__ == "__main__":
