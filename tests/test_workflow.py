@@ -26,6 +26,7 @@ from lsa.errors import ConfigError
 from lsa.workflow.figures import figure_outputs
 from lsa.workflow.paths import PROFILES, Paths
 from lsa.workflow.provenance import sidecar_path
+from lsa.workflow.studies import prompt_length_study
 from lsa.workflow.stages import (
     DIRECT_RUNS,
     WorkflowSettings,
@@ -199,6 +200,15 @@ def test_bad_workflow_settings_are_one_clear_error(change, message):
     change(cfg)
     with pytest.raises(ConfigError, match=message):
         WorkflowSettings.from_config(cfg)
+
+
+def test_prompt_study_stops_the_naive_prompt_at_naive_max_n():
+    cfg, _, _ = profile_settings("smoke")
+    study = {"N": [10, 30], "K": 3, "regimes": ["dense"], "seeds": [0], "naive_max_n": 10, "max_tokens": 64}
+    table = prompt_length_study({"network": cfg["network"], "prompt_study": study}, progress=False)
+    assert set(table[table["serializer"] == "hierarchical"]["N"]) == {10, 30}
+    assert set(table[table["serializer"] == "naive"]["N"]) == {10}
+    assert (table[table["serializer"] == "hierarchical"]["tokens"] <= 64).all()
 
 
 def test_slice_depends_only_on_its_sections():

@@ -28,8 +28,9 @@ PROMPT_STUDY_DEFAULTS = {"N": [10, 100, 1000, 2000], "K": 8, "regimes": ["dense"
 
 def prompt_length_study(config: dict, tokenizer_dir: str | Path | None = None, progress: bool = True) -> pd.DataFrame:
     """Prompt tokens of the hierarchical serialization (with its token budget) and of the naive full
-    serialization, for every N x regime x seed of `prompt_study`, counted with the tokenizer in
-    `tokenizer_dir` (None: the regex counter).
+    serialization (up to N = `naive_max_n` if given: it grows with N and takes long to tokenise), for
+    every N x regime x seed of `prompt_study`, counted with the tokenizer in `tokenizer_dir` (None:
+    the regex counter).
 
     Columns: instance, N, K, regime, seed, serializer (hierarchical | naive), tokens, max_tokens,
     within_budget, chars, tokenizer.
@@ -45,8 +46,10 @@ def prompt_length_study(config: dict, tokenizer_dir: str | Path | None = None, p
     for n, regime, seed in tqdm(grid, desc="prompt length", disable=not progress):
         net = generate_ppp(int(n), int(study["K"]), regime, int(seed), params)
         # both counted with the policy's own tokenizer, on the final text
-        for name, prompt in (("hierarchical", serialize(net, max_tokens, tokenizer=tokenizer)),
-                             ("naive", serialize_naive(net, tokenizer=tokenizer))):
+        prompts = [("hierarchical", serialize(net, max_tokens, tokenizer=tokenizer))]
+        if study.get("naive_max_n") is None or n <= study["naive_max_n"]:
+            prompts.append(("naive", serialize_naive(net, tokenizer=tokenizer)))
+        for name, prompt in prompts:
             rows.append({"instance": f"{regime}-N{n}-K{study['K']}-s{seed}", "N": int(n), "K": int(study["K"]),
                          "regime": regime, "seed": int(seed), "serializer": name, "tokens": int(prompt.tokens),
                          "max_tokens": max_tokens, "within_budget": int(prompt.tokens) <= max_tokens,

@@ -171,12 +171,17 @@ def _strict_fallbacks(res: Results) -> Estimate:
 def _strict_first_incumbent(limit_s: float) -> Callable[[Results], Estimate]:
     def estimate(res: Results) -> Estimate:
         rows, budget = _strict(res)
-        first = rows.loc[rows["method"] == "lsa-code", "first_incumbent_s"].astype(float)
-        if first.dropna().empty:
-            raise MissingResults("no first_incumbent_s of lsa-code")
-        worst = float(first.max()) if first.notna().all() else math.inf
-        return _estimate(first, worst <= limit_s, f"T = {budget:g} s; slowest {worst:.3f} s of {len(first)} runs",
-                         worst)
+        code = rows[rows["method"] == "lsa-code"]
+        if "first_incumbent_s" not in code:
+            raise MissingResults("the evaluation has no first_incumbent_s column")
+        first = code["first_incumbent_s"].astype(float)
+        missing = int(first.isna().sum())  # a run that never offered an incumbent fails the shape
+        worst = math.inf if missing else float(first.max())
+        detail = f"T = {budget:g} s; slowest {worst:.3f} s of {len(first)} runs" + (
+            f"; {missing} run(s) offered no incumbent at all" if missing else "")
+        if first.notna().any():
+            return _estimate(first, worst <= limit_s, detail, worst)
+        return Estimate(n=len(first), holds=False, detail=detail)
     return estimate
 
 
@@ -246,7 +251,8 @@ def _prompt_bounded(res: Results) -> Estimate:
     top = float(hier["tokens"].max())
     holds = bool(top <= budget and (naive.empty or naive["tokens"].max() > budget))
     return Estimate(top, top, top, len(hier), holds,
-                    f"budget {budget:g}; naive up to {naive['tokens'].max():g} tokens at N = {df['N'].max():g}",
+                    f"budget {budget:g}; hierarchical up to N = {hier['N'].max():g}; naive up to "
+                    f"{naive['tokens'].max():g} tokens at N = {naive['N'].max():g}",
                     budget)
 
 

@@ -272,8 +272,8 @@ def fig_h_model_size(res: Results):
         ax.set_xlabel("model size, parameters [count] (log scale)")
         ax.set_title(f"N = {n:g}")
     axes[0, 0].set_ylabel(RATIO_LABEL)
-    fig.suptitle(f"(h) Model-size scaling, every size trained alike, T = {res.budget_s:g} s "
-                 "(all densities; mean ± 95 % CI over instances)", y=1.0, fontsize=10)
+    fig.suptitle(f"(h) Model-size scaling, every size trained alike, T = {res.budget_s:g} s\n"
+                 "(all densities; mean ± 95 % CI over instances)", y=1.04, fontsize=10)
     legend_below(fig, axes, ncol=2)
     return fig
 
