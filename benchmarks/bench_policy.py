@@ -10,6 +10,8 @@ figures as ratios of means; asserts nothing.
 3. N = 10,000 dense, T = 5 s: lsa-code / the strongest classical method
 4. N <= 20, T = 2 s: share of the optimum (`exact` with a long budget; how many optima it proved)
 5. N = 100,000 dense, T = 10 s: overruns, lsa-code / greedy, `lsa solve` wall time and peak memory
+6. (--grpo-base DIR) GRPO with G = 8 for 300 steps from that base model with the default profile's
+   settings: wall time (target <= 15 min)
 """
 from __future__ import annotations
 
@@ -153,12 +155,34 @@ def section_huge(args):
                   f"fallback {r['fallback_random']}  wall {wall:5.1f} s (<= 15 s)  peak RSS so far {peak_gib:.2f} GiB (<= 4)")
 
 
+def section_grpo(args):
+    import dataclasses
+
+    from lsa.config import load_yaml
+    from lsa.policy.config import policy_config
+    from lsa.policy.train import train_grpo
+    from lsa.sim import network_config
+
+    raw = load_yaml(REPO / "config" / "default.yaml")
+    cfg = policy_config(raw)
+    grpo = dataclasses.replace(cfg.grpo, max_steps=300, num_generations=8, save_steps=1000, resume=False)
+    print(f"\n[6] GRPO, G = {grpo.num_generations}, {grpo.max_steps} steps, default profile settings, from {args.grpo_base}")
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        info = train_grpo(cfg.model, grpo, args.grpo_base, Path(tmp) / "run", network=network_config(raw))
+        wall = time.perf_counter() - t0
+    last = info["last_rows"][0] if info["last_rows"] else {}
+    print(f"  {info['steps']} steps in {wall / 60:.1f} min (target <= 15 min); last step R_perf "
+          f"{last.get('r_perf', float('nan')):.3f}, valid share {last.get('valid_share', float('nan')):.2f}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=None, help="policy directory (default: the shipped embedded policy)")
     ap.add_argument("--seeds", type=int, default=5, help="instance seeds per density (from 100 on)")
     ap.add_argument("--quick", action="store_true", help="only sections 1 and 2")
     ap.add_argument("--old-long", type=float, default=0.0, help="also run c59f978's local-search for this long")
+    ap.add_argument("--grpo-base", default=None, help="base model directory: also time 300 GRPO steps from it")
     args = ap.parse_args()
     seeds = list(range(100, 100 + args.seeds))
     t0 = time.perf_counter()
@@ -168,6 +192,8 @@ def main():
         section_large(args)
         section_small(args, seeds)
         section_huge(args)
+    if args.grpo_base:
+        section_grpo(args)
     print(f"\n(total {time.perf_counter() - t0:.0f} s)")
 
 
