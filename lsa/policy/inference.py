@@ -86,7 +86,7 @@ def _generate(policy, prompt: str, n: int, max_new_tokens: int, cfg: InferenceCo
     import torch
 
     tok = policy.tokenizer
-    enc = tok([prompt] * n, return_tensors="pt", add_special_tokens=False, padding=True)
+    enc = tok([prompt] * n, return_tensors="pt", add_special_tokens=False, padding=True).to(policy.model.device)
     limit = getattr(policy.model.config, "max_position_embeddings", None)
     if limit:
         max_new_tokens = max(1, min(max_new_tokens, limit - enc["input_ids"].shape[1]))

@@ -82,10 +82,11 @@ def resolve_model_path(name_or_path: str | None) -> str:
     return str(name_or_path)
 
 
-def load_policy(name_or_path: str | None = None, dtype: str = "float32", lora: bool = False,
-                lora_kwargs: dict | None = None, trust_remote_code: bool = False) -> Policy:
-    """Load tokenizer + causal LM by HF id or local path (`from_pretrained`), optionally with a LoRA adapter.
-    A local directory holding a peft adapter (adapter_config.json) is loaded on top of its base model."""
+def load_policy(name_or_path: str | None = None, dtype: str = "float32", trust_remote_code: bool = False,
+                device: str = "auto") -> Policy:
+    """Load tokenizer + causal LM by HF id or local path (`from_pretrained`). A local directory
+    holding a peft adapter (adapter_config.json) is loaded on top of its base model. `device`
+    'auto' puts the model on the GPU when there is one."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -96,8 +97,9 @@ def load_policy(name_or_path: str | None = None, dtype: str = "float32", lora: b
         model = AutoPeftModelForCausalLM.from_pretrained(path, dtype=torch_dtype)
     else:
         model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, trust_remote_code=trust_remote_code)
-        if lora:
-            model = wrap_lora(model, **(lora_kwargs or {}))
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    model.to(device)
     tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -129,8 +131,3 @@ def lora_config(r: int = 16, alpha: int = 32, dropout: float = 0.05, target_modu
     from peft import LoraConfig
     return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, task_type="CAUSAL_LM",
                       target_modules=list(target_modules or ["q_proj", "k_proj", "v_proj", "o_proj"]))
-
-
-def wrap_lora(model, r: int = 16, alpha: int = 32, dropout: float = 0.05, target_modules=None):
-    from peft import get_peft_model
-    return get_peft_model(model, lora_config(r, alpha, dropout, target_modules))
