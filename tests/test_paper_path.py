@@ -74,8 +74,9 @@ def test_lora_grpo_then_lsa_solve_with_the_trained_adapter(chat_model, paper, tm
     final = tmp_path / "run" / "final"
     assert info["steps"] == 2 and (final / "adapter_config.json").is_file()      # a LoRA adapter, not a full model
     instance = save_npz(generate_ppp(60, 4, "dense", 1), tmp_path / "net.npz")
+    # a 3072-token chat prompt on a CPU: prefill alone takes seconds, so a 10-s budget
     proc = subprocess.run([sys.executable, "-m", "lsa.cli", "solve", str(instance), "--method", "lsa-code",
-                           "--model", str(final), "--budget", "2", "--json"], capture_output=True, text=True)
+                           "--model", str(final), "--budget", "10", "--json"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
     row = json.loads(proc.stdout)
     assert row["setup_s"] > 0 and row["programs_tried"] >= 1 and not row["overrun"]
