@@ -2,9 +2,11 @@
 a tiny chat model built here (Qwen2 architecture, a tokenizer with a chat template, saved with
 `save_pretrained`), the `paper` profile's settings (chat prompt with the API documentation within
 model.prompt_max_tokens, LoRA through peft, GRPO with TRL), then `lsa solve --method lsa-code --model DIR`.
-Only what a CPU cannot do is changed: float32 instead of bfloat16, and toy sizes and step counts."""
+Only what a CPU cannot do is changed: float32 instead of bfloat16 (LSA_TEST_DTYPE=bfloat16 keeps the
+profile's dtype, for a run on a GPU), and toy sizes and step counts."""
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 
@@ -20,6 +22,8 @@ from lsa.programs.primitives import API_DOC
 from lsa.sim import generate_ppp, save_npz
 
 pytestmark = pytest.mark.slow
+#: float32 on a CPU; `LSA_TEST_DTYPE=bfloat16` runs the profile's bf16 path (a GPU)
+DTYPE = os.environ.get("LSA_TEST_DTYPE", "float32")
 
 #: the ChatML layout of the Qwen2.5 instruct models
 CHAT_TEMPLATE = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
@@ -66,8 +70,8 @@ def test_lora_grpo_then_lsa_solve_with_the_trained_adapter(chat_model, paper, tm
 
     cfg, raw = paper
     assert cfg.model.lora and cfg.grpo.gradient_checkpointing
-    model_cfg = dataclasses.replace(cfg.model, name_or_path=str(chat_model), dtype="float32")
-    grpo = dataclasses.replace(cfg.grpo, bf16=False, max_steps=2, num_generations=2, prompts_per_step=1,
+    model_cfg = dataclasses.replace(cfg.model, name_or_path=str(chat_model), dtype=DTYPE)
+    grpo = dataclasses.replace(cfg.grpo, bf16=DTYPE == "bfloat16", max_steps=2, num_generations=2, prompts_per_step=1,
                                max_completion_length=24, n_train_instances=2, train_n=[20], exec_workers=1,
                                exec_timeout_s=1.0, perf_reference_budget_s=0.1, save_steps=10, torch_threads=1)
     info = train_grpo(model_cfg, grpo, None, tmp_path / "run")
