@@ -13,8 +13,8 @@ import time
 
 import numpy as np
 
-from lsa.methods.protocol import GRACE_FRACTION, run_method
 from lsa.methods import all_methods
+from lsa.methods.protocol import GRACE_FRACTION, run_method
 from lsa.sim.generate import generate_ppp
 from lsa.sim.utility import sum_rate
 

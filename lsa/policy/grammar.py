@@ -30,10 +30,14 @@ def _pick(rng: np.random.Generator, options: list[str]) -> str:
 
 
 def _time(rng: np.random.Generator) -> str:
-    """A time allowance: a share of what is left, or all of it but a margin."""
-    if rng.random() < 0.5:
-        return f"{_pick(rng, _FRACTIONS)} * net.time_left()"
-    return f"max(0.0, net.time_left() - {_pick(rng, _MARGINS)})"
+    """A time allowance argument: none (the call runs until little time is left), a share of what
+    is left, or all of it but a margin."""
+    draw = rng.random()
+    if draw < 0.5:
+        return ""
+    if draw < 0.75:
+        return f", time_s={_pick(rng, _FRACTIONS)} * net.time_left()"
+    return f", time_s=max(0.0, net.time_left() - {_pick(rng, _MARGINS)})"
 
 
 def _init(rng: np.random.Generator) -> list[str]:
@@ -54,8 +58,8 @@ def _init(rng: np.random.Generator) -> list[str]:
         return ["ci = net.channel_interference(np.zeros(net.N, dtype=int))",
                 "a = np.argmin(ci / net.signal_w, axis=1)"]
     if kind == 6:
-        return [f"a = net.restarts(rng, time_s={_time(rng)})"]
-    return [f"a = net.local_search(rng=rng, time_s={_time(rng)})"]
+        return [f"a = net.restarts(rng{_time(rng)})"]
+    return [f"a = net.local_search(rng=rng{_time(rng)})"]
 
 
 def _step(rng: np.random.Generator, depth: int = 0) -> list[str]:
@@ -112,11 +116,13 @@ def _anytime(rng: np.random.Generator) -> list[str]:
     kind = int(rng.integers(6))
     margin = _pick(rng, _MARGINS)
     if kind == 0:
-        return [f"a = net.ils(a, rng, time_s={_time(rng)}, kick_size={_pick(rng, _KICKS)})"]
+        kick = f", kick_size={_pick(rng, _KICKS)}" if rng.random() < 0.5 else ""
+        return [f"a = net.ils(a, rng{_time(rng)}{kick})"]
     if kind == 1:
-        return [f"a = net.anneal(a, rng, time_s={_time(rng)}, temperature={_pick(rng, _TEMPERATURES)})"]
+        temperature = f", temperature={_pick(rng, _TEMPERATURES)}" if rng.random() < 0.5 else ""
+        return [f"a = net.anneal(a, rng{_time(rng)}{temperature})"]
     if kind == 2:
-        return [f"a = net.local_search(a, rng, time_s={_time(rng)})"]
+        return [f"a = net.local_search(a, rng{_time(rng)})"]
     if kind == 3:
         repair = _pick(rng, ["net.descend(b)", "net.improve(b, sweeps=2)",
                              f"net.tabu_search(b, rng, steps={_pick(rng, _TABU_STEPS)})"])
