@@ -119,7 +119,7 @@ def fig_c_exact_share(res: Results):
     summary, proven, instances = evaluations.exact_share_summary(res)
     methods = data.ordered(summary["method"], METHOD_ORDER)
     budgets = sorted(summary["budget_s"].unique())
-    fig, axes = _subplots(1, 1, max(5.0, 0.75 * len(methods) * max(1, len(budgets)) + 1.5), 3.8)
+    fig, axes = _subplots(1, 1, min(12.0, max(5.0, 0.4 * len(methods) * max(1, len(budgets)) + 2.0)), 3.8)
     ax = axes[0, 0]
     width = 0.8 / len(budgets)
     greys = [str(g) for g in np.linspace(0.25, 0.85, len(budgets))]
@@ -214,6 +214,8 @@ def fig_g_generalisation(res: Results):
     regimes = data.regimes(summary)
     fig, axes = _subplots(1, len(regimes), 4.0, 3.6, sharey=True)
     unseen = set(train["unseen_regimes"])
+    sizes = [*summary["N"], *([train["train_n_max"]] if train["train_n_max"] else [])]
+    xlim = (min(sizes) / 1.5, max(sizes) * 1.5)  # the same N range in every panel
     for ax, regime in zip(axes[0], regimes):
         sub = summary[summary["regime"] == regime]
         label = "lsa-code, GRPO policy" + (f" (mean of {g['seeds']} training seeds)" if g["seeds"] > 1 else "")
@@ -224,13 +226,14 @@ def fig_g_generalisation(res: Results):
             errorbar_line(ax, base, "N", "base model (before GRPO)",
                           {"color": "0.45", "marker": "x", "linestyle": "none", "markersize": 8})
         if train["train_n_max"]:  # light cream: apart from the grey band of the seeds, also in greyscale
-            ax.axvspan(min(float(summary["N"].min()), train["train_n_max"]) * 0.8, train["train_n_max"],
-                       color="#f6efd6", zorder=-1, label=f"training sizes (N ≤ {train['train_n_max']:g})")
+            ax.axvspan(xlim[0], train["train_n_max"], color="#f6efd6", zorder=-1,
+                       label=f"training sizes (N ≤ {train['train_n_max']:g})")
             ax.axvline(train["train_n_max"], color="0.3", linestyle="--", linewidth=0.9,
                        label="largest training N: larger N to its right")
         ax.axhline(1.0, color="black", linestyle=":", linewidth=0.9, label="strongest classical method (= 1)")
         ticks = g["strongest"][g["strongest"]["regime"] == regime].sort_values("N")
         log_axis(ax, "x", ticks["N"], [f"{n:g}\n{SHORT_NAMES.get(m, m)}" for n, m in zip(ticks["N"], ticks["strongest"])])
+        ax.set_xlim(*xlim)
         ax.tick_params(axis="x", labelsize=8)
         ax.set_xlabel(N_LABEL + "\nand the strongest classical method there")
         kind = "" if not train["train_regimes"] else " (unseen in training)" if regime in unseen else " (trained)"
