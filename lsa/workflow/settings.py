@@ -116,7 +116,8 @@ class WorkflowSettings:
             if (name in DIRECT_RUNS or name == BASE_POLICY or str(name).startswith("size-") or _SEEDED.fullmatch(str(name))
                     or not str(name).replace("-", "").isalnum()):
                 raise ConfigError(f"workflow.grpo_runs: run name {name!r} is reserved or not alphanumeric")
-        evaluation, grpo = _mapping(config, "evaluation"), _mapping(config, "grpo")
+        # the main family's training grid: grpo: with main's overrides
+        evaluation, grpo = _mapping(config, "evaluation"), {**_mapping(config, "grpo"), **dict(runs[MAIN_RUN] or {})}
         budgets = list(evaluation.get("budgets_s") or [1.0])
         budget = _mapping(config, "figures").get("budget_s")
         budget = float(budget if budget is not None else max(

@@ -51,7 +51,7 @@ def _llm_evaluation(config: dict, s: WorkflowSettings) -> dict:
     evaluation["instances"] = [{k: copy.deepcopy(v) for k, v in g.items() if k != "methods"}
                                for g in ev.get("instances") or []]
     evaluation.update(methods=["lsa-code"], method_params={"lsa-code": copy.deepcopy(params)} if params else {})
-    grpo = config.get("grpo") or {}
+    grpo = {**(config.get("grpo") or {}), **s.main_overrides}
     return {**_pick(config, *POLICY_SECTIONS, "inference"), "evaluation": evaluation,
             "family_instances": [dict(g) for g in s.family_instances], "policies": s.llm_policies(),
             "train_grid": {k: v for k, v in grpo.items() if k in ("train_n", "train_k", "train_regimes")}}

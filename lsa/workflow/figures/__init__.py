@@ -1,7 +1,8 @@
 """Every figure and table of the artifact, one registry entry each (name, caption, inputs, draw),
 rendered from a results directory alone: `render_all(results_dir, figures_dir)`.
 
-To add a figure: a `data` function for its numbers, a `plots` function that draws them, and one
+To add a figure: a function for its numbers (`data`: training logs, prompts; `evaluations`: the
+evaluation tables), a `plots` function that draws them, and one
 `Figure(...)` entry below (the Snakefile and `lsa figures` pick it up from `FIGURES`).
 """
 from __future__ import annotations
