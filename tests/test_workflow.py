@@ -26,7 +26,6 @@ from lsa.errors import ConfigError
 from lsa.workflow.figures import figure_outputs
 from lsa.workflow.paths import PROFILES, Paths
 from lsa.workflow.provenance import sidecar_path
-from lsa.workflow.studies import prompt_length_study
 from lsa.workflow.stages import (
     DIRECT_RUNS,
     WorkflowSettings,
@@ -35,6 +34,7 @@ from lsa.workflow.stages import (
     stage_parameters,
     write_if_changed,
 )
+from lsa.workflow.studies import prompt_length_study
 
 REPO = Path(__file__).resolve().parent.parent
 RULES = ("evaluate_baselines", "prompt_length", "pretrain", "sft", "grpo", "llm_evaluation", "figures", "report",
