@@ -70,6 +70,21 @@ def next_chunk(chunk: int, spent_s: float, deadline: float, target_s: float) -> 
     return int(max(1, min(target_s / per_item, 2 * chunk, 0.5 * left / per_item)))
 
 
+def _chunked(state, best: Best, deadline: float, run_chunk, chunk: int, max_steps: int | None, target: float,
+             target_s: float) -> int:
+    """Run a kernel in chunks (`run_chunk(chunk, steps_so_far, now)`) until `deadline`, `max_steps`
+    or `target` utility, keeping the best; the state ends at the best. Returns the steps made."""
+    steps = 0
+    while ((now := time.perf_counter()) < deadline and (max_steps is None or steps < max_steps)
+           and best.utility < target):
+        run_chunk(chunk, steps, now)
+        steps += chunk
+        best.update(state)
+        chunk = next_chunk(chunk, time.perf_counter() - now, deadline, target_s=target_s)
+    best.restore(state)
+    return steps
+
+
 def _seed(rng: np.random.Generator) -> None:
     kn.seed_rng(int(rng.integers(0, 2**31 - 1)))
 
@@ -164,17 +179,13 @@ def tabu(state, deadline: float, rng: np.random.Generator, tenure: int = 10, sam
     best = best or Best(state, on_best)
     tabu_until = np.zeros((state.net.N, state.net.K), dtype=np.int64)
     out_ptr, out_dst, out_w, signal = state.adj[4:8]
-    steps = 0
-    while time.perf_counter() < deadline and (max_steps is None or steps < max_steps) and best.utility < target:
-        t0 = time.perf_counter()
+
+    def run_chunk(chunk: int, steps: int, now: float) -> None:
         sk.tabu_steps(chunk, steps, int(tenure), int(sample), tabu_until, state._buf, state._scratch, best.internal,
                       best.util, best.flags, state._a, state._I, state._P, state._util, signal,
                       out_ptr, out_dst, out_w)
-        steps += chunk
-        best.update(state)
-        spent = time.perf_counter() - t0
-        chunk = next_chunk(chunk, spent, deadline, target_s=0.01)
-    best.restore(state)
+
+    steps = _chunked(state, best, deadline, run_chunk, chunk, max_steps, target, target_s=0.01)
     return {"tabu_steps": steps}
 
 
@@ -190,20 +201,16 @@ def anneal(state, deadline: float, rng: np.random.Generator, t_start: float = 0.
     out_ptr, out_dst, out_w, signal = state.adj[4:8]
     start = time.perf_counter()
     span = max(deadline - start, 1e-9)
-    steps = accepted = 0
-    while ((now := time.perf_counter()) < deadline and (max_steps is None or steps < max_steps)
-           and best.utility < target):
-        frac = (now - start) / span
-        temperature = t_start * (t_end / t_start) ** frac
-        t0 = now
-        accepted += sk.anneal_steps(chunk, temperature, state._buf, state._scratch, best.internal, best.util, best.flags, state._a,
-                                    state._I, state._P, state._util, signal,
-                                    out_ptr, out_dst, out_w)
-        steps += chunk
-        best.update(state)
-        spent = time.perf_counter() - t0
-        chunk = next_chunk(chunk, spent, deadline, target_s=0.005)
-    best.restore(state)
+    accepted = [0]
+
+    def run_chunk(chunk: int, steps: int, now: float) -> None:
+        temperature = t_start * (t_end / t_start) ** ((now - start) / span)
+        accepted[0] += sk.anneal_steps(chunk, temperature, state._buf, state._scratch, best.internal, best.util,
+                                       best.flags, state._a, state._I, state._P, state._util, signal,
+                                       out_ptr, out_dst, out_w)
+
+    steps = _chunked(state, best, deadline, run_chunk, chunk, max_steps, target, target_s=0.005)
+    accepted = accepted[0]
     return {"anneal_steps": steps, "anneal_accepted": accepted}
 
 
