@@ -214,6 +214,17 @@ def _after_move(best_util, flags, util):
 
 
 @njit(cache=True)
+def _random_link_gains(N, buf, scratch, a, interf, P, out_ptr, out_dst, out_w, signal):
+    """A uniformly random link and its exact gains for every channel in `buf`; -1 (and `buf`
+    untouched) when the link is not placed."""
+    i = np.random.randint(N)
+    if a[i] < 0:
+        return -1
+    gains_into(i, buf, scratch, a, interf, P, out_ptr, out_dst, out_w, signal)
+    return i
+
+
+@njit(cache=True)
 def tabu_steps(n_steps, step0, tenure, sample, tabu_until, buf, scratch, best_a, best_util, flags,
                a, interf, P, util, signal, out_ptr, out_dst, out_w):
     """`n_steps` tabu steps: among `sample` random links, make the best move that is not tabu (a tabu
@@ -227,11 +238,10 @@ def tabu_steps(n_steps, step0, tenure, sample, tabu_until, buf, scratch, best_a,
         bk = -1
         bg = -np.inf
         for _ in range(sample):
-            i = np.random.randint(N)
-            c = a[i]
-            if c < 0:
+            i = _random_link_gains(N, buf, scratch, a, interf, P, out_ptr, out_dst, out_w, signal)
+            if i < 0:
                 continue
-            gains_into(i, buf, scratch, a, interf, P, out_ptr, out_dst, out_w, signal)
+            c = a[i]
             for k in range(K):
                 if k == c:
                     continue
@@ -259,11 +269,10 @@ def anneal_steps(n_steps, temperature, buf, scratch, best_a, best_util, flags,
     N, K = interf.shape
     moved = 0
     for _ in range(n_steps):
-        i = np.random.randint(N)
-        c = a[i]
-        if c < 0:
+        i = _random_link_gains(N, buf, scratch, a, interf, P, out_ptr, out_dst, out_w, signal)
+        if i < 0:
             continue
-        gains_into(i, buf, scratch, a, interf, P, out_ptr, out_dst, out_w, signal)
+        c = a[i]
         top = 0.0
         for k in range(K):
             if buf[k] > top:
