@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lsa.commands import reports, training
+from lsa.commands.arguments import MAX_THREADS, positive_int, seed
 from lsa.config import load_yaml
 from lsa.errors import LSAError
 from lsa.io import atomic_path, check_writable
@@ -37,35 +39,16 @@ class _Parser(argparse.ArgumentParser):
         raise LSAError(message)
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError
-    return value
-
-
-def _seed(text: str) -> int:
-    value = int(text)
-    if not 0 <= value < 2 ** 63:
-        raise ValueError
-    return value
-
-
-#: the most CPU threads any command accepts (the same bound as evaluation.threads)
-MAX_THREADS = 1024
-
-_positive_int.__name__ = "positive integer"
-_seed.__name__ = "seed (integer >= 0)"
 
 
 # ------------------------------------------------------------------------- generate
 def _generate_arguments(p):
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--n", type=_positive_int, help="number of links N (PPP generator)")
+    src.add_argument("--n", type=positive_int, help="number of links N (PPP generator)")
     src.add_argument("--dimacs", type=Path, help="DIMACS .col graph to convert (protocol model)")
-    p.add_argument("--k", type=_positive_int, required=True, help="number of channels K")
+    p.add_argument("--k", type=positive_int, required=True, help="number of channels K")
     p.add_argument("--regime", default="dense", help="density regime: sparse, dense, ultra-dense")
-    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--config", type=Path, help="YAML profile whose 'network' section overrides the defaults")
     p.add_argument("-o", "--output", type=Path, required=True, help="output .npz path")
 
@@ -110,9 +93,9 @@ def _solve_arguments(p):
     p.add_argument("instance", type=Path, help="instance .npz (lsa-network-v1)")
     p.add_argument("--method", required=True, help="method name (see `lsa methods`)")
     p.add_argument("--budget", type=float, required=True, help="wall-clock budget in seconds")
-    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--model", help="HF model id or local path, for methods that load a model")
-    p.add_argument("--threads", type=_positive_int, default=1, help="CPU threads every method may use")
+    p.add_argument("--threads", type=positive_int, default=1, help="CPU threads every method may use")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--save-assignment", type=Path, help="write the assignment (.npy, int64)")
 
@@ -257,7 +240,7 @@ def _exec_arguments(p):
     p.add_argument("--explain", action="store_true",
                    help="print which sandbox layers are active on this machine and what each blocks")
     p.add_argument("--timeout", type=float, default=2.0, help="wall-clock limit in seconds (default 2)")
-    p.add_argument("--seed", type=_seed, default=0, help="seed of the `rng` the program receives")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the `rng` the program receives")
     p.add_argument("--memory-mb", type=int, default=1024, help="memory cap of the program (MiB)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--assignment", action="store_true", help="include the assignment in --json output")
@@ -299,179 +282,13 @@ def _exec(args) -> int:
     return 0 if result.ok else 1
 
 
-# ------------------------------------------------------------------------- pretrain / train
-def _pretrain_arguments(p):
-    from lsa.policy.config import ModelConfig, PretrainConfig
-
-    p.add_argument("--config", required=True, type=Path, help="YAML profile with model: and pretrain: sections")
-    p.add_argument("--output", required=True, type=Path, help="directory of the pretrained base model")
-    p.add_argument("--size", default=None, help=ModelConfig.help_of("size"))
-    p.add_argument("--max-steps", type=_positive_int, default=None, help=PretrainConfig.help_of("max_steps"))
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
-
-
-def _pretrain(args) -> int:
-    from dataclasses import replace
-
-    from lsa.policy.config import policy_config
-    from lsa.policy.pretrain import pretrain
-    from lsa.sim import network_config
-
-    raw = load_yaml(args.config)
-    cfg = policy_config(raw)
-    model_cfg = replace(cfg.model, size=args.size) if args.size else cfg.model
-    pre = replace(cfg.pretrain, max_steps=args.max_steps) if args.max_steps is not None else cfg.pretrain
-    check_writable(args.output / "config.json")
-    info = pretrain(model_cfg, pre, args.output, network=network_config(raw), progress=not args.no_progress)
-    print(json.dumps(info, indent=1))
-    return 0
-
-
-def _train_arguments(p):
-    from lsa.policy.config import GRPOConfig
-
-    p.add_argument("--config", required=True, type=Path, help="YAML profile with model:, grpo:, sft:, direct: sections")
-    p.add_argument("--output", required=True, type=Path, help="run directory: checkpoints and final/")
-    p.add_argument("--base", default=None, help="starting model (path or HF id); default: model.name_or_path")
-    p.add_argument("--paradigm", choices=["code", "direct"], default=None, help=GRPOConfig.help_of("paradigm"))
-    p.add_argument("--sft", action="store_true", help="direct paradigm: SFT warm start (sft: section) before GRPO")
-    p.add_argument("--sft-only", action="store_true", help="run only the SFT warm start (into --output)")
-    p.add_argument("--max-steps", type=_positive_int, default=None, help=GRPOConfig.help_of("max_steps"))
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a grpo: field, e.g. --set num_generations=4 --set lambda_perf=2")
-    p.add_argument("--no-resume", action="store_true", help="start fresh even if checkpoints exist")
-    p.add_argument("--ship", action="store_true",
-                   help="copy the final policy into the package (lsa/data/models/embedded-code or -direct)")
-
-
-def _train(args) -> int:
-    import dataclasses
-
-    import yaml
-
-    from lsa.errors import ConfigError
-    from lsa.policy.config import GRPOConfig, direct_variant, policy_config
-    from lsa.policy.sft import train_sft
-    from lsa.policy.train import ship, train_grpo
-    from lsa.sim import network_config
-
-    raw = load_yaml(args.config)
-    cfg = policy_config(raw)
-    network = network_config(raw)
-    overrides = {}
-    for item in args.set:
-        if "=" not in item:
-            raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
-        key, value = item.split("=", 1)
-        try:
-            overrides[key] = yaml.safe_load(value)
-        except yaml.YAMLError:
-            raise ConfigError(f"--set {key}: {value!r} is not a YAML value") from None
-    if args.max_steps is not None:
-        overrides["max_steps"] = args.max_steps
-    if args.no_resume:
-        overrides["resume"] = False
-    grpo = GRPOConfig.from_mapping({**dataclasses.asdict(cfg.grpo), **overrides})
-    if (args.paradigm or grpo.paradigm) == "direct":
-        grpo = direct_variant(grpo, cfg.direct)
-    check_writable(args.output / "final" / "config.json")
-    base = args.base
-    if args.sft or args.sft_only:
-        sft_dir = args.output if args.sft_only else args.output / "sft"
-        print(json.dumps(train_sft(cfg.model, cfg.sft, base, sft_dir, network=network), indent=1))
-        if args.sft_only:
-            return 0
-        base = sft_dir
-    info = train_grpo(cfg.model, grpo, base, args.output, network=network)
-    print(json.dumps(info, indent=1, default=str))
-    if args.ship:
-        print(f"shipped to {ship(info['output_dir'], grpo.paradigm)}")
-    return 0
-
-
-# ------------------------------------------------------------------------- rl-train
-def _rl_train_arguments(p):
-    p.add_argument("--config", required=True, type=Path, help="YAML profile with an rl: (and network:) section")
-    p.add_argument("--algorithm", required=True, choices=["dqn", "ppo"], help="which SB3 algorithm to train")
-    p.add_argument("--output", required=True, type=Path, help="model archive to write (.zip, SB3 save)")
-    p.add_argument("--log", required=True, type=Path, help="per-episode reward CSV to write")
-    p.add_argument("--seed", type=_seed, default=None, help="training seed (default: the first of rl.seeds)")
-    p.add_argument("--timesteps", type=_positive_int, default=None, help="override rl.timesteps[ALGORITHM]")
-    p.add_argument("--ship", action="store_true", help="also copy the model into the package as the default")
-
-
-def _rl_train(args) -> int:
-    from lsa.rl.config import rl_config
-    from lsa.rl.train import ship, train_agent
-    from lsa.sim import network_config
-
-    raw = load_yaml(args.config)
-    info = train_agent(args.algorithm, rl_config(raw), args.output, args.log, seed=args.seed,
-                       network=network_config(raw), timesteps=args.timesteps)
-    print(json.dumps(info, indent=1))
-    if args.ship:
-        print(f"shipped to {ship(args.output, args.algorithm)}")
-    return 0
-
-
-# ------------------------------------------------------------------------- figures / report
-def _figures_arguments(p):
-    from lsa.workflow.figures import FIGURE_NAMES
-    from lsa.workflow.paths import Paths
-
-    reference = Paths.reference()
-    p.add_argument("--results", type=Path, default=reference.results,
-                   help=f"results directory of one run (default: the committed reference, {reference.results})")
-    p.add_argument("--figures", type=Path, default=reference.figures,
-                   help=f"where PDF/PNG and the table go (default: {reference.figures})")
-    p.add_argument("--only", nargs="+", metavar="NAME", help=f"render only these ({', '.join(FIGURE_NAMES)})")
-    p.add_argument("--strict", action="store_true", help="fail (exit 1) when a figure's results are missing")
-
-
-def _figures(args) -> int:
-    from lsa.workflow.figures import FIGURE_NAMES, MissingResults, render_all
-
-    if not args.results.is_dir():
-        raise LSAError(f"results directory not found: {args.results}")
-    check_writable(args.figures / "table.md")
-    try:
-        done = render_all(args.results, args.figures, args.only, args.strict)
-    except MissingResults as exc:
-        print(f"lsa figures: {exc}", file=sys.stderr)
-        return 1
-    print(f"rendered {len(done)}/{len(args.only or FIGURE_NAMES)} figures/tables into {args.figures}")
-    return 0
-
-
-def _report_arguments(p):
-    from lsa.workflow.paths import Paths
-
-    reference, run = Paths.reference(), Paths.for_profile()
-    p.add_argument("--reference", type=Path, default=reference.results,
-                   help=f"the committed reference results (default: {reference.results})")
-    p.add_argument("--results", type=Path, default=run.results,
-                   help=f"the results of the run to compare (default: {run.results})")
-    p.add_argument("--output", type=Path, default=run.report_dir,
-                   help=f"directory of report.md, report.csv, report.pdf/png (default: {run.report_dir})")
-
-
-def _report(args) -> int:
-    from lsa.workflow.report import write_report
-
-    check_writable(args.output / "report.md")
-    files = write_report(args.reference, args.results, args.output)
-    print("\n".join(line for line in files["md"].read_text().splitlines() if line.startswith("**")))
-    print(f"wrote {', '.join(str(f) for f in files.values())}")
-    return 0
-
-
 _HANDLERS = {
     "generate": (_generate_arguments, _generate), "solve": (_solve_arguments, _solve),
     "methods": (None, _methods), "evaluate": (_evaluate_arguments, _evaluate),
     "serialize": (_serialize_arguments, _serialize), "exec": (_exec_arguments, _exec),
-    "pretrain": (_pretrain_arguments, _pretrain), "train": (_train_arguments, _train),
-    "rl-train": (_rl_train_arguments, _rl_train),
-    "figures": (_figures_arguments, _figures), "report": (_report_arguments, _report),
+    "pretrain": (training.pretrain_arguments, training.pretrain), "train": (training.train_arguments, training.train),
+    "rl-train": (training.rl_train_arguments, training.rl_train),
+    "figures": (reports.figures_arguments, reports.figures), "report": (reports.report_arguments, reports.report),
 }
 
 

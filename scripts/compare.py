@@ -12,10 +12,10 @@ from pathlib import Path
 
 def main(argv=None) -> int:
     import pandas as pd
-    from lsa.workflow.stats import t_interval
 
     from lsa.methods.protocol import run_method
     from lsa.sim.generate import generate_ppp
+    from lsa.workflow.stats import t_interval
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="policy dir (default: the shipped embedded policy)")

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 
 import numpy as np
+
+from lsa.workflow.stats import t_interval
 
 #: held-out sets: name → (sizes, K, regimes, extra densities per km² for unseen regimes)
 HELDOUT_SETS = {

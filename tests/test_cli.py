@@ -88,9 +88,9 @@ def test_evaluate_writes_tidy_csv_with_provenance(tmp_path):
     import pandas as pd
     cfg = tmp_path / "cfg.yaml"
     out = tmp_path / "res" / "eval.csv"
-    cfg.write_text(f"""
+    cfg.write_text("""
 evaluation:
-  instances: [{{N: [30], K: 3, regimes: [dense, sparse], seeds: [0]}}]
+  instances: [{N: [30], K: 3, regimes: [dense, sparse], seeds: [0]}]
   methods: [random, greedy]
   budgets_s: [0.1]
 """)

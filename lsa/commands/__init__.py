@@ -1,0 +1,1 @@
+"""The `lsa` subcommands, one module per family; `lsa.cli` wires them into one parser."""

@@ -1,0 +1,59 @@
+"""`lsa figures` and `lsa report`: arguments and handlers."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from lsa.errors import LSAError
+from lsa.io import check_writable
+
+
+# ------------------------------------------------------------------------- figures / report
+def figures_arguments(p):
+    from lsa.workflow.figures import FIGURE_NAMES
+    from lsa.workflow.paths import Paths
+
+    reference = Paths.reference()
+    p.add_argument("--results", type=Path, default=reference.results,
+                   help=f"results directory of one run (default: the committed reference, {reference.results})")
+    p.add_argument("--figures", type=Path, default=reference.figures,
+                   help=f"where PDF/PNG and the table go (default: {reference.figures})")
+    p.add_argument("--only", nargs="+", metavar="NAME", help=f"render only these ({', '.join(FIGURE_NAMES)})")
+    p.add_argument("--strict", action="store_true", help="fail (exit 1) when a figure's results are missing")
+
+
+def figures(args) -> int:
+    from lsa.workflow.figures import FIGURE_NAMES, MissingResults, render_all
+
+    if not args.results.is_dir():
+        raise LSAError(f"results directory not found: {args.results}")
+    check_writable(args.figures / "table.md")
+    try:
+        done = render_all(args.results, args.figures, args.only, args.strict)
+    except MissingResults as exc:
+        print(f"lsa figures: {exc}", file=sys.stderr)
+        return 1
+    print(f"rendered {len(done)}/{len(args.only or FIGURE_NAMES)} figures/tables into {args.figures}")
+    return 0
+
+
+def report_arguments(p):
+    from lsa.workflow.paths import Paths
+
+    reference, run = Paths.reference(), Paths.for_profile()
+    p.add_argument("--reference", type=Path, default=reference.results,
+                   help=f"the committed reference results (default: {reference.results})")
+    p.add_argument("--results", type=Path, default=run.results,
+                   help=f"the results of the run to compare (default: {run.results})")
+    p.add_argument("--output", type=Path, default=run.report_dir,
+                   help=f"directory of report.md, report.csv, report.pdf/png (default: {run.report_dir})")
+
+
+def report(args) -> int:
+    from lsa.workflow.report import write_report
+
+    check_writable(args.output / "report.md")
+    files = write_report(args.reference, args.results, args.output)
+    print("\n".join(line for line in files["md"].read_text().splitlines() if line.startswith("**")))
+    print(f"wrote {', '.join(str(f) for f in files.values())}")
+    return 0
