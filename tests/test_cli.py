@@ -101,3 +101,17 @@ evaluation:
     prov = json.loads((out.parent / "eval.csv.provenance.json").read_text())
     for key in ("config", "git_commit", "versions", "cpu", "date"):
         assert key in prov
+
+
+@pytest.mark.parametrize("method", ["lsa-code", "lsa-direct"])
+def test_shipped_policies_solve_out_of_the_box(instance, method):
+    """Both LLM paradigms ship a trained policy in the package: no --model needed."""
+    from lsa.policy.config import EMBEDDED_DIRECT_DIR, EMBEDDED_POLICY_DIR
+
+    shipped = EMBEDDED_POLICY_DIR if method == "lsa-code" else EMBEDDED_DIRECT_DIR
+    assert (shipped / "model.safetensors").is_file() and (shipped / "lsa_train.json").is_file()
+    proc = lsa("solve", instance, "--method", method, "--budget", "1", "--json")
+    assert proc.returncode == 0, proc.stderr
+    res = json.loads(proc.stdout)
+    assert res["method"] == method and res["utility"] > 0
+    assert not res["overrun"] and not res["fallback_random"]     # the policy answered in time
