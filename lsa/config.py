@@ -54,15 +54,7 @@ class Section:
     def from_mapping(cls, values: dict | None, section: str | None = None):
         """Build from a YAML mapping; unknown keys and wrong types are a `ConfigError`."""
         name = section or cls.SECTION
-        if values is None:
-            values = {}
-        if not isinstance(values, dict):
-            raise ConfigError(f"config section '{name}' must be a mapping, got {type(values).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(str(k) for k in set(values) - known)
-        if unknown:
-            raise ConfigError(f"unknown key(s) in config section '{name}': {', '.join(unknown)} "
-                              f"(known: {', '.join(sorted(known))})")
+        values = check_mapping(values, name, known={f.name for f in dataclasses.fields(cls)})
         try:
             return cls(**values)
         except TypeError as exc:          # a required field is missing
@@ -78,6 +70,20 @@ class Section:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def check_mapping(values, name: str, known=None) -> dict:
+    """`values` of config section `name` as a dict (None: empty); not a mapping, or a key outside
+    `known` (when given), is a `ConfigError` naming the section."""
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"config section '{name}' must be a mapping, got {type(values).__name__}")
+    unknown = sorted(str(k) for k in set(values) - set(known)) if known is not None else []
+    if unknown:
+        raise ConfigError(f"unknown key(s) in config section '{name}': {', '.join(unknown)} "
+                          f"(known: {', '.join(sorted(known))})")
+    return values
 
 
 def section(config: dict | None, cls: type, key: str | None = None):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from lsa.config import check_mapping
 from lsa.errors import ConfigError
 from lsa.methods.evaluate import InstanceGrid
 from lsa.rl.config import ALGORITHMS as RL_ALGORITHMS
@@ -39,18 +40,8 @@ LLM_EVALUATION_KEYS = ("family_instances",)
 _SEEDED = re.compile(r".*-s\d+")
 
 
-def _mapping(config: dict, key: str) -> dict:
-    value = config.get(key) or {}
-    if not isinstance(value, dict):
-        raise ConfigError(f"config section '{key}' must be a mapping")
-    return value
-
-
-def _unknown(section: dict, known: tuple, name: str) -> None:
-    unknown = sorted(set(section) - set(known))
-    if unknown:
-        raise ConfigError(f"unknown key(s) in config section '{name}': {', '.join(map(str, unknown))} "
-                          f"(known: {', '.join(sorted(known))})")
+def _mapping(config: dict, key: str, known=None) -> dict:
+    return check_mapping(config.get(key) or None, key, known)
 
 
 def grid_cells(grids: list[dict], budgets_s: list[float]) -> set[tuple]:
@@ -98,12 +89,8 @@ class WorkflowSettings:
         config = config or {}
         if not isinstance(config, dict):
             raise ConfigError(f"a config must be a mapping, got {type(config).__name__}")
-        section = _mapping(config, "workflow")
-        _unknown(section, WORKFLOW_KEYS, "workflow")
-        llm = section.get("llm_evaluation") or {}
-        if not isinstance(llm, dict):
-            raise ConfigError("config section 'workflow.llm_evaluation' must be a mapping")
-        _unknown(llm, LLM_EVALUATION_KEYS, "workflow.llm_evaluation")
+        section = _mapping(config, "workflow", WORKFLOW_KEYS)
+        llm = check_mapping(section.get("llm_evaluation") or None, "workflow.llm_evaluation", LLM_EVALUATION_KEYS)
         main_size = _mapping(config, "model").get("size", "tiny")
         sizes = [s for s in dict.fromkeys(section.get("model_sizes") or [main_size]) if s != main_size]
         seeds = list(section.get("training_seeds") or [0])
