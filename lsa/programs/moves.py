@@ -46,6 +46,14 @@ class EngineMoves:
             raise TypeError("rng must be the numpy Generator your program received (or None)")
         return rng
 
+    def _greedy_state(self, deadline: float) -> MoveState:
+        """A fresh engine state at the greedy assignment (links not placed by `deadline` take channel 0)."""
+        state = MoveState(self._net)
+        state.greedy(deadline=deadline)
+        if (state.assignment < 0).any():
+            state.set(np.maximum(state.assignment, 0))
+        return state
+
     def _offers(self):
         """on_best callback for long searches: stream improvements to offer(), at most every 50 ms."""
         last = [0.0]
@@ -152,10 +160,7 @@ class EngineMoves:
         """Restarts that keep the best: greedy in a randomly perturbed strongest-first order plus
         descend(), repeated for `time_s` seconds (capped by time_left()). Returns the best."""
         deadline = time.perf_counter() + self._budget_s(time_s)
-        state = MoveState(self._net)
-        state.greedy(deadline=deadline)
-        if (state.assignment < 0).any():
-            state.set(np.maximum(state.assignment, 0))
+        state = self._greedy_state(deadline)
         state.descend(deadline=deadline)
         search.multistart(state, deadline, self._rng(rng), jitter=float(jitter), on_best=self._offers())
         return state.assignment.copy()
@@ -190,13 +195,7 @@ class EngineMoves:
         rng = self._rng(rng)
         if assignment is None and getattr(self, "_start", None) is not None:
             assignment = self._start
-        if assignment is None:
-            state = MoveState(self._net)
-            state.greedy(deadline=deadline)
-            if (state.assignment < 0).any():
-                state.set(np.maximum(state.assignment, 0))
-        else:
-            state = self._engine(assignment)
+        state = self._greedy_state(deadline) if assignment is None else self._engine(assignment)
         state.descend(deadline=deadline)
         self.offer(state.assignment)
         search.hybrid(state, deadline, rng, on_best=self._offers())
