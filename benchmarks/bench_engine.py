@@ -35,11 +35,17 @@ BASE_COMMIT = "c59f978"
 REPO = Path(__file__).resolve().parents[1]
 
 
-def load_base(where: Path):
-    """The package `lsa` of BASE_COMMIT extracted into `where` (git archive); returns its
-    `baselines.common` module imported under the package name `lsa_base` (for the timing)."""
+def extract_base(where: Path) -> Path:
+    """The package `lsa` of BASE_COMMIT extracted into `where` (git archive); returns `where`."""
     archive = subprocess.run(["git", "-C", str(REPO), "archive", BASE_COMMIT, "lsa"], capture_output=True, check=True)
     subprocess.run(["tar", "-x", "-C", str(where)], input=archive.stdout, check=True)
+    return where
+
+
+def load_base(where: Path):
+    """`extract_base(where)`, then its `baselines.common` module imported under the package name
+    `lsa_base` (for the timing)."""
+    extract_base(where)
     spec = importlib.util.spec_from_file_location("lsa_base", where / "lsa" / "__init__.py",
                                                   submodule_search_locations=[str(where / "lsa")])
     module = importlib.util.module_from_spec(spec)

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from bench_engine import extract_base, run_old  # the c59f978 package and its runner (same folder)
 
 from lsa.methods import all_methods
 from lsa.methods.protocol import run_method
@@ -54,17 +55,10 @@ def strongest(rows: pd.DataFrame) -> tuple[str, float]:
 
 
 def old_local_search(instances: list[Path], budget_s: float) -> list[float]:
-    """`local-search` of commit c59f978 (extracted with git archive) on the same instance files."""
+    """`local-search` of commit c59f978 (bench_engine's extraction and runner) on the same instance files."""
     with tempfile.TemporaryDirectory() as tmp:
-        archive = subprocess.run(["git", "archive", "c59f978"], cwd=REPO, capture_output=True, check=True).stdout
-        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
-        out = []
-        for path in instances:
-            proc = subprocess.run([sys.executable, "-m", "lsa.cli", "solve", str(path), "--method", "local-search",
-                                   "--budget", str(budget_s), "--json"], cwd=tmp, capture_output=True, text=True,
-                                  env={"PYTHONPATH": tmp, "PATH": "/usr/bin:/bin"})
-            out.append(json.loads(proc.stdout)["utility"])
-        return out
+        tree = extract_base(Path(tmp))
+        return [run_old(tree, path, [("local-search", budget_s)])[0] for path in instances]
 
 
 def section_main(args, seeds):
