@@ -449,7 +449,9 @@ def claims_table(res: Results, claims: list[Claim] | None = None) -> pd.DataFram
                      "unit": claim.unit, "shape": claim.shape, "threshold": claim.threshold, "margin": claim.margin,
                      "value": est.value, "low": est.low, "high": est.high, "n": est.n,
                      "verdict": est.verdict, "compared_with": est.compared_with, "detail": est.detail})
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    table["verdict"] = pd.Series([r["verdict"] for r in rows], dtype=object)  # None stays None, not NaN
+    return table
 
 
 __all__ = ["Claim", "Estimate", "CLAIMS", "RETIRED", "VERDICTS", "claims_table", "claim_inputs", "paired_ratio",
