@@ -175,7 +175,7 @@ def readme_table(report_csv: str | Path, results_dir: str | Path) -> str:
                                           for _, r in table.iterrows()],
         "holds when": [_concrete(x, res) for x in table["shape"]],
         "verdict": [f"**{v}**" if isinstance(v, str) else "n/a" for v in table["reproduced_verdict"]],
-        "reproduced": [f"{st}" for st in table["status"]],
+        "vs the reference before": list(table["status"]),
     })
     return "\n".join(markdown_table(view)) + "\n"
 
