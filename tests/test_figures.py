@@ -28,8 +28,8 @@ from lsa.workflow.figures.evaluations import (
 )
 from lsa.workflow.paths import Paths
 from lsa.workflow.report import compare, readme_table, write_report
-from lsa.workflow.stats import verdict
 from lsa.workflow.stages import DEFAULT_GRPO_RUNS, DIRECT_RUNS, WorkflowSettings, write_if_changed
+from lsa.workflow.stats import verdict
 
 REPO = Path(__file__).resolve().parent.parent
 METHODS = ["random", "greedy", "local-search", "ils", "exact", "pulp-partitioned", "dqn", "ppo"]

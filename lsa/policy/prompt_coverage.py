@@ -12,8 +12,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import numpy as np
-
 from lsa.policy.serializer import _Stats, _top
 from lsa.sim.network import Network
 

@@ -42,3 +42,9 @@ def verdict(low: float, high: float, n: int, threshold: float, strict: bool = Tr
     if high < threshold or (strict and high <= threshold):
         return FAILS
     return NOT_SHOWN
+
+
+def weakest(verdicts) -> str:
+    """A claim over several cells or steps: fails if one fails, holds if every one holds."""
+    verdicts = list(verdicts)
+    return FAILS if FAILS in verdicts else HOLDS if verdicts and all(v == HOLDS for v in verdicts) else NOT_SHOWN

@@ -13,8 +13,7 @@ difference), so it must clear 1 (or 0). A claim whose verdict the set-up fixes h
 (see RETIRED).
 
 `CLAIMS` is the registry; adding a claim is one entry (most are one `paired_ratio(...)` call), e.g.
-    Claim("vs-dqn", "LSA beats the RL baselines", "a", *paired_ratio("lsa-code", "dqn"))
-A policy trained with several seeds enters as its mean over training seeds per instance, so the
+`Claim("vs-dqn", "LSA beats the RL baselines", "a", *paired_ratio("lsa-code", "dqn"))`. A policy trained with several seeds enters as its mean over training seeds per instance, so the
 intervals are over instances. The reproduction report (`lsa.workflow.report`) evaluates every entry
 on the reference and on a fresh run; a claim whose inputs a run lacks has no number there.
 """
@@ -39,7 +38,7 @@ from lsa.workflow.figures.evaluations import (
 )
 from lsa.workflow.paths import Paths
 from lsa.workflow.settings import DIRECT_RUNS, WorkflowSettings
-from lsa.workflow.stats import HOLDS, NOT_SHOWN, FAILS, VERDICTS, t_interval, verdict
+from lsa.workflow.stats import FAILS, HOLDS, NOT_SHOWN, VERDICTS, t_interval, verdict, weakest
 
 #: the strict budget of the anytime claims (s); a run without it uses its smallest budget
 STRICT_BUDGET_S = 0.5
@@ -102,12 +101,6 @@ def _estimate(values, threshold: float | None = None, strict: bool = True, detai
     return Estimate(mean, low, high, len(values), verdict_, detail, float(compared_with))
 
 
-def _weakest(verdicts) -> str:
-    """A claim over several cells: fails if one cell fails, holds if every cell holds."""
-    verdicts = list(verdicts)
-    return FAILS if FAILS in verdicts else HOLDS if verdicts and all(v == HOLDS for v in verdicts) else NOT_SHOWN
-
-
 def _per_seed(rows: pd.DataFrame, value: str) -> str:
     """`value`'s mean per training seed, e.g. "per training seed 1.03, 0.99, 1.01" (one seed: empty)."""
     if "train_seed" not in rows or rows["train_seed"].nunique() < 2:
@@ -153,7 +146,7 @@ def paired_ratio(method: str, other: str, regime: str | None = None, threshold: 
                   for name in (NOT_SHOWN, FAILS)}
         return _estimate(values["ratio"], detail=_join(
             f"{verdicts.count(HOLDS)} of {len(cells)} (density, N) cells hold",
-            *(f"{name} at {where_}" for name, where_ in listed.items() if where_), detail), verdict_=_weakest(verdicts))
+            *(f"{name} at {where_}" for name, where_ in listed.items() if where_), detail), verdict_=weakest(verdicts))
 
     shape = (f"{_PAIRED} above {threshold:g} in every density and N" if everywhere
              else f"{_PAIRED} above {threshold:g}")
@@ -341,14 +334,14 @@ def _larger_is_better(res: Results) -> Estimate:
     for small, large in zip(at_n.itertuples(), at_n.iloc[1:].itertuples()):
         diff = _paired_difference(pol[pol["policy"] == large.policy], pol[pol["policy"] == small.policy])
         steps.append((f"{small.model_size} -> {large.model_size}", diff, _estimate(diff, 0.0, True)))
-    label, values, weakest = min(steps, key=lambda s: s[2].low if math.isfinite(s[2].low) else -math.inf)
+    label, values, _ = min(steps, key=lambda s: s[2].low if math.isfinite(s[2].low) else -math.inf)
     seeds = per_seed[per_seed["N"] == n]
     detail = _join(f"N = {n}; weakest step {label}", "; ".join(
         f"{r.model_size} ({r.n_params / 1e6:.2f} M) {r.mean:.3f} (seeds "
         + ", ".join(f"{v:.3f}" for v in seeds[seeds["policy"] == r.policy]["ratio"]) + ")"
         for r in at_n.itertuples()), "steps: " + ", ".join(
         f"{name} {e.value:+.3f} [{e.low:+.3f}, {e.high:+.3f}] {e.verdict}" for name, _, e in steps))
-    return _estimate(values, detail=detail, verdict_=_weakest(e.verdict for _, _, e in steps))
+    return _estimate(values, detail=detail, verdict_=weakest(e.verdict for _, _, e in steps))
 
 
 _RATIO = "U(lsa-code) / U(strongest classical method of the cell), paired per instance, mean over training seeds"
