@@ -209,15 +209,18 @@ class NetView(EngineMoves):
     def best_response(self, assignment, links=None, rounds: int = 1) -> np.ndarray:
         """Improve `assignment` for `rounds` rounds; each round moves, in parallel, every link (of
         `links`, default all) whose best single move gains more than any coupled candidate's, and
-        keeps the round only if utility rises (else makes just the single best move). Never worse.
-        Returns a new array."""
+        keeps the round only if utility rises (else makes just the single best move). Never worse;
+        stops at time_left(). Returns a new array."""
         state = self._engine(assignment)
         net = self._net
+        deadline = time.perf_counter() + self._budget_s(None)
         allowed = None
         if links is not None:
             allowed = np.zeros(self.N, dtype=bool)
             allowed[self._links(links)] = True
         for _ in range(int(rounds)):
+            if time.perf_counter() >= deadline:       # stops at time_left(), like every search
+                break
             gains = state.all_gains()
             best = np.argmax(gains, axis=1)
             gain = gains[np.arange(self.N), best]

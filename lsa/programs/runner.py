@@ -35,7 +35,7 @@ from lsa.programs.channel import (
     decode_ready,
     finite_or_none,
 )
-from lsa.programs.checks import ProgramRejected, compile_program
+from lsa.programs.checks import SOURCE_CAP_CHARS, ProgramRejected
 from lsa.programs.child import run_child
 from lsa.programs.primitives import prepare
 from lsa.programs.result import ExecResult, rejected
@@ -61,11 +61,11 @@ __all__ = ["ExecResult", "ProgramRejected", "STATUSES", "STDOUT_CAP_BYTES", "pre
 class _Job:
     index: int
     net: Network
-    code: object
+    source: str                               # checked and compiled in the child, inside its limits
     seed: int
     timeout_s: float
     memory_mb: int
-    ast_nodes: int
+    ast_nodes: int = 0
     restricted: bool = True
     extra_namespace: dict | None = None
     incumbent: np.ndarray | None = field(default=None, repr=False)   # what net.start() returns
@@ -86,7 +86,9 @@ class _Job:
     best: tuple | None = None                 # (assignment, utility)
     last_offer: bytes = b""
     pending_offer: bytes | None = None
-    scoring_s: float = 0.0
+    scoring_s: float = 0.0                    # reading, parsing and scoring offers (not on_offer)
+    callback_s: float = 0.0                   # time spent in on_offer (the caller's, not counted)
+    paused_until: float | None = None         # reading paused: offers over the scoring budget
     final_utility: float | None = None
     final_assignment: np.ndarray | None = field(default=None, repr=False)
 
@@ -158,19 +160,14 @@ def _run(sources, nets, timeout_s=2.0, seeds=None, workers=None, memory_mb=1024,
     results: list[ExecResult | None] = [None] * n
     pending: list[_Job] = []
     for index, (source, net, seed) in enumerate(zip(sources, net_list, seed_list)):
-        try:
-            if checked:
-                code, nodes = compile_program(source)
-            else:
-                code, nodes = compile(source, "<program>", "exec"), 0
-        except ProgramRejected as exc:
-            results[index] = rejected(str(exc), exc.reason)
-            continue
-        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-            results[index] = rejected(f"program rejected: {exc}", "syntax")
-            continue
-        pending.append(_Job(index, net, code, seed, float(timeout_s), int(memory_mb), nodes, checked, extra_namespace,
-                            start_list[index]))
+        if not isinstance(source, str):
+            results[index] = rejected(f"program rejected: source must be a str, got {type(source).__name__}", "syntax")
+        elif len(source) > SOURCE_CAP_CHARS:
+            results[index] = rejected(f"program rejected: source is {len(source)} characters, over the "
+                                      f"{SOURCE_CAP_CHARS} limit", "syntax")
+        else:                                 # parsed and compiled in the child, within its timeout
+            pending.append(_Job(index, net, source, seed, float(timeout_s), int(memory_mb), 0, checked,
+                                extra_namespace, start_list[index]))
     if pending:
         _prepare_parent({id(job.net): job.net for job in pending}.values())
     limits = _single_threaded() if pending else None
@@ -191,10 +188,19 @@ def _run(sources, nets, timeout_s=2.0, seeds=None, workers=None, memory_mb=1024,
                 poller.register(job.rfd, select.POLLIN | select.POLLHUP | select.POLLERR)
             if not running:
                 continue
-            wait_s = min(j.deadline for j in running.values()) - time.monotonic()
+            now = time.monotonic()
+            for fd, job in running.items():    # reading resumes once the scoring budget allows
+                if job.paused_until is not None and now >= job.paused_until:
+                    job.paused_until = None
+                    poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+            wait_s = min(min(j.deadline, j.paused_until or math.inf) for j in running.values()) - now
             for fd, _event in poller.poll(max(0, min(int(math.ceil(wait_s * 1000)), 1000))):
-                if fd in running:
-                    _drain(running[fd], on_offer)
+                job = running.get(fd)
+                if job is not None and job.paused_until is None:
+                    _drain(job, on_offer)
+                    if _over_budget(job, time.monotonic()) and not job.finished:
+                        job.paused_until = _resume_at(job)
+                        poller.unregister(fd)
             now = time.monotonic()
             for fd, job in list(running.items()):
                 if not job.finished and now >= job.deadline:
@@ -206,7 +212,8 @@ def _run(sources, nets, timeout_s=2.0, seeds=None, workers=None, memory_mb=1024,
                         wait_status, was_running = 0, False
                     else:                       # the wait status tells a crash from a kill
                         wait_status, was_running = _finish(job)
-                    poller.unregister(fd)
+                    if job.paused_until is None:
+                        poller.unregister(fd)
                     os.close(fd)
                     del running[fd]
                     try:
@@ -291,8 +298,28 @@ def _start(job: _Job) -> None:
     job.pid, job.rfd = pid, rfd
 
 
+def _over_budget(job: _Job, now: float) -> bool:
+    """The parent has spent more than its share of the program's elapsed time on its offers."""
+    return job.scoring_s > OFFER_SCORING_SHARE * (now - job.start) + OFFER_SCORING_FREE_S
+
+
+def _resume_at(job: _Job) -> float:
+    """When the time spent on this program's offers is back within its share: until then its pipe
+    is not read (the child blocks on a full pipe, so a flood of offers slows only the flooder)."""
+    return job.start + (job.scoring_s - OFFER_SCORING_FREE_S) / OFFER_SCORING_SHARE
+
+
 def _drain(job: _Job, on_offer) -> None:
-    """Read what the child sent so far and act on every complete frame."""
+    """Read what the child sent so far and act on every complete frame; the time this takes (less
+    the caller's on_offer) counts in the program's offer-scoring budget."""
+    t0, scoring0, callback0 = time.monotonic(), job.scoring_s, job.callback_s
+    try:
+        _drain_frames(job, on_offer)
+    finally:
+        job.scoring_s = scoring0 + (time.monotonic() - t0) - (job.callback_s - callback0)
+
+
+def _drain_frames(job: _Job, on_offer) -> None:
     budget = 2 * job.reader.max_frame_bytes()  # bounded work per call: deadlines are checked between
     while budget > 0 and not job.finished:
         try:
@@ -324,7 +351,7 @@ def _on_frame(job: _Job, kind: bytes, payload: bytes, now: float, on_offer) -> N
         if now >= job.deadline or payload == job.last_offer:
             return                             # late, or the same as the last one
         job.last_offer = payload
-        if job.scoring_s <= OFFER_SCORING_SHARE * (now - job.start) + OFFER_SCORING_FREE_S:
+        if not _over_budget(job, now):
             _score_offer(job, payload, now, on_offer)
         else:
             job.pending_offer = payload        # coalesced: the latest waiting offer is scored at the end
@@ -350,7 +377,11 @@ def _score_offer(job: _Job, payload: bytes, arrived: float, on_offer) -> float:
     if job.best is None or utility > job.best[1]:
         job.best = (assignment, utility)
     if on_offer is not None:
-        on_offer(job.index, assignment, utility)
+        t1 = time.monotonic()
+        try:
+            on_offer(job.index, assignment, utility)
+        finally:
+            job.callback_s += time.monotonic() - t1
     return utility
 
 
@@ -402,7 +433,10 @@ def _result(job: _Job, wait_status: int, was_running: bool, compute_utility: boo
             status, error = "error", f"the child broke the result protocol ({job.violation})"
         elif job.done_at is not None:
             status = diag["status"]
-            if status == "ok":
+            job.ast_nodes = diag["ast_nodes"]
+            if status == "rejected":
+                error = diag["error"] or "program rejected"
+            elif status == "ok":
                 if job.final_payload is None:
                     raise ProtocolError("status ok without an assignment")
                 assignment = decode_assignment(job.final_payload, job.net.N, job.net.K)
@@ -426,6 +460,8 @@ def _result(job: _Job, wait_status: int, was_running: bool, compute_utility: boo
     best = job.best or (None, None)
     if job.layers:
         oslayer.warn_if_degraded(job.layers)
+    if status == "rejected":
+        return rejected(error, diag["reason"], wall_s=end - job.start)
     return ExecResult(
         status, assignment, utility, max(0.0, finished - started), bool(repairs), repairs, error, job.ast_nodes,
         int(diag.get("stdout_bytes", 0)), wall_s=end - job.start, stdout=str(diag.get("stdout", "")),
@@ -437,6 +473,8 @@ def _result(job: _Job, wait_status: int, was_running: bool, compute_utility: boo
 def _unfinished(job: _Job, wait_status: int, was_running: bool) -> tuple[str, str]:
     """Status of a child that sent no final report: killed at the deadline, or crashed."""
     if not job.eof:
+        if job.ready_at is None:
+            return "timeout", f"killed after the {job.timeout_s:g} s timeout while the program was being checked and compiled"
         return "timeout", f"killed after the {job.timeout_s:g} s timeout"
     if was_running:
         return "error", "the program closed its result channel without a result"
