@@ -12,13 +12,11 @@ from __future__ import annotations
 import math
 import os
 import select
-import signal
 import time
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
 from lsa.errors import LSAError
 from lsa.programs import oslayer
@@ -38,6 +36,7 @@ from lsa.programs.channel import (
 from lsa.programs.checks import SOURCE_CAP_CHARS, ProgramRejected
 from lsa.programs.child import run_child
 from lsa.programs.primitives import prepare
+from lsa.programs.process import finish, kill, reap, single_threaded, unfinished, usable_cores
 from lsa.programs.result import ExecResult, rejected
 from lsa.sim import engine
 from lsa.sim.network import Network
@@ -154,7 +153,7 @@ def _run(sources, nets, timeout_s=2.0, seeds=None, workers=None, memory_mb=1024,
         raise LSAError(f"timeout must be seconds in (0, 3600], got {timeout_s}")
     if isinstance(memory_mb, bool) or not (isinstance(memory_mb, (int, np.integer)) and 16 <= memory_mb <= 1 << 20):
         raise LSAError(f"memory_mb must be an integer in [16, {1 << 20}], got {memory_mb}")
-    workers = max(1, int(workers or _usable_cores()))
+    workers = max(1, int(workers or usable_cores()))
     start_list = _check_starts(starts, net_list)
 
     results: list[ExecResult | None] = [None] * n
@@ -170,7 +169,7 @@ def _run(sources, nets, timeout_s=2.0, seeds=None, workers=None, memory_mb=1024,
                                 extra_namespace, start_list[index]))
     if pending:
         _prepare_parent({id(job.net): job.net for job in pending}.values())
-    limits = _single_threaded() if pending else None
+    limits = single_threaded() if pending else None
 
     running: dict[int, _Job] = {}             # read fd -> job
     poller = select.poll()
@@ -208,10 +207,10 @@ def _run(sources, nets, timeout_s=2.0, seeds=None, workers=None, memory_mb=1024,
                 if job.finished or now >= job.deadline:
                     reported = job.done_at is not None and not job.violation
                     if reported:                # it exits by itself: score while its teardown runs
-                        _kill(job.pid)
+                        kill(job.pid)
                         wait_status, was_running = 0, False
                     else:                       # the wait status tells a crash from a kill
-                        wait_status, was_running = _finish(job)
+                        wait_status, was_running = finish(job)
                     if job.paused_until is None:
                         poller.unregister(fd)
                     os.close(fd)
@@ -220,13 +219,13 @@ def _run(sources, nets, timeout_s=2.0, seeds=None, workers=None, memory_mb=1024,
                         results[job.index] = _result(job, wait_status, was_running, compute_utility, on_offer)
                     finally:                    # on_offer may raise: the child is reaped all the same
                         if reported:
-                            _reap(job.pid)
+                            reap(job.pid)
     finally:                                   # an exception (on_offer, KeyboardInterrupt): no child left
         if limits is not None:
             limits.restore_original_limits()
         for fd, job in running.items():
-            _kill(job.pid)
-            _reap(job.pid)
+            kill(job.pid)
+            reap(job.pid)
             try:
                 os.close(fd)
             except OSError:
@@ -249,34 +248,6 @@ def _prepare_parent(nets) -> None:
     if callable(warmup):
         warmup()
     oslayer.prepare()
-
-
-_THREADPOOLS = None
-
-
-def _single_threaded():
-    """Every BLAS/OpenMP pool at one thread while children are forked (they inherit it: a child may
-    not create threads, and parallel children must not oversubscribe the cores); restored after.
-    Setting it once in the parent costs microseconds, in each child milliseconds."""
-    global _THREADPOOLS
-    if _THREADPOOLS is None:
-        try:
-            _THREADPOOLS = ThreadpoolController()
-        except Exception:                     # noqa: BLE001 - threadpoolctl confused: cap nothing
-            _THREADPOOLS = False
-    if not _THREADPOOLS:
-        return None
-    try:
-        return _THREADPOOLS.limit(limits=1)
-    except Exception:                         # noqa: BLE001
-        return None
-
-
-def _usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 def _start(job: _Job) -> None:
@@ -385,44 +356,6 @@ def _score_offer(job: _Job, payload: bytes, arrived: float, on_offer) -> float:
     return utility
 
 
-def _kill(pid: int) -> None:
-    for killer in (os.killpg, os.kill):
-        try:
-            killer(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError, OSError):
-            pass
-
-
-def _reap(pid: int) -> int:
-    while True:
-        try:
-            _, status = os.waitpid(pid, 0)
-            return status
-        except ChildProcessError:
-            return 0
-        except InterruptedError:
-            continue
-
-
-def _finish(job: _Job) -> tuple[int, bool]:
-    """Kill the child's group and reap it without blocking the loop for long; return (wait status,
-    whether the child was still running when we killed it)."""
-    settle = time.monotonic() + (0.02 if job.eof and job.done_at is None else 0.0)
-    while True:                                # a crashed child closes its pipe just before it exits
-        try:
-            pid, status = os.waitpid(job.pid, os.WNOHANG)
-        except ChildProcessError:
-            return 0, False
-        if pid:
-            _kill(job.pid)                     # stragglers in its group, if any
-            return status, False
-        if time.monotonic() >= settle:
-            break
-        time.sleep(0.001)
-    _kill(job.pid)
-    return _reap(job.pid), True
-
-
 def _result(job: _Job, wait_status: int, was_running: bool, compute_utility: bool, on_offer) -> ExecResult:
     end = time.monotonic()
     error, status, assignment, utility, diag = "", None, None, None, job.diag or {}
@@ -450,7 +383,7 @@ def _result(job: _Job, wait_status: int, was_running: bool, compute_utility: boo
     except ProtocolError as exc:
         status, error, assignment, utility = "error", f"the child broke the result protocol ({exc})", None, None
     if status is None:
-        status, error = _unfinished(job, wait_status, was_running)
+        status, error = unfinished(job, wait_status, was_running)
     started = job.ready_at if job.ready_at is not None else job.start
     finished = job.done_at if (job.done_at is not None and status != "timeout") else min(end, job.deadline)
     if status != "ok" or not diag.get("repairs"):
@@ -468,22 +401,3 @@ def _result(job: _Job, wait_status: int, was_running: bool, compute_utility: boo
         best_assignment=best[0], best_utility=best[1], offers=job.offers,
         first_offer_s=None if job.first_offer_at is None else job.first_offer_at - started,
         layers=",".join(oslayer.layer_names(job.layers)))
-
-
-def _unfinished(job: _Job, wait_status: int, was_running: bool) -> tuple[str, str]:
-    """Status of a child that sent no final report: killed at the deadline, or crashed."""
-    if not job.eof:
-        if job.ready_at is None:
-            return "timeout", f"killed after the {job.timeout_s:g} s timeout while the program was being checked and compiled"
-        return "timeout", f"killed after the {job.timeout_s:g} s timeout"
-    if was_running:
-        return "error", "the program closed its result channel without a result"
-    if os.WIFSIGNALED(wait_status):
-        sig = os.WTERMSIG(wait_status)
-        if sig == signal.SIGXCPU:
-            return "timeout", "killed at the CPU-time limit"
-        if sig == signal.SIGKILL:             # not ours (it had exited before we looked): the OOM killer
-            return "memory", "killed by SIGKILL (out of memory)"
-        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
-        return "error", f"the program crashed ({name})"
-    return "error", "the program exited without a result"
