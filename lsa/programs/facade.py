@@ -156,7 +156,7 @@ def _zero_unset(result, kwargs):
     skipped = ~np.asarray(where, dtype=bool)
     for array in (result if isinstance(result, tuple) else (result,)):
         if isinstance(array, np.ndarray):
-            np.copyto(array, 0, where=skipped)
+            np.copyto(array, np.zeros((), dtype=array.dtype), where=skipped)
     return result
 
 
@@ -173,12 +173,16 @@ class SafeUfunc:
     def __call__(self, *args, **kwargs):
         if "where" not in kwargs or _out_given(args, kwargs, self._ufunc.nin):
             return self._ufunc(*args, **kwargs)
-        return _zero_unset(self._ufunc(*args, **{**kwargs, "out": None}), kwargs)
+        return _zero_unset(self._ufunc(*args, **{**kwargs, "out": self._no_out()}), kwargs)
 
     def outer(self, *args, **kwargs):
         if "where" not in kwargs or _out_given(args, kwargs, 2):
             return self._ufunc.outer(*args, **kwargs)
-        return _zero_unset(self._ufunc.outer(*args, **{**kwargs, "out": None}), kwargs)
+        return _zero_unset(self._ufunc.outer(*args, **{**kwargs, "out": self._no_out()}), kwargs)
+
+    def _no_out(self):
+        """`out=` meaning "allocate" (explicit, so numpy does not warn about `where` without `out`)."""
+        return None if self._ufunc.nout == 1 else (None,) * self._ufunc.nout
 
     def at(self, a, *args, **kwargs):
         if not isinstance(a, np.ndarray) or not a.flags.writeable:
