@@ -587,7 +587,7 @@ def test_status_comes_from_what_happened(net):
     assert results[0].error == "MemoryError: pretend"
 
 
-@pytest.mark.parametrize("ret", ["np.broadcast_to(np.int8(1), (2**62,))", "np.broadcast_to(1, (2**29, 2**30))",
+@pytest.mark.parametrize("ret", ["np.broadcast_to(np.int8(1), (2**63 - 1,))", "np.broadcast_to(np.int8(1), (2**62,))", "np.broadcast_to(1, (2**29, 2**30))",
                                  "range(2**62)"])
 def test_over_long_returns_are_named_as_such(net, ret):
     result = run_program(f"def assign(net, rng):\n    return {ret}\n", net, timeout_s=TIMEOUT_S)
