@@ -147,8 +147,7 @@ LANGUAGE = {
         "def assign(net, rng):\n    a = net.greedy()\n    return net.ils(a, rng, time_s=0.05, kick_size=10**6)\n"),
     "swaps with every partner": "def assign(net, rng):\n    return net.improve_swaps(net.greedy(), partners=4 * net.N)\n",
     "a program at the size cap, slow to compile": (
-        "def assign(net, rng):\n" + "    x = (((a + b) * (c - d)) / ((e + f) * (g - h))) + [i, j, k][0]\n" * 1480
-        + "    return 0\n"),
+        "def assign(net, rng):\n" + "    a[i][j][k] += b[i][j][k]\n" * 3440 + "    return 0\n"),
 }
 
 # ------------------------------------------------------------------------------------------------
