@@ -248,8 +248,8 @@ def _exec_arguments(p):
 
 def _exec(args) -> int:
     """Exit 0 when the program ran (status ok), 1 otherwise; bad input is an `LSAError`."""
+    from lsa.programs.checks import read_program
     from lsa.programs.oslayer import explain
-    from lsa.programs.result import read_program
     from lsa.programs.runner import run_program
     from lsa.sim import load_npz
 

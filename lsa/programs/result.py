@@ -4,14 +4,9 @@ by the parent; the dict/JSON forms used by `lsa exec --json` and result rows.
 from __future__ import annotations
 
 import json
-import stat
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
-
-from lsa.errors import LSAError
-from lsa.programs.checks import SOURCE_CAP_CHARS
 
 
 @dataclass
@@ -80,34 +75,8 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
-#: a program file is refused above this many bytes before it is read (4 bytes per character)
-SOURCE_CAP_BYTES = 4 * SOURCE_CAP_CHARS
-
-
-def read_program(path: Path) -> str:
-    """The source in program file `path`, its size checked on the file before reading (a huge file
-    is never read into memory); a missing, special, oversized or non-UTF-8 file is an `LSAError`."""
-    try:
-        info = path.stat()
-    except OSError:
-        raise LSAError(f"program file not found: {path}") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise LSAError(f"program file not found: {path} (not a regular file)")
-    if info.st_size > SOURCE_CAP_BYTES:
-        raise LSAError(f"program file {path} has {info.st_size:,} bytes, over the {SOURCE_CAP_BYTES:,}-byte limit "
-                       f"({SOURCE_CAP_CHARS:,} characters)")
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(SOURCE_CAP_BYTES + 1)
-        if len(data) > SOURCE_CAP_BYTES:
-            raise LSAError(f"program file {path} grew past the {SOURCE_CAP_BYTES:,}-byte limit while read")
-        return data.decode("utf-8")
-    except (UnicodeDecodeError, OSError) as exc:
-        raise LSAError(f"cannot read program {path}: {exc.__class__.__name__}") from None
-
-
 def rejected(message: str, reason: str, wall_s: float = 0.0) -> ExecResult:
     return ExecResult("rejected", None, None, 0.0, False, {}, message, 0, 0, wall_s=wall_s, reject_reason=reason)
 
 
-__all__ = ["ExecResult", "SOURCE_CAP_BYTES", "printable", "read_program", "rejected"]
+__all__ = ["ExecResult", "printable", "rejected"]
