@@ -3,6 +3,7 @@ protocol-model instances (SPEC §3). Loading validates everything; writing is at
 """
 from __future__ import annotations
 
+import io
 import json
 import math
 import zipfile
@@ -85,6 +86,8 @@ _MAX_TEXT_CHARS = 1_000_000
 _MAX_META_DIGITS = 100
 #: .npy format versions this loader reads (numpy writes 1.0, and 2.0 for headers over 64 KiB)
 _NPY_VERSIONS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+#: a .npy header (its dict text) has at most this many bytes, as numpy's own reader allows
+_MAX_HEADER_BYTES = 10_000
 #: dtype kinds a member may have (bool, integers, reals, complex; text for 'format' and 'meta')
 _KINDS = "biufcUS"
 
@@ -104,14 +107,24 @@ def _read_arrays(path: Path) -> dict:
 
 
 def _header(fh, name: str):
-    """(shape, fortran order, dtype, data bytes) of one member, from its header alone; a version,
-    dimension or dtype this format does not allow is an `InstanceFormatError`."""
-    version = np.lib.format.read_magic(fh)
+    """(shape, fortran order, dtype, header bytes, data bytes) of one member, from its header alone;
+    a version, header size, dimension or dtype this format does not allow is an `InstanceFormatError`."""
+    magic = fh.read(8)
+    try:
+        version = np.lib.format.read_magic(io.BytesIO(magic))
+    except ValueError:
+        raise InstanceFormatError(f"invalid instance: member {name} is not a .npy array") from None
     reader = _NPY_VERSIONS.get(version)
     if reader is None:
         raise InstanceFormatError(f"invalid instance: member {name} has .npy format version "
                                   f"{version[0]}.{version[1]}, this loader reads 1.0 and 2.0")
-    shape, fortran, dtype = reader(fh)
+    width = 2 if version == (1, 0) else 4
+    length = fh.read(width)
+    text_bytes = int.from_bytes(length, "little")
+    if len(length) != width or text_bytes > _MAX_HEADER_BYTES:
+        raise InstanceFormatError(f"invalid instance: member {name} has a header of {text_bytes:,} bytes "
+                                  f"(at most {_MAX_HEADER_BYTES:,})")
+    shape, fortran, dtype = reader(io.BytesIO(length + fh.read(text_bytes)))
     if dtype.hasobject:
         raise InstanceFormatError(f"invalid instance: member {name} holds Python objects (not allowed)")
     if dtype.kind not in _KINDS or dtype.subdtype is not None or dtype.names is not None:
@@ -120,28 +133,29 @@ def _header(fh, name: str):
     if not isinstance(shape, tuple) or not all(type(d) is int and d >= 0 for d in shape):
         raise InstanceFormatError(f"invalid instance: member {name} declares shape {str(shape)[:80]} "
                                   f"(dimensions must be integers >= 0)")
-    return shape, fortran, dtype, math.prod(shape) * dtype.itemsize
+    return shape, fortran, dtype, len(magic) + width + text_bytes, math.prod(shape) * dtype.itemsize
 
 
 def _read_member(zf: zipfile.ZipFile, name: str, declared) -> np.ndarray:
     """One member, streamed: at most the bytes its header declares are inflated (a member holding
-    more, or fewer, is refused), CRC-checked by zipfile, viewed in place, read-only."""
-    shape, fortran, dtype, size = declared
+    more, or fewer, is refused), CRC-checked by zipfile, viewed in place (no copy), read-only."""
+    shape, fortran, dtype, header_bytes, size = declared
     with zf.open(name) as fh:
-        _header(fh, name)
-        data = fh.read(size)
-        if len(data) != size:
-            raise InstanceFormatError(f"invalid instance: member {name} holds {len(data):,} bytes of data, "
-                                      f"its header declares {size:,} (shape {shape}, {dtype})")
+        data = fh.read(header_bytes + size)  # one read: zipfile hands back the inflated bytes as they are
+        if len(data) != header_bytes + size:
+            raise InstanceFormatError(f"invalid instance: member {name} holds {max(len(data) - header_bytes, 0):,} "
+                                      f"bytes of data, its header declares {size:,} (shape {shape}, {dtype})")
         if fh.read(1):
             raise InstanceFormatError(f"invalid instance: member {name} holds more data than its header "
                                       f"declares ({size:,} bytes: shape {shape}, {dtype})")
-    array = np.frombuffer(data, dtype=dtype, count=math.prod(shape), offset=0)
+    if _header(io.BytesIO(data[:header_bytes]), name) != declared:
+        raise InstanceFormatError(f"invalid instance: member {name} changed between two reads")
+    array = np.frombuffer(data, dtype=dtype, count=math.prod(shape), offset=header_bytes)
     return array.reshape(shape, order="F" if fortran else "C")
 
 
 def _check_declared_sizes(headers: dict, path: Path) -> None:
-    for key, (shape, _fortran, dtype, _size) in headers.items():
+    for key, (shape, _fortran, dtype, _header_bytes, _size) in headers.items():
         if key in ("format", "meta") and (shape != () or dtype.kind not in "US"
                                           or dtype.itemsize > 4 * _MAX_TEXT_CHARS):
             raise InstanceFormatError(f"invalid instance {path}: key '{key}' must be one string of at most "
