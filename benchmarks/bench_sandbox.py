@@ -1,7 +1,8 @@
 """Benchmark of the program sandbox and the instance loader: end-to-end latency of a trivial program
 at N = 2000, parallel throughput of small programs on 1 and 2 workers, and `load_npz` (read +
 validation) at N = 10,000 and 100,000 dense. `--compare OLD` runs the same measurements on an old
-checkout (module `lsa.sandbox`, e.g. `git worktree add /tmp/base c59f978`) in the same session.
+checkout (module `lsa.sandbox`, e.g. `git worktree add /tmp/base c59f978`, or any checkout of the
+current `lsa.programs` layout) in the same session.
 
     python benchmarks/bench_sandbox.py                         # a few minutes (N=100,000 is generated once, cached)
     python benchmarks/bench_sandbox.py --compare /tmp/base     # old and new side by side
@@ -26,11 +27,13 @@ TARGETS = {"latency_ms": 50.0, "load_10000_s": 0.3, "load_100000_s": 3.0}
 
 
 def _modules(old: str | None):
-    if old:
+    if old and (Path(old) / "lsa" / "sandbox.py").is_file():       # the layout before lsa.programs
         sys.path.insert(0, old)
         from lsa.network import load_npz
         from lsa.sandbox import run_program, run_programs
-    else:
+    else:                                     # the current layout (an old checkout of it, or this one)
+        if old:
+            sys.path.insert(0, old)
         from lsa.programs.runner import run_program, run_programs
         from lsa.sim.formats import load_npz
     return run_program, run_programs, load_npz

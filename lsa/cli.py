@@ -248,6 +248,7 @@ def _exec_arguments(p):
 
 def _exec(args) -> int:
     """Exit 0 when the program ran (status ok), 1 otherwise; bad input is an `LSAError`."""
+    from lsa.programs.checks import read_program
     from lsa.programs.oslayer import explain
     from lsa.programs.runner import run_program
     from lsa.sim import load_npz
@@ -257,12 +258,7 @@ def _exec(args) -> int:
         return 0
     if args.program is None or args.instance is None:
         raise LSAError("exec needs a program file and an instance (or --explain)")
-    if not args.program.is_file():
-        raise LSAError(f"program file not found: {args.program}")
-    try:
-        source = args.program.read_text(encoding="utf-8")
-    except (UnicodeDecodeError, OSError) as exc:
-        raise LSAError(f"cannot read program {args.program}: {exc.__class__.__name__}") from None
+    source = read_program(args.program)
     if not (0 < args.timeout <= 600 and math.isfinite(args.timeout)):
         raise LSAError(f"--timeout must be seconds in (0, 600], got {args.timeout}")
     if not 16 <= args.memory_mb <= 65536:
@@ -272,13 +268,7 @@ def _exec(args) -> int:
     if args.json:
         print(result.to_json(include_assignment=args.assignment))
     else:
-        print(f"status: {result.status}")
-        if result.utility is not None:
-            print(f"utility: {result.utility:.6g} bit/s/Hz")
-        print(f"runtime_s: {result.runtime_s:.4f} (end to end {result.wall_s:.4f})")
-        print(f"repaired: {str(result.repaired).lower()}" + (f" {result.repairs}" if result.repaired else ""))
-        if result.error:
-            print(f"error: {result.error}")
+        print(result.to_text(net.N))
     return 0 if result.ok else 1
 
 

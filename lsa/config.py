@@ -94,15 +94,71 @@ def section(config: dict | None, cls: type, key: str | None = None):
     return cls.from_mapping((config or {}).get(key), key)
 
 
+#: limits on what a YAML profile may hold: nesting depth, digits of one integer, file size
+MAX_YAML_DEPTH = 32
+MAX_YAML_INT_CHARS = 40
+MAX_YAML_BYTES = 8 << 20
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with a nesting bound (checked while composing, before any recursion
+    gets deep) and a bound on the digits of an integer (before Python converts it)."""
+
+    def __init__(self, stream, where: str):
+        super().__init__(stream)
+        self._path = where
+        self._depth = 0
+
+    def compose_node(self, parent, index):
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                mark = self.peek_event().start_mark
+                raise ConfigError(f"{self._path} nests deeper than {MAX_YAML_DEPTH} levels "
+                                  f"(line {mark.line + 1})")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_yaml_int(self, node):
+        text = str(node.value)
+        if len(text.replace("_", "").lstrip("+-")) > MAX_YAML_INT_CHARS:
+            raise ConfigError(f"{self._path}: an integer of {len(text):,} characters at line "
+                              f"{node.start_mark.line + 1} (at most {MAX_YAML_INT_CHARS} digits)")
+        return super().construct_yaml_int(node)
+
+
+_BoundedLoader.add_constructor("tag:yaml.org,2002:int", _BoundedLoader.construct_yaml_int)
+
+
+def parse_yaml(text: str, where: str):
+    """YAML `text` (from `where`, named in errors) through the bounded safe loader; anything it
+    cannot read is a `ConfigError`, never a RecursionError or ValueError."""
+    try:
+        loader = _BoundedLoader(text, where)
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{where} is not valid YAML: {type(exc).__name__}") from None
+    except (RecursionError, ValueError, OverflowError) as exc:
+        raise ConfigError(f"{where} holds a value that cannot be read ({type(exc).__name__})") from None
+
+
 def load_yaml(path: str | Path) -> dict:
-    """Read a YAML profile; a missing or malformed file is a `ConfigError` naming the file."""
+    """Read a YAML profile; a missing, malformed, too large or too deeply nested file, or a number
+    Python will not convert, is a `ConfigError` naming the file."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
+    if path.stat().st_size > MAX_YAML_BYTES:
+        raise ConfigError(f"config file {path} is larger than {MAX_YAML_BYTES >> 20} MiB")
     try:
-        data = yaml.safe_load(path.read_text())
-    except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
+        text = path.read_text()
+    except (UnicodeDecodeError, OSError) as exc:
         raise ConfigError(f"config file {path} is not valid YAML: {type(exc).__name__}") from None
+    data = parse_yaml(text, f"config file {path}")
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold a mapping at the top level")
     return data

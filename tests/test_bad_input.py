@@ -3,6 +3,7 @@ config with one line on stderr naming the problem and exit status 2, leaves no p
 does not hang; the loaders raise only `LSAError` whatever Hypothesis feeds them."""
 import dataclasses
 import io
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -227,7 +228,9 @@ def _npz_property(base_arrays, tmp_path_factory):
             data[corrupt % len(data)] = byte
             path.write_bytes(bytes(data))
         try:
-            net = load_npz(path)
+            with warnings.catch_warnings():   # no RuntimeWarning line either (issue 17)
+                warnings.simplefilter("error")
+                net = load_npz(path)
         except LSAError:
             return
         # accepted: then it was well-typed and the instance keeps every SPEC §4 invariant
@@ -339,3 +342,284 @@ def test_size_check_happens_before_allocation():
 
 def test_sections_are_sections():
     assert all(issubclass(section, Section) and section.SECTION for section in SECTIONS)
+
+
+# ------------------------------------------------------------------------------------------------
+# hardening (issue 17): the loader streams members, output paths are regular files, configs bounded
+# ------------------------------------------------------------------------------------------------
+def _npz_with_member(good: Path, out: Path, key: str, raw: bytes, compress: bool = True) -> Path:
+    """`good` with member `key` replaced by the bytes `raw` (a hand-made .npy)."""
+    with np.load(good) as data:
+        arrays = {k: data[k] for k in data.files}
+    method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    with zipfile.ZipFile(out, "w", compression=method) as zf:
+        for k, value in arrays.items():
+            if k == key:
+                zf.writestr(f"{k}.npy", raw)
+            else:
+                with zf.open(f"{k}.npy", "w") as fh:
+                    np.lib.format.write_array(fh, value)
+    return out
+
+
+def _npy(array: np.ndarray, version=(1, 0), shape=None, extra: bytes = b"", cut: int = 0) -> bytes:
+    """An .npy image of `array` with header `version` and declared `shape`, plus trailing bytes or
+    `cut` bytes missing."""
+    buffer = io.BytesIO()
+    header = {"descr": np.lib.format.dtype_to_descr(array.dtype), "fortran_order": False,
+              "shape": array.shape if shape is None else shape}
+    if version == (1, 0):
+        np.lib.format.write_array_header_1_0(buffer, header)
+    else:
+        np.lib.format.write_array_header_2_0(buffer, header)
+    data = buffer.getvalue()
+    if version not in ((1, 0), (2, 0)):
+        data = np.lib.format.magic(*version) + data[8:]
+    body = array.tobytes() + extra
+    return data + (body[:-cut] if cut else body)
+
+
+def test_a_member_that_inflates_past_its_header_is_refused_while_streaming(good, tmp_path):
+    """1 GiB of trailing zeros behind a small direct_gain: refused after inflating about as much as the
+    header declares, never the whole member (the old loader peaked at 2.18 GB)."""
+    import tracemalloc
+
+    with np.load(good) as data:
+        direct = data["direct_gain"]
+    bomb = tmp_path / "bomb.npz"
+    with np.load(good) as data:
+        arrays = {k: data[k] for k in data.files}
+    header = _npy(direct)
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for k, value in arrays.items():
+            with zf.open(f"{k}.npy", "w", force_zip64=True) as fh:
+                if k != "direct_gain":
+                    np.lib.format.write_array(fh, value)
+                    continue
+                fh.write(header)
+                zeros = bytes(1 << 24)
+                for _ in range(64):           # 1 GiB of zeros, about 1 MB compressed
+                    fh.write(zeros)
+    assert bomb.stat().st_size < 16 << 20
+    tracemalloc.start()
+    try:
+        with pytest.raises(LSAError, match="more data than its header declares"):
+            load_npz(bomb)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 << 20, f"inflated {peak:,} bytes"
+
+
+@FAST
+@given(dims=st.lists(st.integers(-2**40, 40), min_size=1, max_size=3).filter(lambda d: min(d) < 0))
+def test_negative_dimensions_are_refused(good, tmp_path_factory, dims):
+    path = _npz_with_member(good, tmp_path_factory.mktemp("neg") / "neg.npz", "direct_gain",
+                            _npy(np.zeros(3), shape=tuple(dims)))
+    with pytest.raises(LSAError, match="dimensions must be integers >= 0"):
+        load_npz(path)
+
+
+@FAST
+@given(major=st.integers(0, 255).filter(lambda v: v not in (1, 2)), minor=st.integers(0, 255),
+       key=st.sampled_from(["direct_gain", "power_w", "meta", "cross_gain"]))
+def test_unknown_npy_versions_are_refused(good, tmp_path_factory, major, minor, key):
+    with np.load(good) as data:
+        value = data[key]
+    path = _npz_with_member(good, tmp_path_factory.mktemp("ver") / "ver.npz", key, _npy(value, version=(major, minor)))
+    with pytest.raises(LSAError, match="format version"):
+        load_npz(path)
+
+
+@FAST
+@given(delta=st.integers(-64, 64).filter(bool), compress=st.booleans())
+def test_members_longer_or_shorter_than_declared_are_refused(good, tmp_path_factory, delta, compress):
+    with np.load(good) as data:
+        power = data["power_w"]
+    raw = _npy(power, extra=bytes(delta)) if delta > 0 else _npy(power, cut=-delta)
+    path = _npz_with_member(good, tmp_path_factory.mktemp("len") / "len.npz", "power_w", raw, compress)
+    with pytest.raises(LSAError, match="power_w"):
+        load_npz(path)
+
+
+_LONE = st.sampled_from(["\ud800", "\udfff", "\udc80x"])
+
+
+@FAST
+@given(digits=st.integers(101, 20_000), where=st.sampled_from(["value", "list", "nested"]))
+def test_meta_integers_are_bounded(good, tmp_path_factory, digits, where):
+    number = "7" * digits
+    text = {"value": f'{{"n": {number}}}', "list": f'{{"n": [1, -{number}]}}',
+            "nested": f'{{"a": {{"b": {number}}}}}'}[where]
+    path = _variant(good, tmp_path_factory.mktemp("digits") / "d.npz", meta=np.array(text))
+    with pytest.raises(LSAError, match="digits"):
+        load_npz(path)
+
+
+@FAST
+@given(surrogate=_LONE, escaped=st.booleans(), in_key=st.booleans())
+def test_meta_must_be_valid_unicode(good, tmp_path_factory, surrogate, escaped, in_key):
+    piece = surrogate.encode("utf-16", "surrogatepass").decode("utf-16", "surrogatepass")
+    if escaped:
+        piece = "".join(f"\\u{ord(c):04x}" if 0xD800 <= ord(c) <= 0xDFFF else c for c in piece)
+    text = f'{{"{piece}": 1}}' if in_key else f'{{"a": "{piece}"}}'
+    path = _variant(good, tmp_path_factory.mktemp("utf") / "u.npz", meta=np.array(text))
+    with pytest.raises(LSAError, match="Unicode"):
+        load_npz(path)
+
+
+@FAST
+@given(power=st.floats(1e-3, 1e300), gain=st.floats(1e-3, 1e300), key=st.sampled_from(["direct_gain", "cross_gain"]))
+def test_products_the_utility_needs_stay_finite(good, tmp_path_factory, power, gain, key):
+    """Finite power and gain whose product (or its sum over interferers, or its ratio to the noise)
+    overflows: refused with the key named, without RuntimeWarning lines."""
+    with np.load(good) as data:
+        values, noise = data[key].copy(), float(data["noise_w"])
+        n_links = data["direct_gain"].shape[0]
+    values.flat[0] = gain
+    path = _variant(good, tmp_path_factory.mktemp("ovf") / "o.npz", power_w=np.full(n_links, power), **{key: values})
+    with np.errstate(all="ignore"):
+        overflows = (not np.isfinite(np.float64(power) * gain / noise) if key == "direct_gain"
+                     else not np.isfinite(np.float64(power) * gain * (n_links - 1)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            net = load_npz(path)
+        except LSAError as exc:
+            assert key in str(exc) or "noise_w" in str(exc)
+            return
+    assert not overflows
+    from lsa.sim.utility import sum_rate
+    assert np.isfinite(sum_rate(net, np.zeros(net.N, dtype=np.int64)))
+
+
+def test_loader_cases_through_the_cli_are_one_line_and_exit_2(good, tmp_path, capsys):
+    with np.load(good) as data:
+        power = data["power_w"]
+    cases = {
+        "negative dimension": (_npz_with_member(good, tmp_path / "a.npz", "power_w", _npy(power, shape=(-30,))), "dimensions"),
+        "version 9.9": (_npz_with_member(good, tmp_path / "b.npz", "power_w", _npy(power, version=(9, 9))), "version"),
+        "5000-digit meta": (_variant(good, tmp_path / "c.npz", meta=np.array('{"n": ' + "9" * 5000 + "}")), "digits"),
+        "lone surrogate": (_variant(good, tmp_path / "d.npz", meta=np.array('{"a": "\ud800"}')), "Unicode"),
+        "overflowing product": (_variant(good, tmp_path / "e.npz", power_w=np.full(power.shape, 1e200),
+                                         direct_gain=np.full((power.size, 3), 1e200)), "overflows"),
+    }
+    for name, (path, word) in cases.items():
+        for argv in (["serialize", str(path)], ["solve", str(path), "--method", "greedy", "--budget", "0.1"]):
+            code = main(argv)
+            captured = capsys.readouterr()
+            lines = [line for line in captured.err.splitlines() if line.strip()]
+            assert code == 2 and len(lines) == 1 and word in lines[0], (name, argv[0], captured.err)
+
+
+# ----- output paths -------------------------------------------------------------------------------
+def _special_files(tmp: Path) -> dict:
+    import os
+    import socket
+    import stat as st_mod
+
+    out = {"a directory": tmp / "dir"}
+    out["a directory"].mkdir()
+    os.mkfifo(tmp / "fifo")
+    out["a FIFO"] = tmp / "fifo"
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(tmp / "sock"))
+    out["a socket"] = tmp / "sock"
+    if os.geteuid() == 0:                    # a copy of /dev/null's node (never the real one)
+        os.mknod(tmp / "null", 0o666 | st_mod.S_IFCHR, os.makedev(1, 3))
+        out["a character device"] = tmp / "null"
+        os.mknod(tmp / "block", 0o600 | st_mod.S_IFBLK, os.makedev(7, 200))
+        out["a block device"] = tmp / "block"
+        os.symlink(tmp / "null", tmp / "link-to-null")
+        out["a character device (through a link)"] = tmp / "link-to-null"
+    return out
+
+
+def test_outputs_are_written_only_to_regular_files(tmp_path, capsys):
+    """`generate -o P` where P is a device, FIFO, socket or directory: one line, exit 2, P unchanged."""
+    import os
+
+    from lsa.io import atomic_path, check_writable, write_text
+
+    for kind, path in _special_files(tmp_path).items():
+        before = os.lstat(path)
+        code = main(["generate", "--n", "10", "--k", "2", "-o", str(path)])
+        lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+        assert code == 2 and len(lines) == 1 and kind.split(" (")[0] in lines[0], (kind, lines)
+        for call in (lambda: check_writable(path), lambda: write_text(path, "x")):
+            with pytest.raises(LSAError, match="regular files"):
+                call()
+        with pytest.raises(LSAError):
+            with atomic_path(path):
+                pass
+        after = os.lstat(path)
+        assert (after.st_mode, after.st_ino, after.st_rdev) == (before.st_mode, before.st_ino, before.st_rdev), kind
+    assert not list(tmp_path.glob(".*part")) and not list(tmp_path.glob(".*probe"))
+
+
+@pytest.mark.parametrize("bad", [["--regime", "nowhere"], ["--config", "/nonexistent.yaml"],
+                                 ["--k", "0"], ["--seed", "-1"]])
+def test_no_folder_is_created_before_every_argument_is_valid(tmp_path, capsys, bad):
+    target = tmp_path / "new" / "dirs" / "x.npz"
+    assert main(["generate", "--n", "10", "--k", "2", *bad, "-o", str(target)]) == 2
+    assert not (tmp_path / "new").exists()
+    assert main(["generate", "--n", "10", "--k", "2", "-o", str(target)]) == 0 and target.is_file()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(length=st.integers(200, 255), wide=st.booleans())
+def test_a_target_name_that_fits_gets_a_temp_name_that_fits(tmp_path_factory, length, wide):
+    """Names up to the file system's limit (255 bytes) are written; the old temp name (name + 15
+    characters) failed with 'File name too long' from 241 bytes on."""
+    from lsa.io import write_text
+
+    directory = tmp_path_factory.mktemp("long")
+    name = ("é" * (length // 2) + "x" * (length % 2)) if wide else "x" * length
+    path = write_text(directory / name, "data")
+    assert path.read_text() == "data" and [p.name for p in directory.iterdir()] == [name]
+
+
+def test_a_name_longer_than_the_limit_is_one_line(tmp_path, capsys):
+    assert main(["generate", "--n", "10", "--k", "2", "-o", str(tmp_path / ("x" * 256))]) == 2
+    assert "too long" in capsys.readouterr().err
+
+
+# ----- configs ---------------------------------------------------------------------------------------
+@FAST
+@given(depth=st.integers(33, 20_000), flow=st.booleans())
+def test_deep_yaml_nesting_is_one_line(tmp_path_factory, depth, flow):
+    from lsa.config import MAX_YAML_DEPTH
+
+    text = ("a: " + "[" * depth + "]" * depth + "\n") if flow else \
+        "".join(" " * i + "k:\n" for i in range(min(depth, 3000))) + " " * min(depth, 3000) + "v\n"
+    path = tmp_path_factory.mktemp("deep") / "deep.yaml"
+    path.write_text(text)
+    with pytest.raises(LSAError, match=f"deeper than {MAX_YAML_DEPTH}"):
+        load_yaml(path)
+
+
+@FAST
+@given(digits=st.integers(41, 50_000), sign=st.sampled_from(["", "-", "+"]), under=st.booleans())
+def test_huge_yaml_integers_are_one_line(tmp_path_factory, digits, sign, under):
+    number = sign + ("1" + "_0" * (digits - 1) if under else "9" * digits)
+    path = tmp_path_factory.mktemp("int") / "int.yaml"
+    path.write_text(f"evaluation:\n  threads: {number}\n")
+    with pytest.raises(LSAError, match="digits"):
+        load_yaml(path)
+
+
+def test_config_cases_through_the_cli_are_one_line_and_exit_2(tmp_path, capsys):
+    deep = _write(tmp_path / "deep.yaml", "evaluation: " + "[" * 100_000 + "]" * 100_000 + "\n")
+    huge = _write(tmp_path / "huge.yaml", "evaluation:\n  threads: " + "9" * 5000 + "\n")
+    cases = [["evaluate", "--config", str(deep), "--output", str(tmp_path / "e.csv")],
+             ["evaluate", "--config", str(huge), "--output", str(tmp_path / "e.csv")],
+             ["generate", "--n", "10", "--k", "2", "--config", str(deep), "-o", str(tmp_path / "g.npz")],
+             ["train", "--config", str(huge), "--output", str(tmp_path / "r")],
+             ["train", "--config", _write(tmp_path / "m.yaml", "model: {}\n"), "--output", str(tmp_path / "r"),
+              "--set", "max_steps=" + "9" * 5000]]
+    for argv in cases:
+        code = main([str(a) for a in argv])
+        err = capsys.readouterr().err
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert code == 2 and len(lines) == 1 and "internal error" not in err, (argv[:3], err[-300:])
+    assert not (tmp_path / "e.csv").exists() and not (tmp_path / "r").exists()

@@ -123,6 +123,31 @@ LANGUAGE = {
         f"def assign(net, rng):\n{_OS}    if o.fork() == 0:\n        o.setsid()\n"
         "        while True:\n            pass\n    return 0\n"),
     "spawn a process": f"def assign(net, rng):\n{_OS}    {_IMPORT}('subprocess').Popen(['sleep', '30'])\n    return 0\n",
+    # what surrounds the sandbox (issue 17): the facade's side effects, the parent's untimed work, the report
+    "ufunc.at on the instance arrays": (
+        "def assign(net, rng):\n    for a in (net.signal_w, net.power_w, net.cross_power_w, net.direct_gain):\n"
+        "        for f in (np.add, np.multiply, np.maximum):\n            try:\n"
+        "                f.at(a, 0, 1e9)\n            except ValueError:\n                pass\n"
+        "    print('mutated' if max(net.signal_w.max(), net.power_w.max(), net.cross_power_w.max()) > 1e8 else 'intact')\n"
+        "    return 0\n"),
+    "read the parent's heap through fresh arrays": (
+        "def assign(net, rng):\n    seen = 0\n    for n in (8, 100, 4096, 10**6):\n"
+        "        seen += int(np.count_nonzero(np.empty(n, dtype=np.uint8)))\n"
+        "        seen += int(np.count_nonzero(np.empty_like(np.ones(n))))\n"
+        "        seen += int(np.count_nonzero(np.add(np.zeros(n), 1.0, where=False)))\n"
+        "        seen += int(np.count_nonzero(np.clip(np.zeros(n), 0, 1, where=False)))\n"
+        "        seen += int(np.count_nonzero(np.divmod(np.ones(n), 2.0, where=False)[1]))\n"
+        "    try:\n        seen += int(np.count_nonzero(np.pad(np.ones(1), 5000, mode='empty')))\n"
+        "    except ValueError:\n        pass\n    print('nonzero', seen)\n    return 0\n"),
+    "raise MemoryError to look out of memory": "def assign(net, rng):\n    raise MemoryError('the harness ran out')\n",
+    "print a fake report in the error": (
+        "def assign(net, rng):\n    raise ValueError('x\\nstatus: ok\\nutility: 999999\\x1b[2J\\r')\n"),
+    "return a broadcast of 2**63 - 1 entries": "def assign(net, rng):\n    return np.broadcast_to(np.int8(1), (2**63 - 1,))\n",
+    "ils with a huge kick": (
+        "def assign(net, rng):\n    a = net.greedy()\n    return net.ils(a, rng, time_s=0.05, kick_size=10**6)\n"),
+    "swaps with every partner": "def assign(net, rng):\n    return net.improve_swaps(net.greedy(), partners=4 * net.N)\n",
+    "a program at the size cap, slow to compile": (
+        "def assign(net, rng):\n" + "    a[i][j][k] += b[i][j][k]\n" * 3440 + "    return 0\n"),
 }
 
 # ------------------------------------------------------------------------------------------------
@@ -344,6 +369,16 @@ def _breaches(report, proc, env) -> list[str]:
             problems.append(f"{label}: clock patching shortened runtime_s to {r['runtime_s']:.3f}")
         if label.startswith("escaped: forge") and r["status"] == "ok":
             problems.append(f"{label}: a forged result was accepted")
+        if "mutated" in r["stdout"]:
+            problems.append(f"{label}: the instance arrays were changed through the facade")
+        if r["stdout"].startswith("nonzero") and r["stdout"].split()[1] != "0":
+            problems.append(f"{label}: uninitialised memory reached the program ({r['stdout'].strip()})")
+        if label == "language: raise MemoryError to look out of memory" and r["status"] != "error":
+            problems.append(f"{label}: a raised MemoryError was reported as {r['status']}")
+        if label == "language: return a broadcast of 2**63 - 1 entries" and r["status"] != "ok":
+            problems.append(f"{label}: an over-long return was not repaired ({r['status']}: {r['error']})")
+        if label == "language: ils with a huge kick" and r["runtime_s"] > 0.5:
+            problems.append(f"{label}: ils(time_s=0.05) ran {r['runtime_s']:.2f} s")
     if report["udp"] or report["tcp"]:
         problems.append(f"network: received {report['udp']} / {report['tcp']} connection(s)")
     if report["children"]:

@@ -7,6 +7,8 @@ import signal
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lsa.cli import main
 from lsa.errors import LSAError
@@ -491,3 +493,136 @@ def test_cli_entry_point(net, tmp_path, capsys):
     assert "seccomp" in capsys.readouterr().out
     for path in (instance, program):           # the scratch directory must end empty
         path.unlink()
+
+
+# ------------------------------------------------------------------------------------------------
+# hardening (issue 17): the parent's own work is bounded, the report comes from what it observed
+# ------------------------------------------------------------------------------------------------
+def _long_program(chars: int) -> str:
+    """A valid program of about `chars` characters that is slow to check and compile (about 3 s at
+    the size cap on the development machine: augmented item writes expand into guarded calls)."""
+    line = "    a[i][j][k] += b[i][j][k]\n"
+    return "def assign(net, rng):\n" + line * max(1, (chars - 40) // len(line)) + "    return 0\n"
+
+
+def test_compiling_counts_in_the_timeout(net):
+    """Four programs near the size cap with a short timeout: the parent no longer compiles them
+    (about 3 s each before, one after the other, outside any timeout); each child does, within its
+    own timeout, so the whole call takes about two timeouts on two workers."""
+    import time
+
+    from lsa.programs.checks import SOURCE_CAP_CHARS
+
+    source = _long_program(SOURCE_CAP_CHARS)
+    assert SOURCE_CAP_CHARS - 100 <= len(source) <= SOURCE_CAP_CHARS
+    timeout_s = 0.3
+    began = time.perf_counter()
+    results = run_programs([source] * 4, net, timeout_s=timeout_s, workers=2)
+    elapsed = time.perf_counter() - began
+    for result in results:
+        assert result.status in ("timeout", "error"), result.error   # NameError if it compiled in time
+        assert result.wall_s <= timeout_s + 1.0
+        if result.status == "timeout":
+            assert "compiled" in result.error
+    assert elapsed <= 2 * (timeout_s + 1.0) + 1.0, f"{elapsed:.1f} s for 4 programs of {timeout_s} s on 2 workers"
+
+
+def test_rejections_come_from_the_child_with_reason_and_nodes(net):
+    cases = {"import os\n" + HARMLESS: "disallowed", "def assign(net, rng)\n": "syntax", "x = 1\n": "no_assign",
+             "x" * 100_001: "syntax"}
+    results = run_programs(list(cases), net, timeout_s=TIMEOUT_S)
+    assert [r.status for r in results] == ["rejected"] * 4
+    assert [r.reject_reason for r in results] == list(cases.values())
+    assert all(r.error.startswith("program rejected") for r in results)
+    ok = run_program(HARMLESS, net, timeout_s=TIMEOUT_S)
+    assert ok.status == "ok" and ok.ast_nodes == check_program(HARMLESS)
+
+
+def test_a_huge_program_file_is_refused_before_it_is_read(net, tmp_path, capsys):
+    """A 512 MiB program file: one line, exit 2, from its size on disk (the old CLI read it whole)."""
+    import tracemalloc
+
+    instance = tmp_path / "net.npz"
+    save_npz(net, instance)
+    program = tmp_path / "huge.py"
+    with open(program, "wb") as fh:
+        fh.truncate(512 << 20)               # sparse: no disk used
+    tracemalloc.start()
+    try:
+        code = main(["exec", str(program), str(instance)])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and "bytes" in lines[0]
+    assert peak < 32 << 20
+    for path in tmp_path.iterdir():
+        path.unlink()
+
+
+def test_an_offer_flood_costs_the_parent_at_most_its_share(net):
+    """Offers as fast as the program can send them for the whole timeout: the parent's CPU (reading,
+    parsing and scoring them) stays within the quarter of the program's time it allows, plus the
+    start-up; a flooding program is slowed, not the parent."""
+    import resource
+
+    def cpu_s():
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    big = generate_ppp(1000, 8, "dense", seed=3)
+    flood = ("def assign(net, rng):\n    a = net.greedy()\n    b = net.random_assignment(rng)\n    i = 0\n"
+             "    while net.time_left() > 0.05:\n        net.offer(a if i % 2 else b)\n        i += 1\n    return a\n")
+    run_program(HARMLESS, big, timeout_s=2.0)            # prepared outside the measurement
+    before = cpu_s()
+    result = run_program(flood, big, timeout_s=2.0)
+    spent = cpu_s() - before
+    assert result.status in ("ok", "timeout") and result.offers >= 1
+    assert spent <= 0.25 * result.wall_s + 0.25, f"parent spent {spent:.2f} s of CPU on a {result.wall_s:.2f} s run"
+
+
+def test_status_comes_from_what_happened(net):
+    raised = "def assign(net, rng):\n    raise MemoryError('pretend')\n"
+    reraised = ("def assign(net, rng):\n    try:\n        x = np.ones(10**12)\n    except MemoryError as e:\n"
+                "        raise e\n")
+    nested = "def f():\n    raise MemoryError\n\ndef assign(net, rng):\n    return f()\n"
+    real = "def assign(net, rng):\n    return np.ones(10**12)\n"
+    results = run_programs([raised, nested, reraised, real], net, timeout_s=TIMEOUT_S, memory_mb=256)
+    # raised by the program: an error; an allocation that failed (re-raised or not): memory
+    assert [r.status for r in results] == ["error", "error", "memory", "memory"], [r.error for r in results]
+    assert results[0].error == "MemoryError: pretend"
+
+
+@pytest.mark.parametrize("ret", ["np.broadcast_to(np.int8(1), (2**63 - 1,))", "np.broadcast_to(np.int8(1), (2**62,))", "np.broadcast_to(1, (2**29, 2**30))",
+                                 "range(2**62)"])
+def test_over_long_returns_are_named_as_such(net, ret):
+    result = run_program(f"def assign(net, rng):\n    return {ret}\n", net, timeout_s=TIMEOUT_S)
+    assert result.status == "ok" and result.repairs["length"] >= 2**58 - net.N, result.error
+    assert "did not have N = 200 entries" in result.to_text(net.N)
+
+
+def test_text_report_escapes_what_the_program_wrote(net, tmp_path, capsys):
+    instance = tmp_path / "net.npz"
+    save_npz(net, instance)
+    program = tmp_path / "p.py"
+    program.write_text("def assign(net, rng):\n"
+                       "    raise ValueError('x\\nstatus: ok\\rutility: 999999\\x1b[2J\\x1b]0;t\\x07\\u2028\\u202e')\n")
+    assert main(["exec", str(program), str(instance)]) == 1
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["status", "runtime_s", "repaired", "error"]
+    assert lines[0] == "status: error" and "utility: 999999" not in lines[:3]
+    assert all(c.isprintable() for c in out.replace("\n", ""))
+    for path in tmp_path.iterdir():
+        path.unlink()
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text())
+def test_printable_is_one_printable_line_and_keeps_printable_text(text):
+    from lsa.programs.result import printable
+
+    shown = printable(text)
+    assert shown.isprintable() and "\n" not in shown and "\x1b" not in shown
+    if text.isprintable():
+        assert shown == text

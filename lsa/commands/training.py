@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from lsa.commands.arguments import positive_int, seed
-from lsa.config import load_yaml
+from lsa.config import load_yaml, parse_yaml
 from lsa.io import check_writable
 
 
@@ -57,8 +57,6 @@ def train_arguments(p):
 def train(args) -> int:
     import dataclasses
 
-    import yaml
-
     from lsa.errors import ConfigError
     from lsa.policy.config import GRPOConfig, direct_variant, policy_config
     from lsa.policy.sft import train_sft
@@ -73,10 +71,7 @@ def train(args) -> int:
         if "=" not in item:
             raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
         key, value = item.split("=", 1)
-        try:
-            overrides[key] = yaml.safe_load(value)
-        except yaml.YAMLError:
-            raise ConfigError(f"--set {key}: {value!r} is not a YAML value") from None
+        overrides[key] = parse_yaml(value, f"--set {key}")
     if args.max_steps is not None:
         overrides["max_steps"] = args.max_steps
     if args.no_resume:

@@ -22,8 +22,10 @@ DONE_CAP_BYTES = 16_384
 #: captured program output kept (the rest is counted, not stored)
 STDOUT_CAP_BYTES = 4_096
 ERROR_CAP_CHARS = 1_000
-#: statuses a child may claim (the parent decides 'timeout' itself)
-CHILD_STATUSES = ("ok", "error", "memory")
+#: statuses a child may claim (the parent decides 'timeout' itself); 'rejected': the static checks
+#: refused the program (the child compiles it, inside its time and memory limits)
+CHILD_STATUSES = ("ok", "error", "memory", "rejected")
+REJECT_REASONS = ("syntax", "disallowed", "no_assign")
 
 
 class ChildChannel:
@@ -46,11 +48,13 @@ class ChildChannel:
         self._send(OFFER, _encode(assignment, self.n_links))
 
     def done(self, status: str, error: str = "", stdout: str = "", stdout_bytes: int = 0,
-             repairs: dict | None = None, assignment: np.ndarray | None = None) -> None:
+             repairs: dict | None = None, assignment: np.ndarray | None = None, ast_nodes: int = 0,
+             reason: str = "") -> None:
         if assignment is not None:
             self._send(ASSIGNMENT, _encode(assignment, self.n_links))
         diag = {"status": status, "error": error[:ERROR_CAP_CHARS], "stdout": stdout[:STDOUT_CAP_BYTES],
-                "stdout_bytes": int(stdout_bytes), "repairs": dict(repairs or {})}
+                "stdout_bytes": int(stdout_bytes), "repairs": dict(repairs or {}), "ast_nodes": int(ast_nodes),
+                "reason": reason}
         blob = json.dumps(diag, default=str).encode("utf-8", "replace")
         if len(blob) > DONE_CAP_BYTES:
             diag.update(stdout=diag["stdout"][:256], error=diag["error"][:256])
@@ -82,21 +86,28 @@ class FrameReader:
         return _HEADER.size + max(hi for _, hi in self._limits.values())
 
     def feed(self, data: bytes) -> list[tuple[bytes, bytes]]:
-        """Add bytes; return the complete frames (kind, payload) now available, in order."""
+        """Add bytes; return the complete frames (kind, payload) now available, in order. The
+        buffer is consumed by offset and compacted once per call (never a copy per frame)."""
         self.buffer += data
         frames = []
-        while len(self.buffer) >= _HEADER.size:
-            kind, size = _HEADER.unpack_from(self.buffer)
-            limits = self._limits.get(kind)
-            if limits is None:
-                raise ProtocolError(f"unknown frame kind {kind!r}")
-            if not limits[0] <= size <= limits[1]:
-                raise ProtocolError(f"frame {kind.decode('latin-1')} has {size} bytes, allowed {limits[0]}..{limits[1]}")
-            end = _HEADER.size + size
-            if len(self.buffer) < end:
-                break
-            frames.append((kind, bytes(self.buffer[_HEADER.size:end])))
-            del self.buffer[:end]
+        pos, total = 0, len(self.buffer)
+        view = memoryview(self.buffer)
+        try:
+            while total - pos >= _HEADER.size:
+                kind, size = _HEADER.unpack_from(self.buffer, pos)
+                limits = self._limits.get(kind)
+                if limits is None:
+                    raise ProtocolError(f"unknown frame kind {kind!r}")
+                if not limits[0] <= size <= limits[1]:
+                    raise ProtocolError(f"frame {kind.decode('latin-1')} has {size} bytes, allowed {limits[0]}..{limits[1]}")
+                end = pos + _HEADER.size + size
+                if total < end:
+                    break
+                frames.append((kind, bytes(view[pos + _HEADER.size:end])))
+                pos = end
+        finally:
+            view.release()
+        del self.buffer[:pos]
         return frames
 
 
@@ -133,10 +144,16 @@ def decode_done(payload: bytes) -> dict:
     repairs = diag.get("repairs", {})
     if not isinstance(repairs, dict) or any(
             kind not in REPAIR_KINDS or isinstance(count, bool) or not isinstance(count, int)
-            or not 0 < count < 2 ** 62 for kind, count in repairs.items()):
+            or not 0 < count < 2 ** 63 for kind, count in repairs.items()):
         raise ProtocolError("repairs must map repair kinds to positive counts")
+    ast_nodes, reason = diag.get("ast_nodes", 0), diag.get("reason", "")
+    if isinstance(ast_nodes, bool) or not isinstance(ast_nodes, int) or not 0 <= ast_nodes < 2 ** 31:
+        raise ProtocolError("ast_nodes must be a non-negative integer")
+    if status == "rejected" and reason not in REJECT_REASONS:
+        raise ProtocolError(f"unknown reject reason {str(reason)[:40]!r}")
     return {"status": status, "error": error[:ERROR_CAP_CHARS], "stdout": stdout[:STDOUT_CAP_BYTES],
-            "stdout_bytes": stdout_bytes, "repairs": {k: repairs[k] for k in REPAIR_KINDS if k in repairs}}
+            "stdout_bytes": stdout_bytes, "repairs": {k: repairs[k] for k in REPAIR_KINDS if k in repairs},
+            "ast_nodes": ast_nodes, "reason": reason if status == "rejected" else ""}
 
 
 def finite_or_none(value) -> float | None:

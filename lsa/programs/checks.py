@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import ast
 import builtins
+import stat
 import sys
+from pathlib import Path
 
 import numpy as np
 from RestrictedPython import compile_restricted_exec
@@ -20,6 +22,30 @@ from lsa.programs.facade import INPLACE_OPERATORS, MODULES, allowed_attributes
 
 #: programs longer than this are rejected before parsing
 SOURCE_CAP_CHARS = 100_000
+#: a program file is refused above this many bytes before it is read (4 bytes per character)
+SOURCE_CAP_BYTES = 4 * SOURCE_CAP_CHARS
+
+
+def read_program(path: Path) -> str:
+    """The source in program file `path`, its size checked on the file before reading (a huge file
+    is never read into memory); a missing, special, oversized or non-UTF-8 file is an `LSAError`."""
+    try:
+        info = path.stat()
+    except OSError:
+        raise LSAError(f"program file not found: {path}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise LSAError(f"program file not found: {path} (not a regular file)")
+    if info.st_size > SOURCE_CAP_BYTES:
+        raise LSAError(f"program file {path} has {info.st_size:,} bytes, over the {SOURCE_CAP_BYTES:,}-byte limit "
+                       f"({SOURCE_CAP_CHARS:,} characters)")
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(SOURCE_CAP_BYTES + 1)
+        if len(data) > SOURCE_CAP_BYTES:
+            raise LSAError(f"program file {path} grew past the {SOURCE_CAP_BYTES:,}-byte limit while read")
+        return data.decode("utf-8")
+    except (UnicodeDecodeError, OSError) as exc:
+        raise LSAError(f"cannot read program {path}: {exc.__class__.__name__}") from None
 
 
 class ProgramRejected(LSAError):
@@ -269,5 +295,5 @@ def program_namespace(output: CappedOutput) -> dict:
     }
 
 
-__all__ = ["CappedOutput", "ProgramRejected", "SOURCE_CAP_CHARS", "check_program", "compile_program",
+__all__ = ["CappedOutput", "ProgramRejected", "SOURCE_CAP_BYTES", "SOURCE_CAP_CHARS", "read_program", "check_program", "compile_program",
            "guarded_getattr", "program_namespace"]

@@ -4,6 +4,7 @@ channel, confines itself (`oslayer`), runs the program in its namespace and repo
 from __future__ import annotations
 
 import builtins
+import dis
 import fcntl
 import gc
 import math
@@ -15,7 +16,7 @@ import numpy as np
 
 from lsa.programs import oslayer
 from lsa.programs.channel import STDOUT_CAP_BYTES, ChildChannel
-from lsa.programs.checks import CappedOutput, program_namespace
+from lsa.programs.checks import CappedOutput, ProgramRejected, compile_program, program_namespace
 from lsa.programs.primitives import NetView
 from lsa.programs.repair import repair_assignment
 
@@ -36,7 +37,7 @@ class _ChildAnytime:
 
 def run_child(job, wfd: int, parent_pid: int) -> None:
     """Runs in the forked child: confine it, run the program, report through the channel; never returns.
-    `job` carries net, code, seed, timeout_s, memory_mb, deadline, restricted and extra_namespace."""
+    `job` carries net, source, seed, timeout_s, memory_mb, deadline, restricted and extra_namespace."""
     channel = None
     try:
         gc.freeze()                           # inherited objects are never finalised here
@@ -63,9 +64,14 @@ def run_child(job, wfd: int, parent_pid: int) -> None:
             namespace = {"__builtins__": builtins, "__name__": "program", "np": np, "math": math}
         namespace.update(job.extra_namespace or {})
         mask = oslayer.confine(job.memory_mb, job.timeout_s, parent_pid)
+        try:                                  # compiled here: inside the limits and the parent's deadline
+            code, nodes = _compile(job.source, job.restricted)
+        except ProgramRejected as exc:
+            channel.done("rejected", str(exc), reason=exc.reason)
+            return
         channel.ready(mask)
         try:
-            exec(job.code, namespace)
+            exec(code, namespace)
             assign = namespace.get("assign")
             if not callable(assign):
                 raise TypeError("the program does not define a function `assign`")
@@ -73,19 +79,51 @@ def run_child(job, wfd: int, parent_pid: int) -> None:
             assignment, repairs = repair_assignment(raw, job.net.N, job.net.K)
             del raw
             channel.done("ok", stdout=output.text(), stdout_bytes=output.total, repairs=repairs,
-                         assignment=assignment)
-        except MemoryError:
-            channel.done("memory", "MemoryError: the program exceeded its memory cap", output.text(), output.total)
+                         assignment=assignment, ast_nodes=nodes)
+        except MemoryError as exc:
+            if _raised_by_program(exc):       # `raise MemoryError`: an error like any other
+                channel.done("error", _describe(exc), output.text(), output.total, ast_nodes=nodes)
+            else:
+                channel.done("memory", "MemoryError: the program exceeded its memory cap", output.text(),
+                             output.total, ast_nodes=nodes)
         except RecursionError:
-            channel.done("error", "RecursionError: maximum recursion depth exceeded", output.text(), output.total)
+            channel.done("error", "RecursionError: maximum recursion depth exceeded", output.text(), output.total,
+                         ast_nodes=nodes)
         except BaseException as exc:          # noqa: BLE001 - anything the program raises
-            channel.done("error", _describe(exc), output.text(), output.total)
+            channel.done("error", _describe(exc), output.text(), output.total, ast_nodes=nodes)
     except MemoryError:
         _try_done(channel, "memory", "MemoryError while setting up the program")
     except BaseException as exc:              # noqa: BLE001
         _try_done(channel, "error", f"sandbox setup failed: {_describe(exc)}")
     finally:
         os._exit(0)
+
+
+def _compile(source: str, restricted: bool):
+    """(code, AST node count): the restricted compilation, or (tests of the OS layer) plain `compile`."""
+    if restricted:
+        return compile_program(source)
+    try:
+        return compile(source, "<program>", "exec"), 0
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        raise ProgramRejected(f"program rejected: {exc}", "syntax") from None
+
+
+_RAISE_OPCODES = frozenset(dis.opmap[name] for name in ("RAISE_VARARGS", "RERAISE") if name in dis.opmap)
+
+
+def _raised_by_program(exc: BaseException) -> bool:
+    """True when the innermost frame of `exc` is program code at a `raise` statement (the program
+    raised or re-raised it), False when an allocation failed inside numpy or Python."""
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    code = tb.tb_frame.f_code
+    if code.co_filename != "<program>" or tb.tb_lasti < 0:
+        return False
+    return code.co_code[tb.tb_lasti] in _RAISE_OPCODES
 
 
 def _try_done(channel, status, error) -> None:

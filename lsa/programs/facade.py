@@ -137,8 +137,110 @@ def _members(module, names) -> dict:
     return {name: getattr(module, name) for name in sorted(names) if hasattr(module, name)}
 
 
+# ----- fresh memory is zeroed, read-only arrays stay read-only --------------------------------------
+def _out_given(args, kwargs, n_inputs: int) -> bool:
+    out = kwargs.get("out", None)
+    if len(args) > n_inputs:
+        return True
+    if isinstance(out, tuple):
+        return any(o is not None for o in out)
+    return out is not None
+
+
+def _zero_unset(result, kwargs):
+    """Entries a `where=` mask left out are uninitialised memory (possibly the parent's, from before
+    the fork) when no `out=` was given: set them to 0."""
+    where = kwargs.get("where", True)
+    if where is True:
+        return result
+    skipped = ~np.asarray(where, dtype=bool)
+    for array in (result if isinstance(result, tuple) else (result,)):
+        if isinstance(array, np.ndarray):
+            np.copyto(array, np.zeros((), dtype=array.dtype), where=skipped)
+    return result
+
+
+class SafeUfunc:
+    """A numpy ufunc as programs see it: calls and `outer` zero the entries a `where=` mask skipped
+    (when no `out=` is given), and `at` refuses a read-only target (numpy's `ufunc.at` writes
+    through read-only arrays, e.g. the instance's `net.signal_w`)."""
+
+    __slots__ = ("_ufunc",)
+
+    def __init__(self, ufunc: np.ufunc):
+        object.__setattr__(self, "_ufunc", ufunc)
+
+    def __call__(self, *args, **kwargs):
+        if "where" not in kwargs or _out_given(args, kwargs, self._ufunc.nin):
+            return self._ufunc(*args, **kwargs)
+        return _zero_unset(self._ufunc(*args, **{**kwargs, "out": self._no_out()}), kwargs)
+
+    def outer(self, *args, **kwargs):
+        if "where" not in kwargs or _out_given(args, kwargs, 2):
+            return self._ufunc.outer(*args, **kwargs)
+        return _zero_unset(self._ufunc.outer(*args, **{**kwargs, "out": self._no_out()}), kwargs)
+
+    def _no_out(self):
+        """`out=` meaning "allocate" (explicit, so numpy does not warn about `where` without `out`)."""
+        return None if self._ufunc.nout == 1 else (None,) * self._ufunc.nout
+
+    def at(self, a, *args, **kwargs):
+        if not isinstance(a, np.ndarray) or not a.flags.writeable:
+            raise ValueError(f"np.{self._ufunc.__name__}.at: the target is read-only (or not an array)")
+        return self._ufunc.at(a, *args, **kwargs)
+
+    def reduce(self, *args, **kwargs):
+        return self._ufunc.reduce(*args, **kwargs)
+
+    def accumulate(self, *args, **kwargs):
+        return self._ufunc.accumulate(*args, **kwargs)
+
+    def reduceat(self, *args, **kwargs):
+        return self._ufunc.reduceat(*args, **kwargs)
+
+    identity = property(lambda self: self._ufunc.identity)
+    nin = property(lambda self: self._ufunc.nin)
+    nout = property(lambda self: self._ufunc.nout)
+    nargs = property(lambda self: self._ufunc.nargs)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("np ufuncs are read-only")
+
+    def __repr__(self) -> str:
+        return f"<ufunc {self._ufunc.__name__!r}>"
+
+
+def _zeros_like(a, dtype=None, order="K", subok=True, shape=None, **kwargs):
+    return np.zeros_like(a, dtype=dtype, order=order, subok=subok, shape=shape, **kwargs)
+
+
+def _clip(a, *args, **kwargs):
+    result = np.clip(a, *args, **kwargs)
+    return result if _out_given(args, kwargs, 2) else _zero_unset(result, kwargs)
+
+
+def _pad(array, pad_width, mode="constant", **kwargs):
+    if mode == "empty":
+        raise ValueError("np.pad(mode='empty') is not available to programs (uninitialised memory); "
+                         "use mode='constant'")
+    return np.pad(array, pad_width, mode=mode, **kwargs)
+
+
+#: facade entries that differ from numpy's own: no uninitialised memory reaches a program
+_ZEROED = {"empty": np.zeros, "empty_like": _zeros_like, "clip": _clip, "pad": _pad}
+
+
+def _numpy_members() -> dict:
+    members = _members(np, NUMPY_NAMES)
+    for name, value in members.items():
+        if isinstance(value, np.ufunc):
+            members[name] = SafeUfunc(value)
+    members.update((name, fn) for name, fn in _ZEROED.items() if name in NUMPY_NAMES)
+    return members
+
+
 LINALG = Facade("np.linalg", _members(np.linalg, LINALG_NAMES))
-NUMPY = Facade("np", {**_members(np, NUMPY_NAMES), "ndarray": ndarray, "linalg": LINALG})
+NUMPY = Facade("np", {**_numpy_members(), "ndarray": ndarray, "linalg": LINALG})
 MATH = Facade("math", _members(math, MATH_NAMES))
 
 #: what `import numpy` / `import math` give a program
@@ -172,7 +274,7 @@ def allowed_attributes(obj) -> frozenset:
         return _netview_names(obj)
     if isinstance(obj, np.generic):
         return ARRAY_NAMES
-    if isinstance(obj, np.ufunc):
+    if kind is SafeUfunc:
         return _UFUNC_NAMES
     if isinstance(obj, np.dtype):
         return _DTYPE_NAMES
@@ -200,5 +302,5 @@ INPLACE_OPERATORS = {
     "@=": operator.imatmul,
 }
 
-__all__ = ["ARRAY_NAMES", "Facade", "INPLACE_OPERATORS", "LINALG", "MATH", "MODULES", "NUMPY", "NUMPY_NAMES",
+__all__ = ["ARRAY_NAMES", "Facade", "SafeUfunc", "INPLACE_OPERATORS", "LINALG", "MATH", "MODULES", "NUMPY", "NUMPY_NAMES",
            "RNG_NAMES", "allowed_attributes"]

@@ -180,9 +180,10 @@ class EngineMoves:
         1/100 of it. Offers improvements as it goes. Returns the best seen (never worse)."""
         state = self._engine(assignment)
         t_start = max(float(temperature), 1e-6) * max(state.utility, 1e-9) / self.N
-        search.anneal(state, time.perf_counter() + self._budget_s(time_s), self._rng(rng), t_start=t_start,
-                      t_end=t_start / 100, on_best=self._offers())
-        state.descend(deadline=time.perf_counter() + self._budget_s(None))
+        start, budget = time.perf_counter(), self._budget_s(time_s)
+        search.anneal(state, start + 0.9 * budget, self._rng(rng), t_start=t_start, t_end=t_start / 100,
+                      on_best=self._offers())
+        state.descend(deadline=start + budget)            # the final descent within the same time_s
         return state.assignment.copy()
 
     def local_search(self, assignment=None, rng=None, time_s=None) -> np.ndarray:

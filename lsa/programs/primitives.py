@@ -11,7 +11,7 @@ import numpy as np
 
 from lsa.programs.moves import EngineMoves
 from lsa.sim.engine import adjacency, greedy_assign, independent_movers, warmup
-from lsa.sim.network import Network
+from lsa.sim.network import Network, _pair_representatives
 from lsa.sim.utility import channel_interference_w, conflicts, interference_w
 from lsa.sim.utility import sinr as utility_sinr
 
@@ -209,15 +209,18 @@ class NetView(EngineMoves):
     def best_response(self, assignment, links=None, rounds: int = 1) -> np.ndarray:
         """Improve `assignment` for `rounds` rounds; each round moves, in parallel, every link (of
         `links`, default all) whose best single move gains more than any coupled candidate's, and
-        keeps the round only if utility rises (else makes just the single best move). Never worse.
-        Returns a new array."""
+        keeps the round only if utility rises (else makes just the single best move). Never worse;
+        stops at time_left(). Returns a new array."""
         state = self._engine(assignment)
         net = self._net
+        deadline = time.perf_counter() + self._budget_s(None)
         allowed = None
         if links is not None:
             allowed = np.zeros(self.N, dtype=bool)
             allowed[self._links(links)] = True
         for _ in range(int(rounds)):
+            if time.perf_counter() >= deadline:       # stops at time_left(), like every search
+                break
             gains = state.all_gains()
             best = np.argmax(gains, axis=1)
             gain = gains[np.arange(self.N), best]
@@ -252,6 +255,8 @@ def prepare(net: Network, column_index: bool | None = None) -> Network:
     """Build the lazy indexes programs need and compile the move engine, so that forked sandbox
     children inherit them (no child compiles or builds the engine's index under its limits)."""
     warmup()
+    # net.conflicts() needs this kernel: load it here for the instance's (read-only) array types
+    _pair_representatives(net.row_ptr[:1], net.cross_row[:0], net.cross_col[:0])
     adjacency(net)
     net.signal_w, net.cross_power_w, net.row_ptr
     if column_index or (column_index is None and net.M <= _EAGER_COLUMN_INDEX_M):

@@ -51,9 +51,32 @@ class ExecResult:
     def to_json(self, include_assignment: bool = False) -> str:
         return json.dumps(self.to_dict(include_assignment))
 
+    def to_text(self, n_links: int) -> str:
+        """The text report of `lsa exec`: one `key: value` line each, program-supplied text escaped
+        (a program cannot print a line of its own, or terminal control sequences, into it)."""
+        lines = [f"status: {self.status}"]
+        if self.utility is not None:
+            lines.append(f"utility: {self.utility:.6g} bit/s/Hz")
+        lines.append(f"runtime_s: {self.runtime_s:.4f} (end to end {self.wall_s:.4f})")
+        lines.append(f"repaired: {str(self.repaired).lower()}" + (f" {self.repairs}" if self.repaired else ""))
+        if self.repairs.get("length") and self.repairs["length"] >= 1:
+            lines.append(f"note: the return value did not have N = {n_links} entries "
+                         f"({self.repairs['length']:,} entries dropped or added)")
+        if self.error:
+            lines.append(f"error: {printable(self.error)}")
+        return "\n".join(lines)
 
-def rejected(message: str, reason: str) -> ExecResult:
-    return ExecResult("rejected", None, None, 0.0, False, {}, message, 0, 0, reject_reason=reason)
+
+def printable(text: str) -> str:
+    """`text` with every non-printable character (control characters, escape sequences, line and
+    paragraph separators, bidi controls) written as a Python escape: one line, shown as sent."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
-__all__ = ["ExecResult", "rejected"]
+def rejected(message: str, reason: str, wall_s: float = 0.0) -> ExecResult:
+    return ExecResult("rejected", None, None, 0.0, False, {}, message, 0, 0, wall_s=wall_s, reject_reason=reason)
+
+
+__all__ = ["ExecResult", "printable", "rejected"]

@@ -12,13 +12,11 @@ from __future__ import annotations
 import math
 import os
 import select
-import signal
 import time
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
 from lsa.errors import LSAError
 from lsa.programs import oslayer
@@ -35,9 +33,10 @@ from lsa.programs.channel import (
     decode_ready,
     finite_or_none,
 )
-from lsa.programs.checks import ProgramRejected, compile_program
+from lsa.programs.checks import SOURCE_CAP_CHARS, ProgramRejected
 from lsa.programs.child import run_child
 from lsa.programs.primitives import prepare
+from lsa.programs.process import finish, kill, reap, single_threaded, unfinished, usable_cores
 from lsa.programs.result import ExecResult, rejected
 from lsa.sim import engine
 from lsa.sim.network import Network
@@ -61,11 +60,11 @@ __all__ = ["ExecResult", "ProgramRejected", "STATUSES", "STDOUT_CAP_BYTES", "pre
 class _Job:
     index: int
     net: Network
-    code: object
+    source: str                               # checked and compiled in the child, inside its limits
     seed: int
     timeout_s: float
     memory_mb: int
-    ast_nodes: int
+    ast_nodes: int = 0
     restricted: bool = True
     extra_namespace: dict | None = None
     incumbent: np.ndarray | None = field(default=None, repr=False)   # what net.start() returns
@@ -86,7 +85,9 @@ class _Job:
     best: tuple | None = None                 # (assignment, utility)
     last_offer: bytes = b""
     pending_offer: bytes | None = None
-    scoring_s: float = 0.0
+    scoring_s: float = 0.0                    # reading, parsing and scoring offers (not on_offer)
+    callback_s: float = 0.0                   # time spent in on_offer (the caller's, not counted)
+    paused_until: float | None = None         # reading paused: offers over the scoring budget
     final_utility: float | None = None
     final_assignment: np.ndarray | None = field(default=None, repr=False)
 
@@ -152,28 +153,23 @@ def _run(sources, nets, timeout_s=2.0, seeds=None, workers=None, memory_mb=1024,
         raise LSAError(f"timeout must be seconds in (0, 3600], got {timeout_s}")
     if isinstance(memory_mb, bool) or not (isinstance(memory_mb, (int, np.integer)) and 16 <= memory_mb <= 1 << 20):
         raise LSAError(f"memory_mb must be an integer in [16, {1 << 20}], got {memory_mb}")
-    workers = max(1, int(workers or _usable_cores()))
+    workers = max(1, int(workers or usable_cores()))
     start_list = _check_starts(starts, net_list)
 
     results: list[ExecResult | None] = [None] * n
     pending: list[_Job] = []
     for index, (source, net, seed) in enumerate(zip(sources, net_list, seed_list)):
-        try:
-            if checked:
-                code, nodes = compile_program(source)
-            else:
-                code, nodes = compile(source, "<program>", "exec"), 0
-        except ProgramRejected as exc:
-            results[index] = rejected(str(exc), exc.reason)
-            continue
-        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-            results[index] = rejected(f"program rejected: {exc}", "syntax")
-            continue
-        pending.append(_Job(index, net, code, seed, float(timeout_s), int(memory_mb), nodes, checked, extra_namespace,
-                            start_list[index]))
+        if not isinstance(source, str):
+            results[index] = rejected(f"program rejected: source must be a str, got {type(source).__name__}", "syntax")
+        elif len(source) > SOURCE_CAP_CHARS:
+            results[index] = rejected(f"program rejected: source is {len(source)} characters, over the "
+                                      f"{SOURCE_CAP_CHARS} limit", "syntax")
+        else:                                 # parsed and compiled in the child, within its timeout
+            pending.append(_Job(index, net, source, seed, float(timeout_s), int(memory_mb), 0, checked,
+                                extra_namespace, start_list[index]))
     if pending:
         _prepare_parent({id(job.net): job.net for job in pending}.values())
-    limits = _single_threaded() if pending else None
+    limits = single_threaded() if pending else None
 
     running: dict[int, _Job] = {}             # read fd -> job
     poller = select.poll()
@@ -191,10 +187,19 @@ def _run(sources, nets, timeout_s=2.0, seeds=None, workers=None, memory_mb=1024,
                 poller.register(job.rfd, select.POLLIN | select.POLLHUP | select.POLLERR)
             if not running:
                 continue
-            wait_s = min(j.deadline for j in running.values()) - time.monotonic()
+            now = time.monotonic()
+            for fd, job in running.items():    # reading resumes once the scoring budget allows
+                if job.paused_until is not None and now >= job.paused_until:
+                    job.paused_until = None
+                    poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+            wait_s = min(min(j.deadline, j.paused_until or math.inf) for j in running.values()) - now
             for fd, _event in poller.poll(max(0, min(int(math.ceil(wait_s * 1000)), 1000))):
-                if fd in running:
-                    _drain(running[fd], on_offer)
+                job = running.get(fd)
+                if job is not None and job.paused_until is None:
+                    _drain(job, on_offer)
+                    if _over_budget(job, time.monotonic()) and not job.finished:
+                        job.paused_until = _resume_at(job)
+                        poller.unregister(fd)
             now = time.monotonic()
             for fd, job in list(running.items()):
                 if not job.finished and now >= job.deadline:
@@ -202,24 +207,25 @@ def _run(sources, nets, timeout_s=2.0, seeds=None, workers=None, memory_mb=1024,
                 if job.finished or now >= job.deadline:
                     reported = job.done_at is not None and not job.violation
                     if reported:                # it exits by itself: score while its teardown runs
-                        _kill(job.pid)
+                        kill(job.pid)
                         wait_status, was_running = 0, False
                     else:                       # the wait status tells a crash from a kill
-                        wait_status, was_running = _finish(job)
-                    poller.unregister(fd)
+                        wait_status, was_running = finish(job)
+                    if job.paused_until is None:
+                        poller.unregister(fd)
                     os.close(fd)
                     del running[fd]
                     try:
                         results[job.index] = _result(job, wait_status, was_running, compute_utility, on_offer)
                     finally:                    # on_offer may raise: the child is reaped all the same
                         if reported:
-                            _reap(job.pid)
+                            reap(job.pid)
     finally:                                   # an exception (on_offer, KeyboardInterrupt): no child left
         if limits is not None:
             limits.restore_original_limits()
         for fd, job in running.items():
-            _kill(job.pid)
-            _reap(job.pid)
+            kill(job.pid)
+            reap(job.pid)
             try:
                 os.close(fd)
             except OSError:
@@ -244,34 +250,6 @@ def _prepare_parent(nets) -> None:
     oslayer.prepare()
 
 
-_THREADPOOLS = None
-
-
-def _single_threaded():
-    """Every BLAS/OpenMP pool at one thread while children are forked (they inherit it: a child may
-    not create threads, and parallel children must not oversubscribe the cores); restored after.
-    Setting it once in the parent costs microseconds, in each child milliseconds."""
-    global _THREADPOOLS
-    if _THREADPOOLS is None:
-        try:
-            _THREADPOOLS = ThreadpoolController()
-        except Exception:                     # noqa: BLE001 - threadpoolctl confused: cap nothing
-            _THREADPOOLS = False
-    if not _THREADPOOLS:
-        return None
-    try:
-        return _THREADPOOLS.limit(limits=1)
-    except Exception:                         # noqa: BLE001
-        return None
-
-
-def _usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
 def _start(job: _Job) -> None:
     rfd, wfd = os.pipe()
     job.reader = FrameReader(job.net.N)
@@ -291,8 +269,28 @@ def _start(job: _Job) -> None:
     job.pid, job.rfd = pid, rfd
 
 
+def _over_budget(job: _Job, now: float) -> bool:
+    """The parent has spent more than its share of the program's elapsed time on its offers."""
+    return job.scoring_s > OFFER_SCORING_SHARE * (now - job.start) + OFFER_SCORING_FREE_S
+
+
+def _resume_at(job: _Job) -> float:
+    """When the time spent on this program's offers is back within its share: until then its pipe
+    is not read (the child blocks on a full pipe, so a flood of offers slows only the flooder)."""
+    return job.start + (job.scoring_s - OFFER_SCORING_FREE_S) / OFFER_SCORING_SHARE
+
+
 def _drain(job: _Job, on_offer) -> None:
-    """Read what the child sent so far and act on every complete frame."""
+    """Read what the child sent so far and act on every complete frame; the time this takes (less
+    the caller's on_offer) counts in the program's offer-scoring budget."""
+    t0, scoring0, callback0 = time.monotonic(), job.scoring_s, job.callback_s
+    try:
+        _drain_frames(job, on_offer)
+    finally:
+        job.scoring_s = scoring0 + (time.monotonic() - t0) - (job.callback_s - callback0)
+
+
+def _drain_frames(job: _Job, on_offer) -> None:
     budget = 2 * job.reader.max_frame_bytes()  # bounded work per call: deadlines are checked between
     while budget > 0 and not job.finished:
         try:
@@ -324,7 +322,7 @@ def _on_frame(job: _Job, kind: bytes, payload: bytes, now: float, on_offer) -> N
         if now >= job.deadline or payload == job.last_offer:
             return                             # late, or the same as the last one
         job.last_offer = payload
-        if job.scoring_s <= OFFER_SCORING_SHARE * (now - job.start) + OFFER_SCORING_FREE_S:
+        if not _over_budget(job, now):
             _score_offer(job, payload, now, on_offer)
         else:
             job.pending_offer = payload        # coalesced: the latest waiting offer is scored at the end
@@ -350,46 +348,12 @@ def _score_offer(job: _Job, payload: bytes, arrived: float, on_offer) -> float:
     if job.best is None or utility > job.best[1]:
         job.best = (assignment, utility)
     if on_offer is not None:
-        on_offer(job.index, assignment, utility)
+        t1 = time.monotonic()
+        try:
+            on_offer(job.index, assignment, utility)
+        finally:
+            job.callback_s += time.monotonic() - t1
     return utility
-
-
-def _kill(pid: int) -> None:
-    for killer in (os.killpg, os.kill):
-        try:
-            killer(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError, OSError):
-            pass
-
-
-def _reap(pid: int) -> int:
-    while True:
-        try:
-            _, status = os.waitpid(pid, 0)
-            return status
-        except ChildProcessError:
-            return 0
-        except InterruptedError:
-            continue
-
-
-def _finish(job: _Job) -> tuple[int, bool]:
-    """Kill the child's group and reap it without blocking the loop for long; return (wait status,
-    whether the child was still running when we killed it)."""
-    settle = time.monotonic() + (0.02 if job.eof and job.done_at is None else 0.0)
-    while True:                                # a crashed child closes its pipe just before it exits
-        try:
-            pid, status = os.waitpid(job.pid, os.WNOHANG)
-        except ChildProcessError:
-            return 0, False
-        if pid:
-            _kill(job.pid)                     # stragglers in its group, if any
-            return status, False
-        if time.monotonic() >= settle:
-            break
-        time.sleep(0.001)
-    _kill(job.pid)
-    return _reap(job.pid), True
 
 
 def _result(job: _Job, wait_status: int, was_running: bool, compute_utility: bool, on_offer) -> ExecResult:
@@ -402,7 +366,10 @@ def _result(job: _Job, wait_status: int, was_running: bool, compute_utility: boo
             status, error = "error", f"the child broke the result protocol ({job.violation})"
         elif job.done_at is not None:
             status = diag["status"]
-            if status == "ok":
+            job.ast_nodes = diag["ast_nodes"]
+            if status == "rejected":
+                error = diag["error"] or "program rejected"
+            elif status == "ok":
                 if job.final_payload is None:
                     raise ProtocolError("status ok without an assignment")
                 assignment = decode_assignment(job.final_payload, job.net.N, job.net.K)
@@ -416,7 +383,7 @@ def _result(job: _Job, wait_status: int, was_running: bool, compute_utility: boo
     except ProtocolError as exc:
         status, error, assignment, utility = "error", f"the child broke the result protocol ({exc})", None, None
     if status is None:
-        status, error = _unfinished(job, wait_status, was_running)
+        status, error = unfinished(job, wait_status, was_running)
     started = job.ready_at if job.ready_at is not None else job.start
     finished = job.done_at if (job.done_at is not None and status != "timeout") else min(end, job.deadline)
     if status != "ok" or not diag.get("repairs"):
@@ -426,26 +393,11 @@ def _result(job: _Job, wait_status: int, was_running: bool, compute_utility: boo
     best = job.best or (None, None)
     if job.layers:
         oslayer.warn_if_degraded(job.layers)
+    if status == "rejected":
+        return rejected(error, diag["reason"], wall_s=end - job.start)
     return ExecResult(
         status, assignment, utility, max(0.0, finished - started), bool(repairs), repairs, error, job.ast_nodes,
         int(diag.get("stdout_bytes", 0)), wall_s=end - job.start, stdout=str(diag.get("stdout", "")),
         best_assignment=best[0], best_utility=best[1], offers=job.offers,
         first_offer_s=None if job.first_offer_at is None else job.first_offer_at - started,
         layers=",".join(oslayer.layer_names(job.layers)))
-
-
-def _unfinished(job: _Job, wait_status: int, was_running: bool) -> tuple[str, str]:
-    """Status of a child that sent no final report: killed at the deadline, or crashed."""
-    if not job.eof:
-        return "timeout", f"killed after the {job.timeout_s:g} s timeout"
-    if was_running:
-        return "error", "the program closed its result channel without a result"
-    if os.WIFSIGNALED(wait_status):
-        sig = os.WTERMSIG(wait_status)
-        if sig == signal.SIGXCPU:
-            return "timeout", "killed at the CPU-time limit"
-        if sig == signal.SIGKILL:             # not ours (it had exited before we looked): the OOM killer
-            return "memory", "killed by SIGKILL (out of memory)"
-        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
-        return "error", f"the program crashed ({name})"
-    return "error", "the program exited without a result"

@@ -159,7 +159,10 @@ class MoveState:
     def swap_round(self, partners: int = 4, eps: float = 1e-12, deadline: float | None = None) -> int:
         """Each link in turn exchanges channels with the first of its `partners` most coupled
         neighbours for which that raises the sum-rate. Returns the number of swaps."""
-        adj, m = self.adj, max(1, int(partners))
+        adj = self.adj
+        # a link has at most (in + out)-degree coupled links: more partners change nothing but cost
+        degree = np.diff(adj.in_ptr) + np.diff(adj.out_ptr)
+        m = max(1, min(int(partners), int(degree.max()) if degree.size else 1))
         norm = search.coupling_norm(self)
         top, top_score = np.zeros(m, dtype=np.int64), np.zeros(m)
         swaps = [0]
@@ -167,7 +170,7 @@ class MoveState:
         def chunk(lo, hi):
             swaps[0] += sk.swap_round(lo, hi, m, norm, top, top_score, float(eps), adj.in_ptr, adj.in_src, adj.in_w,
                                       adj.in_scale, *self._mut)
-        _chunked(chunk, self.net.N, deadline)
+        _chunked(chunk, self.net.N, deadline, first=max(1, 256 // m))
         return swaps[0]
 
     def move_delta(self, i: int, k: int) -> float:

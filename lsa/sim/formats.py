@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -81,69 +82,121 @@ def load_npz(path: str | Path) -> Network:
 _KEYS = (*REQUIRED_KEYS, "tx_xy", "rx_xy", "meta")
 #: text keys ('format', 'meta') are at most this many characters
 _MAX_TEXT_CHARS = 1_000_000
+#: an integer in `meta` has at most this many digits (Python refuses to parse more than 4300)
+_MAX_META_DIGITS = 100
+#: .npy format versions this loader reads (numpy writes 1.0, and 2.0 for headers over 64 KiB)
+_NPY_VERSIONS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+#: a .npy header (its dict text) has at most this many bytes, as numpy's own reader allows
+_MAX_HEADER_BYTES = 10_000
+#: dtype kinds a member may have (bool, integers, reals, complex; text for 'format' and 'meta')
+_KINDS = "biufcUS"
 
 
 def _read_arrays(path: Path) -> dict:
     with zipfile.ZipFile(path) as zf:
         members = {name[:-4]: name for name in zf.namelist() if name.endswith(".npy") and name[:-4] in _KEYS}
-        headers = {key: _header(zf, name) for key, name in members.items()}
+        headers = {}
+        for key, name in members.items():
+            with zf.open(name) as fh:
+                headers[key] = _header(fh, name)
         _check_declared_sizes(headers, path)
         # the big members decompress in parallel (zlib releases the GIL)
         with ThreadPoolExecutor(max_workers=min(4, max(1, len(members)))) as pool:
-            loaded = pool.map(lambda item: (item[0], _read_member(zf, item[1])), members.items())
+            loaded = pool.map(lambda item: (item[0], _read_member(zf, item[1], headers[item[0]])), members.items())
             return dict(loaded)
 
 
-def _header(zf: zipfile.ZipFile, name: str):
+def _header(fh, name: str):
+    """(shape, fortran order, dtype, header bytes, data bytes) of one member, from its header alone;
+    a version, header size, dimension or dtype this format does not allow is an `InstanceFormatError`."""
+    magic = fh.read(8)
+    try:
+        version = np.lib.format.read_magic(io.BytesIO(magic))
+    except ValueError:
+        raise InstanceFormatError(f"invalid instance: member {name} is not a .npy array") from None
+    reader = _NPY_VERSIONS.get(version)
+    if reader is None:
+        raise InstanceFormatError(f"invalid instance: member {name} has .npy format version "
+                                  f"{version[0]}.{version[1]}, this loader reads 1.0 and 2.0")
+    width = 2 if version == (1, 0) else 4
+    length = fh.read(width)
+    text_bytes = int.from_bytes(length, "little")
+    if len(length) != width or text_bytes > _MAX_HEADER_BYTES:
+        raise InstanceFormatError(f"invalid instance: member {name} has a header of {text_bytes:,} bytes "
+                                  f"(at most {_MAX_HEADER_BYTES:,})")
+    shape, fortran, dtype = reader(io.BytesIO(length + fh.read(text_bytes)))
+    if dtype.hasobject:
+        raise InstanceFormatError(f"invalid instance: member {name} holds Python objects (not allowed)")
+    if dtype.kind not in _KINDS or dtype.subdtype is not None or dtype.names is not None:
+        raise InstanceFormatError(f"invalid instance: member {name} has dtype {str(dtype)[:40]}, "
+                                  f"not a plain number or text type")
+    if not isinstance(shape, tuple) or not all(type(d) is int and d >= 0 for d in shape):
+        raise InstanceFormatError(f"invalid instance: member {name} declares shape {str(shape)[:80]} "
+                                  f"(dimensions must be integers >= 0)")
+    return shape, fortran, dtype, len(magic) + width + text_bytes, math.prod(shape) * dtype.itemsize
+
+
+def _read_member(zf: zipfile.ZipFile, name: str, declared) -> np.ndarray:
+    """One member, streamed: at most the bytes its header declares are inflated (a member holding
+    more, or fewer, is refused), CRC-checked by zipfile, viewed in place (no copy), read-only."""
+    shape, fortran, dtype, header_bytes, size = declared
     with zf.open(name) as fh:
-        version = np.lib.format.read_magic(fh)
-        reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, _fortran, dtype = reader(fh)
-    if dtype.hasobject:
-        raise InstanceFormatError(f"invalid instance: member {name} holds Python objects (not allowed)")
-    return shape, dtype
-
-
-def _read_member(zf: zipfile.ZipFile, name: str) -> np.ndarray:
-    """One member, decompressed in one piece (CRC-checked by zipfile) and viewed in place, read-only."""
-    data = zf.read(name)
-    fh = io.BytesIO(data)
-    version = np.lib.format.read_magic(fh)
-    reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-    shape, fortran, dtype = reader(fh)
-    if dtype.hasobject:
-        raise InstanceFormatError(f"invalid instance: member {name} holds Python objects (not allowed)")
-    count = int(np.prod(shape, dtype=np.int64))
-    array = np.frombuffer(data, dtype=dtype, count=count, offset=fh.tell())
+        data = fh.read(header_bytes + size)  # one read: zipfile hands back the inflated bytes as they are
+        if len(data) != header_bytes + size:
+            raise InstanceFormatError(f"invalid instance: member {name} holds {max(len(data) - header_bytes, 0):,} "
+                                      f"bytes of data, its header declares {size:,} (shape {shape}, {dtype})")
+        if fh.read(1):
+            raise InstanceFormatError(f"invalid instance: member {name} holds more data than its header "
+                                      f"declares ({size:,} bytes: shape {shape}, {dtype})")
+    if _header(io.BytesIO(data[:header_bytes]), name) != declared:
+        raise InstanceFormatError(f"invalid instance: member {name} changed between two reads")
+    array = np.frombuffer(data, dtype=dtype, count=math.prod(shape), offset=header_bytes)
     return array.reshape(shape, order="F" if fortran else "C")
 
 
 def _check_declared_sizes(headers: dict, path: Path) -> None:
-    for key, (shape, dtype) in headers.items():
-        if key in ("format", "meta") and (shape != () or dtype.itemsize > 4 * _MAX_TEXT_CHARS):
+    for key, (shape, _fortran, dtype, _header_bytes, _size) in headers.items():
+        if key in ("format", "meta") and (shape != () or dtype.kind not in "US"
+                                          or dtype.itemsize > 4 * _MAX_TEXT_CHARS):
             raise InstanceFormatError(f"invalid instance {path}: key '{key}' must be one string of at most "
                                       f"{_MAX_TEXT_CHARS:,} characters")
-    direct = headers.get("direct_gain", ((), None))[0]
+    direct = headers.get("direct_gain", ((),))[0]
     n_links = int(direct[0]) if len(direct) == 2 else 1
     n_channels = int(direct[1]) if len(direct) == 2 else 1
-    pairs = max((int(np.prod(headers[k][0], dtype=object)) for k in ("cross_row", "cross_col", "cross_gain")
-                 if k in headers), default=0)
+    pairs = max((math.prod(headers[k][0]) for k in ("cross_row", "cross_col", "cross_gain") if k in headers),
+                default=0)
     check_size(max(n_links, 1), max(n_channels, 1), pairs, f"instance {path}")
-    total = sum(int(np.prod(shape, dtype=object)) * dtype.itemsize for shape, dtype in headers.values())
+    total = sum(size for *_rest, size in headers.values())
     if total > estimate_bytes(n_links, n_channels, pairs) + 4 * _MAX_TEXT_CHARS * 2 + (1 << 20):
         raise InstanceFormatError(f"invalid instance {path}: its arrays declare {total:,} bytes, more than an "
                                   f"instance with N={n_links}, K={n_channels}, M={pairs} can hold")
 
 
 def _meta(value, path: Path) -> dict:
+    """`meta`: a JSON object of bounded size (checked on the header), integers of at most
+    _MAX_META_DIGITS digits, valid Unicode (no lone surrogates, raw or escaped)."""
     if value is None:
         return {}
-    if value.ndim != 0 or value.dtype.kind not in "US":
+    if value.ndim != 0 or value.dtype.kind != "U":
         raise InstanceFormatError(f"invalid instance {path}: key 'meta' must be a JSON string")
+
+    def parse_int(text: str) -> int:
+        if len(text.lstrip("-")) > _MAX_META_DIGITS:
+            raise InstanceFormatError(f"invalid instance {path}: key 'meta' holds an integer of {len(text):,} "
+                                      f"digits (at most {_MAX_META_DIGITS})")
+        return int(text)
+
     try:
-        meta = json.loads(str(value))
+        meta = json.loads(str(value), parse_int=parse_int)
+        json.dumps(meta, ensure_ascii=False).encode("utf-8")
     except (json.JSONDecodeError, RecursionError):
         raise InstanceFormatError(f"invalid instance {path}: key 'meta' is not JSON") from None
+    except UnicodeError:
+        raise InstanceFormatError(f"invalid instance {path}: key 'meta' is not valid Unicode "
+                                  f"(a lone surrogate)") from None
+    except ValueError as exc:                # a number Python will not convert
+        raise InstanceFormatError(f"invalid instance {path}: key 'meta' holds an unreadable number "
+                                  f"({str(exc)[:80]})") from None
     if not isinstance(meta, dict):
         raise InstanceFormatError(f"invalid instance {path}: key 'meta' must be a JSON object, got {type(meta).__name__}")
     return meta

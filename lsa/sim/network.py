@@ -268,6 +268,7 @@ def validate_arrays(d: dict) -> dict:
     gains = gains.astype(np.float64, copy=False)
     if rows.size:
         rows, cols, gains = _check_pairs(rows, cols, gains, N)
+    _check_products(power, direct, gains, scalars["noise_w"], N)
     out = dict(K=K, power_w=power, direct_gain=direct, cross_row=rows, cross_col=cols, cross_gain=gains,
                tx_xy=None, rx_xy=None, **scalars)
     for key in ("tx_xy", "rx_xy"):
@@ -279,6 +280,22 @@ def validate_arrays(d: dict) -> dict:
                 _fail(key, "contains NaN or inf")
             out[key] = xy
     return out
+
+
+def _check_products(power, direct, gains, noise_w: float, N: int) -> None:
+    """The products the utility needs stay finite: received powers P_i g_ii,k, interference powers
+    P_j g_ij and their sum at one receiver (at most N - 1 terms), and signal over noise."""
+    with np.errstate(all="ignore"):
+        p_max = np.float64(power.max()) if power.size else np.float64(0.0)
+        signal = p_max * (direct.max() if direct.size else 0.0)
+        cross = p_max * (gains.max() if gains.size else 0.0)
+        if not np.isfinite(signal):
+            _fail("direct_gain", "times power_w overflows (received power P_i g_ii,k must be finite)")
+        if not np.isfinite(cross * max(N - 1, 1) + noise_w):
+            _fail("cross_gain", "times power_w overflows (interference at a receiver, summed over its "
+                                "interferers, must be finite)")
+        if not np.isfinite(signal / noise_w):
+            _fail("noise_w", f"is too small for the received powers (signal / noise overflows: {noise_w:g})")
 
 
 #: pairs are checked in chunks of this many entries: a few small buffers instead of M-sized temporaries
