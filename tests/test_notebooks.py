@@ -4,11 +4,12 @@ results/ or figures/ yet.
 
 - 07 (figures) and 09 (report) show the committed reference, say so in their first output line and
   write under figures/reference/ (nothing committed is touched);
-- 02 (prompt length) counts tokens with the shipped embedded policy's tokenizer;
 - 01, 04, 05, 06 stop at their first data cell with one MissingInput sentence naming the absent file
   and the `snakemake` command that makes it;
-- 03 (pretrain) and 08 (RL training) would train at full size with the defaults (minutes): they run
-  with `profile = "smoke"`, the one parameter changed; 04 (SFT) then runs on the base model 03 made.
+- the stages that compute for minutes with the defaults run with `profile = "smoke"`, the one
+  parameter changed: 02 (prompt length) counts tokens with the shipped embedded policy's tokenizer
+  (no base model yet), then 03 (pretrain) makes the base model that 04 (SFT) and 05 (GRPO) start
+  from; 08 (RL training) runs PPO.
 
 The fast tests check `notebook_parameters` itself: explicit parameters (the workflow) are used as
 given, without any stand-in.
@@ -42,11 +43,10 @@ NOTEBOOKS = sorted(p.stem for p in (REPO / "notebooks").glob("*.ipynb"))
 STOPS = {"01_evaluate_baselines": "results/evaluation.csv", "04_sft": "results/runs/sft-direct/lsa_sft.json",
          "05_grpo": "results/runs/grpo-main/final/lsa_train.json",
          "06_llm_evaluation": "results/llm_evaluation.csv"}
-#: notebooks that run with profile = "smoke" (the defaults train for minutes), in order
-SMOKE = ("03_pretrain", "04_sft")
-SMOKE_ALONE = ("08_rl_train",)
-DEFAULTS = ("02_prompt_length", "07_figures", "09_report", *STOPS)
-
+#: run with profile = "smoke" in this order (the defaults compute for minutes): 02 before 03 made a base model
+SMOKE = ("02_prompt_length", "03_pretrain", "04_sft", "05_grpo")
+#: run as they are, then 08 on the smoke profile with PPO (DQN's smoke run takes twice as long)
+DEFAULTS = ("07_figures", "09_report", *STOPS)
 
 # ---------------------------------------------------------------------------------- fast
 def test_every_notebook_opens_with_what_it_does_needs_and_takes():
@@ -148,11 +148,15 @@ def executed(tmp_path_factory):
     root = copy_repo(tmp_path_factory.mktemp("clone"))
     out_dir = tmp_path_factory.mktemp("executed")
     reference = _tree_digest(root / "reference")
-    jobs = [lambda n=n: {n: _execute(root, out_dir, n)} for n in DEFAULTS]
-    jobs += [lambda n=n: {n: _execute(root, out_dir, n, profile="smoke")} for n in SMOKE_ALONE]
-    jobs.insert(0, lambda: {f"{n}:smoke": _execute(root, out_dir, n, profile="smoke") for n in SMOKE})  # in order
+    def smoke_chain():
+        return {f"{n}:smoke": _execute(root, out_dir, n, profile="smoke") for n in SMOKE}
+
+    def as_they_are():
+        runs = {n: _execute(root, out_dir, n) for n in DEFAULTS}
+        return {**runs, "08_rl_train:smoke": _execute(root, out_dir, "08_rl_train", profile="smoke", algorithm="ppo")}
+
     with ThreadPoolExecutor(max_workers=2) as pool:   # two kernels at a time: 2 cores
-        runs = {k: v for done in pool.map(lambda job: job(), jobs) for k, v in done.items()}
+        runs = {k: v for done in pool.map(lambda job: job(), [smoke_chain, as_they_are]) for k, v in done.items()}
     print("\n".join(f"{k}: {v[2]:.0f} s (rc {v[0]})" for k, v in runs.items()))
     return root, runs, reference
 
@@ -177,10 +181,10 @@ def test_figures_and_report_notebooks_render_the_reference_in_a_fresh_clone(exec
 @pytest.mark.slow
 def test_prompt_length_notebook_counts_with_the_shipped_tokenizer(executed):
     root, runs, _ = executed
-    rc, nb, _, stderr = runs["02_prompt_length"]
+    rc, nb, _, stderr = runs["02_prompt_length:smoke"]
     assert rc == 0, stderr
     assert _first_line(nb).startswith("No pretrained base model yet"), _first_line(nb)
-    table = Paths.for_profile("default", root).prompt_length
+    table = Paths.for_profile("smoke", root).prompt_length
     assert table.is_file() and len(table.read_text().splitlines()) > 1
     assert "embedded-code" in sidecar_path(table).read_text()
 
@@ -205,9 +209,10 @@ def test_stage_notebooks_without_their_input_stop_at_once_saying_what_to_run(exe
 def test_training_notebooks_run_on_the_smoke_profile(executed):
     root, runs, _ = executed
     smoke = Paths.for_profile("smoke", root)
-    for key in ("03_pretrain:smoke", "04_sft:smoke", "08_rl_train"):
+    for key in ("03_pretrain:smoke", "04_sft:smoke", "05_grpo:smoke", "08_rl_train:smoke"):
         rc, _, _, stderr = runs[key]
         assert rc == 0, f"{key}: {stderr}"
     assert smoke.base_model_done("tiny").is_file() and smoke.pretrain_log("tiny").is_file()
     assert smoke.sft_done.is_file() and sidecar_path(smoke.sft_log).is_file()
-    assert smoke.rl_model("dqn", 0).is_file() and sidecar_path(smoke.rl_log("dqn", 0)).is_file()
+    assert smoke.final_model_done("main").is_file() and sidecar_path(smoke.grpo_log("main")).is_file()
+    assert smoke.rl_model("ppo", 0).is_file() and sidecar_path(smoke.rl_log("ppo", 0)).is_file()
