@@ -8,8 +8,8 @@ results/ or figures/ yet.
   and the `snakemake` command that makes it;
 - the stages that compute for minutes with the defaults run with `profile = "smoke"`, the one
   parameter changed: 02 (prompt length) counts tokens with the shipped embedded policy's tokenizer
-  (no base model yet), then 03 (pretrain) makes the base model that 04 (SFT) and 05 (GRPO) start
-  from; 08 (RL training) runs PPO.
+  (no base model yet), then 03 (pretrain) makes the base model that 05 (GRPO) starts from; 08 (RL
+  training) runs PPO. (04, SFT, would start from it too: the smoke workflow test runs it.)
 
 The fast tests check `notebook_parameters` itself: explicit parameters (the workflow) are used as
 given, without any stand-in.
@@ -44,7 +44,7 @@ STOPS = {"01_evaluate_baselines": "results/evaluation.csv", "04_sft": "results/r
          "05_grpo": "results/runs/grpo-main/final/lsa_train.json",
          "06_llm_evaluation": "results/llm_evaluation.csv"}
 #: run with profile = "smoke" in this order (the defaults compute for minutes): 02 before 03 made a base model
-SMOKE = ("02_prompt_length", "03_pretrain", "04_sft", "05_grpo")
+SMOKE = ("02_prompt_length", "03_pretrain", "05_grpo")
 #: run as they are, then 08 on the smoke profile with PPO (DQN's smoke run takes twice as long)
 DEFAULTS = ("07_figures", "09_report", *STOPS)
 
@@ -209,10 +209,9 @@ def test_stage_notebooks_without_their_input_stop_at_once_saying_what_to_run(exe
 def test_training_notebooks_run_on_the_smoke_profile(executed):
     root, runs, _ = executed
     smoke = Paths.for_profile("smoke", root)
-    for key in ("03_pretrain:smoke", "04_sft:smoke", "05_grpo:smoke", "08_rl_train:smoke"):
+    for key in ("03_pretrain:smoke", "05_grpo:smoke", "08_rl_train:smoke"):
         rc, _, _, stderr = runs[key]
         assert rc == 0, f"{key}: {stderr}"
     assert smoke.base_model_done("tiny").is_file() and smoke.pretrain_log("tiny").is_file()
-    assert smoke.sft_done.is_file() and sidecar_path(smoke.sft_log).is_file()
     assert smoke.final_model_done("main").is_file() and sidecar_path(smoke.grpo_log("main")).is_file()
     assert smoke.rl_model("ppo", 0).is_file() and sidecar_path(smoke.rl_log("ppo", 0)).is_file()
