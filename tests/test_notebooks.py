@@ -28,7 +28,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from test_workflow import copy_repo
+from test_workflow import copy_repo, jobs_of, snakemake
 
 from lsa.errors import LSAError
 from lsa.policy.serializer import load_tokenizer
@@ -104,6 +104,18 @@ def test_a_stage_without_its_input_names_it_and_the_command(fresh):
     p = notebook_parameters("smoke", "rl-ppo", root=fresh, config=None, algorithm="ppo", seed=None, model_output=None,
                             log_output=None)   # no seed: the profile's first rl.seeds
     assert p["seed"] == 0 and p["model_output"].endswith("results/smoke/models/rl-ppo-s0.zip")
+
+
+def test_the_command_a_missing_input_names_makes_it(tmp_path, monkeypatch):
+    root = copy_repo(tmp_path)
+    monkeypatch.chdir(root)                    # as in a notebook: paths relative to the repository root
+    with pytest.raises(MissingInput) as err:
+        notebook_parameters("smoke", "sft", config=None, base=None, model_dir=None, done=None, log_state=None,
+                            log_output=None)
+    command = re.search(r"run `(snakemake [^`]+)` first", str(err.value)).group(1).split()
+    res = snakemake(root, "-n", *command[1:])
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert jobs_of(res.stdout) == {"pretrain": 1}, res.stdout[-2000:]
 
 
 def test_a_missing_local_tokenizer_is_our_sentence_not_the_hub_library_s():

@@ -176,9 +176,10 @@ def results_or_reference(profile: str = DEFAULT_PROFILE, root: str | Path = ".")
 
 
 def workflow_command(profile: str = DEFAULT_PROFILE, *targets: str | Path) -> str:
-    """The Snakemake command line that makes `targets` (all of them: the whole run) of `profile`."""
-    config = "" if profile == DEFAULT_PROFILE else f" --config profile={profile}"
-    return " ".join([f"snakemake --cores all{config}", *map(str, targets)])
+    """The Snakemake command line that makes `targets` (none: the whole run) of `profile` (the targets
+    come before --config, which takes every word after it)."""
+    config = [] if profile == DEFAULT_PROFILE else ["--config", f"profile={profile}"]
+    return " ".join(["snakemake", "--cores", "all", *map(str, targets), *config])
 
 
 def profile_config_path(profile: str, root: str | Path = ".") -> Path:
