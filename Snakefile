@@ -209,7 +209,7 @@ rule figures:
 # ------------------------------------------------------------------ the reproduction report
 rule report:
     # Every README claim on this run vs the committed reference (reference/results): number, 95 % CI,
-    # whether its shape holds. Without Snakemake: `lsa report --results DIR --output DIR`.
+    # its verdict (holds / not shown / fails). Without Snakemake: `lsa report --results DIR --output DIR`.
     input:
         results=claim_inputs(P, S),
         reference=[f for f in claim_inputs(REFERENCE, S) if f.is_file()],

@@ -1,7 +1,7 @@
 """Head-to-head of `lsa-code` against `exact` (N ≤ 20) and `pulp-partitioned` (ultra-dense N = 2000)
 under equal budgets, through the same protocol harness; tidy rows to a CSV and a printed summary.
 
-`python -m lsa.policy.compare [--model PATH] [--budgets 2] [--output results/policy/compare.csv]`
+`.venv/bin/python scripts/compare.py [--model PATH] [--budgets 2] [--output results/policy/compare.csv]`
 """
 from __future__ import annotations
 

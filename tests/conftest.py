@@ -14,6 +14,7 @@ def dense_2000():
     return generate_ppp(2000, 8, "dense", 0)
 
 
-def pytest_collection_modifyitems(config, items):
-    # make the default seed deterministic per test
+@pytest.fixture(autouse=True)
+def _seed_numpy_per_test():
+    # numpy's global generator starts from the same state in every test, whatever ran before it
     np.random.seed(0)

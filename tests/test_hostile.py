@@ -370,14 +370,21 @@ def _os_layer_complete() -> str:
     return ", ".join(sorted(missing))
 
 
+def _not_contained(breaches: list[str], missing: str) -> str:
+    return ("NOT all contained on this machine" + (f" (OS layer incomplete: no {missing})" if missing else "")
+            + ":\n" + "\n".join(breaches))
+
+
 def test_hostile_programs_are_contained(tmp_path):
+    """The claim "all contained" (README, docs/sandbox.md) is about the machine that runs it: on a
+    kernel without seccomp, Landlock or namespaces a breach by an escaped program is a failure of
+    that claim there, named with the missing layers, never a skip."""
     report, proc, env = _run_driver(tmp_path)
     breaches = _breaches(report, proc, env)
     missing = _os_layer_complete()
-    if missing:                               # a weaker kernel: the language layer must still hold
-        assert [b for b in breaches if b.startswith(("language", "victim of language"))] == []
-        pytest.skip(f"OS layer incomplete on this machine ({missing}): escaped programs not judged")
-    assert breaches == []
+    assert breaches == [], _not_contained(breaches, missing)
+    if missing:                               # contained without them: the checks of their errors do not apply
+        return
     results = report["results"]
     assert all(r["status"] in ("rejected", "error", "memory", "timeout", "ok") for r in results.values())
     # the language layer stops every language-level escape before the OS layer is needed
@@ -430,13 +437,15 @@ def test_children_die_with_their_parent():
 @pytest.mark.slow
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv")
 def test_hostile_programs_are_contained_for_an_unprivileged_user():
-    if _os_layer_complete():
-        pytest.skip(f"OS layer incomplete on this machine ({_os_layer_complete()})")
+    missing = _os_layer_complete()
     tmp = Path(tempfile.mkdtemp(prefix="lsa-hostile-run-"))   # pytest's own tmp is private to root
     try:
         tmp.chmod(0o755)
         report, proc, env = _run_driver(tmp, ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
-        assert _breaches(report, proc, env) == []
+        breaches = _breaches(report, proc, env)
+        assert breaches == [], _not_contained(breaches, missing)
+        if missing:
+            return
         assert report["results"]["victim of escaped: kill siblings"]["status"] == "ok"
         assert "uid" not in report["results"]["language: NaN and inf return"]["layers"].split(",")
         assert {"seccomp", "landlock", "namespaces"} <= set(report["results"]["escaped: fork"]["layers"].split(","))

@@ -138,3 +138,19 @@ def test_100k_every_regime_within_budget_and_fast(nets_100k):
             elapsed = time.perf_counter() - t
             assert state.tokens == count_tokens(state.text) <= budget, regime
             assert elapsed < 2.0, (regime, elapsed)
+
+
+def test_coverage_counts_what_the_bounded_prompt_names(nets):
+    """Information kept, not length: a generous budget names the 10 strongest pairs and most-interfered
+    links; a tight one names none of them, so a claim on it can fail."""
+    from lsa.policy.prompt_coverage import coverage, named_in
+
+    net = nets[(150, "dense")]
+    wide, tight = serialize(net, max_tokens=4096), serialize(net, max_tokens=120)
+    full = coverage(net, wide.text)
+    assert (full.pairs_top, full.links_top) == (10, 10)
+    assert full.pair_share == 1.0 and full.link_share == 1.0
+    none = coverage(net, tight.text)
+    assert tight.levels["level2_pairs"] == 0 and none.pairs_named == 0 and none.links_named == 0
+    pairs, links = named_in("3>7 inr 12 is -4\n7: 30 28 | 40 | 3:12 9:8\n0,1: 12 30 40 2 15")
+    assert pairs == {(3, 7), (9, 7)} and links == {7}    # grid lines ("x,y: ...") name nothing

@@ -208,7 +208,11 @@ def test_prompt_study_stops_the_naive_prompt_at_naive_max_n():
     table = prompt_length_study({"network": cfg["network"], "prompt_study": study}, progress=False)
     assert set(table[table["serializer"] == "hierarchical"]["N"]) == {10, 30}
     assert set(table[table["serializer"] == "naive"]["N"]) == {10}
-    assert (table[table["serializer"] == "hierarchical"]["tokens"] <= 64).all()
+    hier = table[table["serializer"] == "hierarchical"]
+    assert (hier["tokens"] <= 64).all()
+    # what the bounded prompt keeps: 64 tokens hold no pair, so the prompt claim would fail on it
+    assert (hier["top_pairs"] == 10).all() and (hier["top_pairs_named"] == 0).all()
+    assert table[table["serializer"] == "naive"]["top_pairs"].isna().all()
 
 
 def test_slice_depends_only_on_its_sections():

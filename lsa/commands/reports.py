@@ -47,11 +47,19 @@ def report_arguments(p):
                    help=f"the results of the run to compare (default: {run.results})")
     p.add_argument("--output", type=Path, default=run.report_dir,
                    help=f"directory of report.md, report.csv, report.pdf/png (default: {run.report_dir})")
+    p.add_argument("--markdown-table", action="store_true",
+                   help="print the README's claims table from the report already in --output (its report.csv, "
+                        "the --results run's side) instead of comparing")
 
 
 def report(args) -> int:
-    from lsa.workflow.report import write_report
+    from lsa.workflow.report import readme_table, write_report
 
+    if args.markdown_table:
+        if not args.results.is_dir():
+            raise LSAError(f"results directory not found: {args.results}")
+        print(readme_table(args.output / "report.csv", args.results), end="")
+        return 0
     check_writable(args.output / "report.md")
     files = write_report(args.reference, args.results, args.output)
     print("\n".join(line for line in files["md"].read_text().splitlines() if line.startswith("**")))

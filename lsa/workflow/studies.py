@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from lsa.errors import ConfigError
 from lsa.methods.evaluate import evaluate
+from lsa.policy.prompt_coverage import TOP_ITEMS, coverage
 from lsa.policy.serializer import load_tokenizer, serialize, serialize_naive
 from lsa.sim.generate import generate_ppp
 from lsa.sim.params import network_config
@@ -33,7 +34,10 @@ def prompt_length_study(config: dict, tokenizer_dir: str | Path | None = None, p
     the regex counter).
 
     Columns: instance, N, K, regime, seed, serializer (hierarchical | naive), tokens, max_tokens,
-    within_budget, chars, tokenizer.
+    within_budget, chars, tokenizer; and what the hierarchical prompt keeps
+    (`lsa.policy.prompt_coverage`): top_pairs, top_pairs_named (of the instance's TOP_ITEMS strongest
+    interferer pairs), top_links, top_links_named (of its most-interfered links); the naive prompt
+    names everything, so these are empty on its rows.
     """
     study = {**PROMPT_STUDY_DEFAULTS, **(config.get("prompt_study") or {})}
     params = network_config(config)
@@ -49,11 +53,14 @@ def prompt_length_study(config: dict, tokenizer_dir: str | Path | None = None, p
         prompts = [("hierarchical", serialize(net, max_tokens, tokenizer=tokenizer))]
         if study.get("naive_max_n") is None or n <= study["naive_max_n"]:
             prompts.append(("naive", serialize_naive(net, tokenizer=tokenizer)))
+        kept = coverage(net, prompts[0][1].text, TOP_ITEMS)
         for name, prompt in prompts:
+            info = ({"top_pairs": kept.pairs_top, "top_pairs_named": kept.pairs_named, "top_links": kept.links_top,
+                     "top_links_named": kept.links_named} if name == "hierarchical" else {})
             rows.append({"instance": f"{regime}-N{n}-K{study['K']}-s{seed}", "N": int(n), "K": int(study["K"]),
                          "regime": regime, "seed": int(seed), "serializer": name, "tokens": int(prompt.tokens),
                          "max_tokens": max_tokens, "within_budget": int(prompt.tokens) <= max_tokens,
-                         "chars": len(prompt.text), "tokenizer": str(tokenizer_dir or "default")})
+                         "chars": len(prompt.text), "tokenizer": str(tokenizer_dir or "default"), **info})
     return pd.DataFrame(rows)
 
 

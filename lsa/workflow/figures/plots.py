@@ -305,7 +305,7 @@ def fig_d_rl_training(res: Results):
 
 def fig_report(table: pd.DataFrame):
     """The reproduction report: per claim, the reference and the reproduced number with 95 % CIs,
-    the shape threshold (dashed) where it is a fixed value, and whether the shape holds in each."""
+    the shape threshold (dashed) where it is a fixed value, and the verdict (holds / not shown / fails) in each."""
     claims = table.reset_index(drop=True)
     cols = 4
     rows = -(-len(claims) // cols)
@@ -313,21 +313,20 @@ def fig_report(table: pd.DataFrame):
     for ax, claim in zip(axes.ravel(), claims.itertuples()):
         for i, (who, marker, colour) in enumerate((("reference", "o", "0.55"), ("reproduced", "s", "black"))):
             value, low, high = (getattr(claim, f"{who}_{k}") for k in ("value", "low", "high"))
-            holds = getattr(claim, f"{who}_holds")
+            verdict = getattr(claim, f"{who}_verdict")
             if not np.isfinite(value):
                 ax.text(i, 0.5, "n/a", ha="center", va="center", transform=ax.get_xaxis_transform(), color=colour)
                 continue
             err = [[max(0.0, value - low)], [max(0.0, high - value)]] if np.isfinite(low) else None
             ax.errorbar([i], [value], yerr=err, marker=marker, color=colour, capsize=3, markersize=6,
-                        markerfacecolor="white" if holds is False else colour)
+                        markerfacecolor=colour if verdict == "holds" else "white")
             compared = getattr(claim, f"{who}_compared_with")
             if np.isfinite(compared):  # what the shape test compares with in this run
                 ax.hlines(compared, i - 0.3, i + 0.3, colors=colour, linestyles="dotted", linewidth=1.5)
         if claim.threshold is not None and np.isfinite(claim.threshold):
             ax.axhline(claim.threshold, color="black", linestyle="--", linewidth=0.8)
         ax.set_xlim(-0.6, 1.6)
-        verdicts = ["holds" if h is True else "fails" if h is False else "n/a"
-                    for h in (claim.reference_holds, claim.reproduced_holds)]
+        verdicts = [v if isinstance(v, str) else "n/a" for v in (claim.reference_verdict, claim.reproduced_verdict)]
         ax.set_xticks([0, 1], [f"reference\n{verdicts[0]}", f"reproduced\n{verdicts[1]}"], fontsize=8)
         ax.set_title(claim.id, fontsize=8)
         ax.tick_params(axis="y", labelsize=7)
@@ -335,6 +334,6 @@ def fig_report(table: pd.DataFrame):
     for ax in axes.ravel()[len(claims):]:
         ax.set_visible(False)
     fig.suptitle("Reproduction report: each claim's number, reference vs reproduced (95 % CI; open marker: the "
-                 "shape does not hold; dashed: the shape's threshold; dotted: the run's own value it is compared with)", y=1.0, fontsize=9)
+                 "claim does not hold (not shown or fails); dashed: the shape's threshold; dotted: the run's own value it is compared with)", y=1.0, fontsize=9)
     fig.tight_layout()
     return fig
