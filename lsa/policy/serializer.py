@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -389,6 +390,9 @@ def serialize_naive(net: Network, tokenizer=None) -> SerializedState:
 def load_tokenizer(path: str | None):
     if path is None:
         return None
+    local = Path(path)
+    if not local.is_dir() and (local.is_absolute() or path.startswith(".") or path.count("/") > 1):
+        raise LSAError(f"cannot load tokenizer {path!r}: no such model directory")  # not a hub id either
     try:
         from transformers import AutoTokenizer
 

@@ -20,6 +20,8 @@ PROFILES = ("smoke", "default", "paper")
 DEFAULT_PROFILE = "default"
 #: the committed run every fresh run is compared with (`lsa report`); never a workflow output
 REFERENCE_DIR = Path("reference")
+#: where the figures and report notebooks render the reference when a run has no results (git ignores figures/)
+REFERENCE_RENDER_DIR = Path("figures") / "reference"
 FIGURE_EXTS = ("pdf", "png")
 TABLE_EXTS = ("csv", "md", "tex")
 
@@ -150,6 +152,36 @@ class Paths:
                 "png": out / "report.png"}
 
 
+@dataclass(frozen=True)
+class Rendering:
+    """What the figures and report notebooks read (`results`) and where they write (`figures`,
+    `report_dir`); `note` is the line that says the committed reference stands in for a run."""
+
+    results: Path
+    figures: Path
+    report_dir: Path
+    note: str | None = None
+
+
+def results_or_reference(profile: str = DEFAULT_PROFILE, root: str | Path = ".") -> Rendering:
+    """The profile's run when it has results (its baseline evaluation), else the committed reference
+    (reference/results), rendered into figures/reference/ so nothing committed is overwritten."""
+    run = Paths.for_profile(profile, root)
+    if run.evaluation.is_file():
+        return Rendering(run.results, run.figures, run.report_dir)
+    reference, out = Paths.reference(root), Path(root) / REFERENCE_RENDER_DIR
+    note = (f"No results of profile {profile!r} ({run.evaluation} is absent): showing the committed reference "
+            f"{reference.results} instead, written to {out}/ (`{workflow_command(profile)}` makes the profile's own).")
+    return Rendering(reference.results, out, out / "report", note)
+
+
+def workflow_command(profile: str = DEFAULT_PROFILE, *targets: str | Path) -> str:
+    """The Snakemake command line that makes `targets` (none: the whole run) of `profile` (the targets
+    come before --config, which takes every word after it)."""
+    config = [] if profile == DEFAULT_PROFILE else ["--config", f"profile={profile}"]
+    return " ".join(["snakemake", "--cores", "all", *map(str, targets), *config])
+
+
 def profile_config_path(profile: str, root: str | Path = ".") -> Path:
     """config/<profile>.yaml; an unknown profile is a ConfigError naming the known ones."""
     path = Path(root) / "config" / f"{profile}.yaml"
@@ -159,5 +191,5 @@ def profile_config_path(profile: str, root: str | Path = ".") -> Path:
     return path
 
 
-__all__ = ["Paths", "PROFILES", "DEFAULT_PROFILE", "REFERENCE_DIR", "FIGURE_EXTS", "TABLE_EXTS",
-           "profile_config_path"]
+__all__ = ["Paths", "Rendering", "PROFILES", "DEFAULT_PROFILE", "REFERENCE_DIR", "REFERENCE_RENDER_DIR", "FIGURE_EXTS",
+           "TABLE_EXTS", "profile_config_path", "results_or_reference", "workflow_command"]
