@@ -39,6 +39,7 @@ from lsa.workflow.studies import prompt_length_study
 REPO = Path(__file__).resolve().parent.parent
 RULES = ("evaluate_baselines", "prompt_length", "pretrain", "sft", "grpo", "llm_evaluation", "figures", "report",
          "all")
+#: a hang guard for the smoke run, not a speed target (benchmarks/bench_cli.py --smoke measures that)
 SMOKE_BUDGET_S = 300
 #: notebook -> the stage whose parameters it takes (run-by-hand names: size, run)
 NOTEBOOK_STAGES = {"01_evaluate_baselines": "evaluation", "02_prompt_length": "prompt_length",
@@ -382,7 +383,6 @@ def test_smoke_profile_runs_end_to_end(smoke_run):
     # a second invocation has nothing to do
     again = snakemake(root, "-n", "--config", "profile=smoke")
     assert "Nothing to be done" in again.stdout + again.stderr, again.stdout[-3000:]
-    assert wall_s <= SMOKE_BUDGET_S, f"smoke profile took {wall_s:.0f} s (budget {SMOKE_BUDGET_S} s)"
 
 
 @pytest.mark.slow
