@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install "$(TORCH)"
 	$(BIN)/pip install -e ".[test,slurm]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name lsa --display-name "LSA (.venv)"
+	$(BIN)/lsa warmup
 	touch $(STAMP)
 
 test: setup

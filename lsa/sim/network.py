@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
-import scipy.sparse as sp
 from numba import njit
 
 from lsa.errors import InstanceFormatError
@@ -41,6 +40,22 @@ def _pair_representatives(row_ptr, rows, cols):
                 hi = mid
         keep[m] = not (lo < row_ptr[j + 1] and cols[lo] == i)
     return keep
+
+
+def warmup() -> float:
+    """Compile (or load) this module's kernel once per process, under lsa.sim.jit's lock where this
+    machine's cache is stale; returns the seconds it took (0.0 when already done)."""
+    from lsa.sim import jit
+
+    return jit.warm("network", (__file__,), _compile_all)
+
+
+def _compile_all() -> None:
+    rows = np.array([0, 1], dtype=np.int64)
+    rows.setflags(write=False)                # a Network's arrays are read-only views
+    cols = rows[::-1].copy()
+    cols.setflags(write=False)
+    _pair_representatives(np.array([0, 1, 2], dtype=np.int64), rows, cols)
 
 
 @dataclass(frozen=True, eq=False)
@@ -116,30 +131,37 @@ class Network:
         return np.searchsorted(self.cross_col[self.out_order], np.arange(self.N + 1)).astype(np.int64)
 
     @cached_property
-    def interference_matrix(self) -> sp.csr_matrix:
+    def interference_matrix(self) -> "scipy.sparse.csr_matrix":
         """Sparse (N, N) matrix W with W[i, j] = P_j g_ij (watts)."""
+        import scipy.sparse as sp  # lazily: loading and solving do not need scipy
+
         return sp.csr_matrix((self.cross_power_w, (self.cross_row, self.cross_col)), shape=(self.N, self.N))
 
     @cached_property
     def conflict_pairs(self) -> tuple[np.ndarray, np.ndarray]:
         """Unordered pairs (i < j) with a stored cross gain in either direction, each once: an entry
         (i, j) stands for its pair when i < j or when (j, i) is not stored. O(M log degree)."""
+        warmup()
         keep = _pair_representatives(self.row_ptr, self.cross_row, self.cross_col)
         row, col = self.cross_row[keep], self.cross_col[keep]
         return np.minimum(row, col), np.maximum(row, col)
 
     @cached_property
-    def adjacency(self) -> sp.csr_matrix:
+    def adjacency(self) -> "scipy.sparse.csr_matrix":
         """Symmetric 0/1 conflict graph (a stored cross gain in either direction)."""
         i, j = self.conflict_pairs
         data = np.ones(2 * len(i), dtype=np.float64)
+        import scipy.sparse as sp
+
         return sp.csr_matrix((data, (np.r_[i, j], np.r_[j, i])), shape=(self.N, self.N))
 
     @cached_property
-    def symmetric_weight(self) -> sp.csr_matrix:
+    def symmetric_weight(self) -> "scipy.sparse.csr_matrix":
         """Symmetric normalised coupling w_ij = W_ij / S_i + W_ji / S_j (S = mean desired power)."""
         s = self.signal_w.mean(axis=1)
         w = self.cross_power_w / s[self.cross_row]
+        import scipy.sparse as sp
+
         mat = sp.csr_matrix((w, (self.cross_row, self.cross_col)), shape=(self.N, self.N))
         return (mat + mat.T).tocsr()
 
