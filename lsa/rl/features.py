@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
-from lsa.sim.adjacency import adjacency
 from lsa.sim import jit
+from lsa.sim.adjacency import adjacency
 from lsa.sim.engine import MoveState, signal_order
 from lsa.sim.engine import warmup as engine_warmup
 from lsa.sim.generate import from_edges

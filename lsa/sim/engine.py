@@ -10,9 +10,8 @@ import time
 
 import numpy as np
 
-from lsa.sim import jit
+from lsa.sim import jit, search
 from lsa.sim import kernels as kn
-from lsa.sim import search
 from lsa.sim import search_kernels as sk
 from lsa.sim.adjacency import adjacency, coupling_strength
 from lsa.sim.generate import from_edges

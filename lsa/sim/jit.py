@@ -93,12 +93,32 @@ def _exclusive(path: Path):
         os.close(fd)                          # closing releases the lock
 
 
+def _numba_without_scipy() -> None:
+    """Import numba's array-math lowering without scipy. At import it tries scipy.linalg.cython_blas
+    (0.2-0.4 s: all of scipy.linalg) only to choose, for np.correlate/np.convolve's inner product,
+    BLAS or a loop. No kernel of this package uses either; with the import refused numba takes the
+    loop and every other BLAS use (np.dot, np.linalg) still imports scipy when it is compiled."""
+    if "numba.np.arraymath" in sys.modules or "scipy.linalg" in sys.modules:
+        return
+    from numba.core.compiler_lock import global_compiler_lock
+
+    blocked = "scipy.linalg.cython_blas"
+    with global_compiler_lock:                # numba imports this module under that lock too
+        sys.modules[blocked] = None           # `import` of it raises ImportError, scipy untouched
+        try:
+            import numba.np.arraymath  # noqa: F401
+        finally:
+            if blocked in sys.modules and sys.modules[blocked] is None:
+                del sys.modules[blocked]
+
+
 def warm(group: str, sources: Iterable[str | Path], fn: Callable[[], object]) -> float:
     """Run `fn` (compile or load the group's kernels) once per process; returns the seconds it took
     (0.0 when already warm). A stale or missing stamp: compile under the lock, then stamp."""
     if group in _WARM:
         return 0.0
     t0 = time.perf_counter()
+    _numba_without_scipy()
     sources = [Path(s) for s in sources]
     if is_current(group, sources):
         fn()

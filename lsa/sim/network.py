@@ -7,11 +7,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numba import njit
 
 from lsa.errors import InstanceFormatError
+
+if TYPE_CHECKING:                             # scipy is imported where a sparse view is built
+    import scipy.sparse as sp
 
 FORMAT = "lsa-network-v1"
 REGIMES = ("sparse", "dense", "ultra-dense")
@@ -131,7 +135,7 @@ class Network:
         return np.searchsorted(self.cross_col[self.out_order], np.arange(self.N + 1)).astype(np.int64)
 
     @cached_property
-    def interference_matrix(self) -> "scipy.sparse.csr_matrix":
+    def interference_matrix(self) -> sp.csr_matrix:
         """Sparse (N, N) matrix W with W[i, j] = P_j g_ij (watts)."""
         import scipy.sparse as sp  # lazily: loading and solving do not need scipy
 
@@ -147,7 +151,7 @@ class Network:
         return np.minimum(row, col), np.maximum(row, col)
 
     @cached_property
-    def adjacency(self) -> "scipy.sparse.csr_matrix":
+    def adjacency(self) -> sp.csr_matrix:
         """Symmetric 0/1 conflict graph (a stored cross gain in either direction)."""
         i, j = self.conflict_pairs
         data = np.ones(2 * len(i), dtype=np.float64)
@@ -156,7 +160,7 @@ class Network:
         return sp.csr_matrix((data, (np.r_[i, j], np.r_[j, i])), shape=(self.N, self.N))
 
     @cached_property
-    def symmetric_weight(self) -> "scipy.sparse.csr_matrix":
+    def symmetric_weight(self) -> sp.csr_matrix:
         """Symmetric normalised coupling w_ij = W_ij / S_i + W_ji / S_j (S = mean desired power)."""
         s = self.signal_w.mean(axis=1)
         w = self.cross_power_w / s[self.cross_row]
