@@ -55,8 +55,21 @@ def test_exec_imports_no_heavy_library_and_only_engine_kernels(instance):
     out = _probe("exec", program, path)
     assert out["rc"] == 0
     assert out["heavy"] == [], f"lsa exec imported {out['heavy']}"
-    assert out["groups"] == ["engine"]          # the sandbox's parent loads the move engine only
+    assert out["groups"] == ["engine", "network"]   # the sandbox parent: the move engine and conflict counting
     assert not any(m.startswith(("lsa.rl", "lsa.policy", "lsa.methods.evaluate")) for m in out["lsa"])
+
+
+def test_exec_child_can_count_conflicts(instance, tmp_path):
+    """A child never compiles nor reads numba's cache (its filter forbids the files): the parent
+    loads every kernel the primitives use, conflict counting (lsa.sim.network) included."""
+    path, _ = instance
+    program = tmp_path / "prims.py"
+    program.write_text("def assign(net, rng):\n    a = net.greedy()\n    net.conflicts(a)\n    net.sinr(a)\n"
+                       "    return a\n")
+    proc = subprocess.run([sys.executable, "-m", "lsa.cli", "exec", str(program), str(path), "--json"],
+                          capture_output=True, text=True, timeout=300)
+    result = json.loads(proc.stdout)
+    assert proc.returncode == 0 and result["status"] == "ok", result["error"]
 
 
 @pytest.mark.parametrize("method", ["greedy", "local-search"])

@@ -12,6 +12,7 @@ import numpy as np
 from lsa.programs.moves import EngineMoves
 from lsa.sim.engine import adjacency, greedy_assign, independent_movers, warmup
 from lsa.sim.network import Network
+from lsa.sim.network import warmup as network_warmup
 from lsa.sim.utility import channel_interference_w, conflicts, interference_w
 from lsa.sim.utility import sinr as utility_sinr
 
@@ -252,6 +253,7 @@ def prepare(net: Network, column_index: bool | None = None) -> Network:
     """Build the lazy indexes programs need and compile the move engine, so that forked sandbox
     children inherit them (no child compiles or builds the engine's index under its limits)."""
     warmup()
+    network_warmup()                          # `conflicts` counts pairs with the network's kernel
     adjacency(net)
     net.signal_w, net.cross_power_w, net.row_ptr
     if column_index or (column_index is None and net.M <= _EAGER_COLUMN_INDEX_M):
