@@ -16,6 +16,8 @@ from dataclasses import field
 from pathlib import Path
 from typing import Any, ClassVar
 
+import yaml
+
 from lsa.errors import ConfigError
 
 
@@ -94,8 +96,6 @@ def section(config: dict | None, cls: type, key: str | None = None):
 
 def load_yaml(path: str | Path) -> dict:
     """Read a YAML profile; a missing or malformed file is a `ConfigError` naming the file."""
-    import yaml  # lazily: commands that read no profile (exec, solve) do not pay for it
-
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
