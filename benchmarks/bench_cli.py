@@ -190,6 +190,8 @@ def main() -> None:
     args = ap.parse_args()
     repeats = 1 if args.quick else args.repeats
     lsa = lsa_command()
+    if os.environ.pop("PYTHONDONTWRITEBYTECODE", None):      # a user's Python writes and reuses .pyc files
+        print("(PYTHONDONTWRITEBYTECODE was set: unset for the commands timed here)")
     print(f"bench_cli  {time.strftime('%Y-%m-%d %H:%M:%S')}  {platform.node()}  python {platform.python_version()}")
     print(f"command: {' '.join(lsa)}   NUMBA_CACHE_DIR={os.environ.get('NUMBA_CACHE_DIR', '(beside the package)')}")
     print(f"start: {load()}")
