@@ -18,6 +18,7 @@ and its children) are printed beside them as the figure that load changes least.
     python benchmarks/bench_cli.py            # ~5 min on a quiet machine (three kernel compilations)
     python benchmarks/bench_cli.py --quick    # greedy and local-search only, one run each, no baseline
     python benchmarks/bench_cli.py --smoke    # adds the smoke workflow (~5 min more)
+    python benchmarks/bench_cli.py --compare /tmp/base   # adds old/new side by side (git worktree add /tmp/base main)
 """
 from __future__ import annotations
 
@@ -85,8 +86,6 @@ def instances(lsa: list[str], work: Path) -> dict:
 
 def bench_exec(lsa, paths, work: Path, repeats: int) -> None:
     trivial, busy = work / "trivial.py", work / "busy.py"
-    trivial.write_text(TRIVIAL)
-    busy.write_text(BUSY)
     print(f"\n[exec] fresh `lsa exec` on N = 2000 dense, median of {repeats}")
     wall, cpu = median_run(lsa + ["exec", trivial, paths["dense"]], repeats)
     print(f"  trivial program             wall {wall:5.2f} s  cpu {cpu:5.2f} s   target <= {TARGETS['exec_s']:.1f} s: "
@@ -162,6 +161,32 @@ def bench_first_use(lsa, paths, baseline: bool, concurrent: bool) -> None:
                   f"cpu of both {cpu:.2f} s{one}")
 
 
+def bench_compare(lsa, paths, work: Path, old: str, repeats: int) -> None:
+    """The same commands on an older checkout (`git worktree add /tmp/base <commit>`), run in
+    alternation with this one so that both see the same load."""
+    old_env = dict(os.environ, PYTHONPATH=old)
+    old_env.pop("NUMBA_CACHE_DIR", None)
+    new_env = dict(os.environ)
+    cases = {"exec trivial": ["exec", work / "trivial.py", paths["dense"]],
+             "exec busy, --timeout 2": ["exec", work / "busy.py", paths["dense"], "--timeout", 2],
+             "solve greedy T=1": ["solve", paths["ultra-dense"], "--method", "greedy", "--budget", 1],
+             "solve local-search T=1": ["solve", paths["ultra-dense"], "--method", "local-search", "--budget", 1],
+             "import numpy, numba (floor)": None}
+    for args in list(cases.values())[:3]:     # the old checkout's kernel cache, as after its first run
+        run(lsa + args, old_env)
+    print(f"\n[compare] {old} (old) and this checkout (new), alternated, median of {repeats}; "
+          "N = 2000 (exec: dense, solve: ultra-dense)")
+    for name, args in cases.items():
+        cmd = [sys.executable, "-c", "import numpy, numba"] if args is None else lsa + args
+        times = {"old": [], "new": []}
+        for _ in range(repeats):
+            for label, env in (("old", old_env), ("new", new_env)):
+                times[label].append(run(cmd, env)[:2])
+        (ow, oc), (nw, nc) = ([statistics.median(x) for x in zip(*times[k])] for k in ("old", "new"))
+        print(f"  {name:<28} old {ow:5.2f} s (cpu {oc:5.2f})   new {nw:5.2f} s (cpu {nc:5.2f})   "
+              f"new / old wall {nw / ow:.2f}, cpu {nc / oc:.2f}")
+
+
 def bench_smoke(lsa) -> None:
     print("\n[smoke] snakemake --cores 2 --config profile=smoke in a fresh copy of HEAD")
     with tempfile.TemporaryDirectory(prefix="lsa-smoke-") as tmp:
@@ -182,13 +207,21 @@ def bench_smoke(lsa) -> None:
               f"{TARGETS['smoke_s']:.0f} s: {verdict(wall, TARGETS['smoke_s'])}")
 
 
+SECTIONS = ("exec", "solve", "imports", "first-use", "compare", "smoke")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="greedy and local-search, one run each, no baseline")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--smoke", action="store_true", help="also time the smoke workflow in a fresh copy")
+    ap.add_argument("--compare", metavar="OLD", help="also run the main commands on this older checkout, alternated")
+    ap.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
     args = ap.parse_args()
     repeats = 1 if args.quick else args.repeats
+    sections = set(args.only or [s for s in SECTIONS if s not in ("compare", "smoke")])
+    sections |= {"compare"} if args.compare else set()
+    sections |= {"smoke"} if args.smoke else set()
     lsa = lsa_command()
     if os.environ.pop("PYTHONDONTWRITEBYTECODE", None):      # a user's Python writes and reuses .pyc files
         print("(PYTHONDONTWRITEBYTECODE was set: unset for the commands timed here)")
@@ -199,15 +232,19 @@ def main() -> None:
         work = Path(tmp)
         run(lsa + ["warmup"])                   # this checkout's cache, as after `make setup`
         paths = instances(lsa, work)
-        bench_exec(lsa, paths, work, repeats)
-        print(f"  ({load()})")
-        bench_solve(lsa, paths, ["greedy", "local-search"] if args.quick else CLASSICAL, repeats)
-        print(f"  ({load()})")
-        bench_imports(lsa, paths, work)
-        bench_first_use(lsa, paths, baseline=not args.quick, concurrent=not args.quick)
-        print(f"  ({load()})")
-        if args.smoke:
-            bench_smoke(lsa)
+        (work / "trivial.py").write_text(TRIVIAL)
+        (work / "busy.py").write_text(BUSY)
+        steps = {"exec": lambda: bench_exec(lsa, paths, work, repeats),
+                 "solve": lambda: bench_solve(lsa, paths, ["greedy", "local-search"] if args.quick else CLASSICAL,
+                                              repeats),
+                 "imports": lambda: bench_imports(lsa, paths, work),
+                 "first-use": lambda: bench_first_use(lsa, paths, baseline=not args.quick, concurrent=not args.quick),
+                 "compare": lambda: bench_compare(lsa, paths, work, args.compare, repeats),
+                 "smoke": lambda: bench_smoke(lsa)}
+        for name in SECTIONS:
+            if name in sections:
+                steps[name]()
+                print(f"  ({load()})")
     print(f"\nend: {load()}")
     if shutil.which("uptime"):
         print(subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
