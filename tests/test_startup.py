@@ -161,3 +161,24 @@ def test_stamp_goes_stale_when_a_kernel_source_changes(tmp_path, monkeypatch):
     source.write_text("x = 22\n")               # another size: numba would recompile, so must the stamp
     assert not jit.is_current("stamp-test", [source])
     jit._WARM.pop("stamp-test", None)
+
+
+NESTED = """
+import sys
+from lsa.sim import jit
+a, b = sys.argv[1], sys.argv[2]
+jit.warm("outer", [a], lambda: jit.warm("inner", [b], lambda: None))
+print(sorted(jit.warm_groups()))
+"""
+
+
+def test_a_warm_up_inside_another_does_not_wait_for_itself(tmp_path):
+    """Both stamps stale: the inner group is warmed while this process holds the lock (re-entrant)."""
+    a, b = tmp_path / "a.py", tmp_path / "b.py"
+    a.write_text("x = 1\n")
+    b.write_text("y = 2\n")
+    proc = subprocess.run([sys.executable, "-c", NESTED, str(a), str(b)], capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache")))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "['inner', 'outer']"
+    assert (tmp_path / "cache" / "lsa-inner.stamp").is_file() and (tmp_path / "cache" / "lsa-outer.stamp").is_file()

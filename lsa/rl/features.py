@@ -168,12 +168,11 @@ def observe(ctx: EpisodeContext, state: MoveState, links: np.ndarray,
 def warmup() -> float:
     """Compile (or load) this module's kernels once per process, under lsa.sim.jit's lock where this
     machine's cache is stale; returns the seconds it took (0.0 when already done)."""
-    return jit.warm("rl", (__file__,), _compile_all)
+    return engine_warmup() + jit.warm("rl", (__file__,), _compile_all)
 
 
 def _compile_all() -> None:
     """Both kernels through the code paths of training and inference, on a tiny instance."""
-    engine_warmup()
     ctx = EpisodeContext._build(from_edges(4, [(0, 1), (1, 2), (2, 3)], 2))
     state = MoveState(ctx.net)
     observe(ctx, state, ctx.batches[0])                                           # inference (waves)

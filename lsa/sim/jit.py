@@ -32,6 +32,7 @@ from lsa.io import write_text
 LOCK_NAME = "lsa-kernels.lock"
 _WARM: dict[str, float] = {}
 _MACHINE: list | None = None
+_HELD = False                                 # this process holds the lock
 
 
 def cache_dir() -> Path:
@@ -78,8 +79,13 @@ def is_current(group: str, sources: Iterable[str | Path]) -> bool:
 
 @contextmanager
 def _exclusive(path: Path):
-    """An exclusive flock on `path` (created if needed); without a writable cache directory, no
-    lock (numba then cannot cache either, and every process compiles)."""
+    """An exclusive flock on `path` (created if needed), re-entrant within the process (a group's
+    warm-up may warm another group: a second flock on a new descriptor would wait for ourselves);
+    without a writable cache directory, no lock (numba then cannot cache either)."""
+    global _HELD
+    if _HELD:
+        yield True
+        return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
@@ -88,8 +94,10 @@ def _exclusive(path: Path):
         return
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
+        _HELD = True
         yield True
     finally:
+        _HELD = False
         os.close(fd)                          # closing releases the lock
 
 
