@@ -295,9 +295,9 @@ def _warmup(args) -> int:
     from lsa.sim.engine import warmup as engine_warmup
     from lsa.sim.network import warmup as network_warmup
 
-    stale = [group for group, sources in (("engine", KERNEL_SOURCES),) if not jit.is_current(group, sources)]
-    print(f"numba kernel cache: {jit.cache_dir()}" + (" (filling it: about a minute on first use)" if stale else ""),
-          file=sys.stderr)
+    stale = not jit.is_current("engine", KERNEL_SOURCES)
+    print(f"numba kernel cache: {jit.cache_dir()}" + (" (filling it: about a minute)" if stale else ""),
+          file=sys.stderr, flush=True)
     t0 = time.perf_counter()
     for name, warm in (("engine", engine_warmup), ("network", network_warmup), ("rl", rl_warmup)):
         print(f"  {name:<8} {warm():6.2f} s", file=sys.stderr)

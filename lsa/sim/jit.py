@@ -93,7 +93,11 @@ def _exclusive(path: Path):
         yield False
         return
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            _note("lsa: waiting for another process that is compiling the numba kernels")
+            fcntl.flock(fd, fcntl.LOCK_EX)
         _HELD = True
         yield True
     finally:
@@ -120,6 +124,13 @@ def _numba_without_scipy() -> None:
                 del sys.modules[blocked]
 
 
+def _note(message: str) -> None:
+    """A progress line for a person at a terminal (a minute of silence looks like a hang); nothing
+    in pipes, workflows and tests."""
+    if sys.stderr is not None and sys.stderr.isatty():
+        print(message, file=sys.stderr, flush=True)
+
+
 def warm(group: str, sources: Iterable[str | Path], fn: Callable[[], object]) -> float:
     """Run `fn` (compile or load the group's kernels) once per process; returns the seconds it took
     (0.0 when already warm). A stale or missing stamp: compile under the lock, then stamp."""
@@ -132,12 +143,17 @@ def warm(group: str, sources: Iterable[str | Path], fn: Callable[[], object]) ->
         fn()
     else:
         with _exclusive(cache_dir() / LOCK_NAME) as locked:
-            fn()                              # after a wait: the holder's compiled code, loaded
-            if locked:
-                try:
-                    write_text(stamp_path(group), json.dumps(stamp_key(sources)) + "\n")
-                except OSError:
-                    pass
+            if locked and is_current(group, sources):
+                fn()                          # another process compiled while we waited: load it
+            else:
+                _note(f"lsa: compiling the numba kernels of '{group}' for this machine, once "
+                      "(`lsa warmup` does it ahead of time)")
+                fn()
+                if locked:
+                    try:
+                        write_text(stamp_path(group), json.dumps(stamp_key(sources)) + "\n")
+                    except OSError:
+                        pass
     _WARM[group] = time.perf_counter() - t0
     return _WARM[group]
 
