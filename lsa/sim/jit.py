@@ -48,10 +48,16 @@ def _machine() -> list:
     global _MACHINE
     if _MACHINE is None:
         import numba
-        from numba.core.registry import cpu_target
 
-        _MACHINE = [numba.__version__, sys.version.split()[0],
-                    *map(str, cpu_target.target_context.codegen().magic_tuple())]
+        try:
+            from numba.core.registry import cpu_target
+
+            target = [str(x) for x in cpu_target.target_context.codegen().magic_tuple()]
+        except Exception:                     # noqa: BLE001 - numba internals moved: a coarser key
+            import platform
+
+            target = [platform.machine(), platform.processor()]
+        _MACHINE = [numba.__version__, sys.version.split()[0], *target]
     return _MACHINE
 
 
