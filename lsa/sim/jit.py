@@ -118,8 +118,10 @@ def _numba_without_scipy() -> None:
     loop and every other BLAS use (np.dot, np.linalg) still imports scipy when it is compiled."""
     if "numba.np.arraymath" in sys.modules or "scipy.linalg" in sys.modules:
         return
-    from numba.core.compiler_lock import global_compiler_lock
-
+    try:
+        from numba.core.compiler_lock import global_compiler_lock
+    except ImportError:                       # numba moved it: numba imports scipy as it likes
+        return
     blocked = "scipy.linalg.cython_blas"
     with global_compiler_lock:                # numba imports this module under that lock too
         sys.modules[blocked] = None           # `import` of it raises ImportError, scipy untouched
