@@ -6,7 +6,7 @@ it (~0.1-0.3 s instead of ~30 s). Kernels come in groups, each warmed by a funct
 every kernel of the group with the argument types real runs use (`lsa warmup` runs them all):
 
   engine   lsa/sim/kernels.py, lsa/sim/search_kernels.py    every method, the sandbox
-  network  lsa/sim/network.py (conflict counting)           the metrics of every run
+  network  lsa/sim/network.py (conflict counting)           the metrics of every run, the sandbox
   rl       lsa/rl/features.py                               dqn, ppo
 
 `warm(group, sources, fn)` runs `fn` once per process. A stamp file per group in the cache directory
@@ -167,6 +167,5 @@ def warm(group: str, sources: Iterable[str | Path], fn: Callable[[], object]) ->
 
 
 def warm_groups() -> dict[str, float]:
-    """Seconds each group took to warm in this process (0.0 never appears: a group warm before
-    `warm` was called is not listed)."""
+    """The groups warmed in this process, with the seconds each took."""
     return dict(_WARM)
