@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install "$(TORCH)"
 	$(BIN)/pip install -e ".[test,slurm]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name lsa --display-name "LSA (.venv)"
+	$(BIN)/lsa warmup
 	touch $(STAMP)
 
 test: setup
@@ -43,7 +44,7 @@ report: setup
 	$(BIN)/lsa report
 
 # every benchmark (prints ratios measured in the same run); output kept in results/benchmarks/
-BENCHES := core engine sandbox policy_infra rl policy
+BENCHES := core engine sandbox policy_infra rl policy cli
 bench: setup
 	mkdir -p results/benchmarks
 	for b in $(BENCHES); do $(BIN)/python benchmarks/bench_$$b.py | tee results/benchmarks/bench_$$b.txt; done

@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from scipy.optimize import differential_evolution
 
 from lsa.methods.protocol import Anytime
 from lsa.methods.registry import Method, register
@@ -78,6 +77,8 @@ def solve(net: Network, run: Anytime, rng: np.random.Generator, popsize: int | N
         nonlocal generations
         generations += 1
         return time.perf_counter() >= objective.stop_at
+
+    from scipy.optimize import differential_evolution  # lazily: other methods do not pay for scipy
 
     differential_evolution(objective, bounds=[(0, K - 1)] * N, integrality=np.ones(N, dtype=bool),
                            init=init, popsize=popsize, maxiter=10**9, tol=0.0, atol=0.0,

@@ -10,7 +10,6 @@ would take from them, so it is interference-aware across clusters.
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from lsa.errors import MethodTooLarge
 from lsa.methods.partition import cluster_sweep, external_interference, partition
@@ -30,6 +29,8 @@ def slot_assignment(cost: np.ndarray) -> np.ndarray:
     """Channels minimising sum cost[i, c_i] subject to at most ceil(n/K) links per channel."""
     n, K = cost.shape
     slots = -(-n // K)
+    from scipy.optimize import linear_sum_assignment  # lazily: other methods do not pay for scipy
+
     rows, cols = linear_sum_assignment(np.repeat(cost, slots, axis=1))
     channels = np.empty(n, dtype=np.int64)
     channels[rows] = cols // slots

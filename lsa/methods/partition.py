@@ -8,7 +8,6 @@ import time
 from typing import Callable
 
 import numpy as np
-from scipy.sparse.csgraph import reverse_cuthill_mckee
 
 from lsa.methods.protocol import Anytime
 from lsa.sim.engine import MoveState, signal_order
@@ -34,6 +33,8 @@ def partition(net: Network, cluster_size: int) -> list[np.ndarray]:
         clusters: list[np.ndarray] = []
         _bisect(np.asarray(net.rx_xy), np.arange(N), n_clusters, clusters)
     else:
+        from scipy.sparse.csgraph import reverse_cuthill_mckee  # lazily (scipy import)
+
         order = reverse_cuthill_mckee(net.adjacency, symmetric_mode=True).astype(np.int64)
         bounds = np.linspace(0, N, n_clusters + 1).round().astype(np.int64)
         clusters = [order[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:])]

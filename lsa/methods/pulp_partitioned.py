@@ -15,15 +15,18 @@ from __future__ import annotations
 import tempfile
 import time
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pulp
 
 from lsa.methods.partition import cluster_sweep, external_interference, partition
 from lsa.methods.protocol import Anytime
 from lsa.methods.registry import Method, register
 from lsa.sim.engine import MoveState, prepare
 from lsa.sim.network import Network
+
+if TYPE_CHECKING:                             # PuLP is imported where a model is built
+    import pulp
 
 #: PuLP work per model element (variable or constraint: build, MPS write, solution read), seconds.
 #: Measured here (~13 us); refined online from the observed call times.
@@ -35,6 +38,8 @@ MIN_CBC_S = 0.02
 def _cbc(**kwargs) -> pulp.PULP_CBC_CMD:
     """The CBC binary bundled with PuLP, silent, one thread (PuLP 3 flags it as deprecated in favour
     of COIN_CMD, which needs a system CBC this environment does not have)."""
+    import pulp  # lazily, like every import only one method needs
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         return pulp.PULP_CBC_CMD(msg=False, threads=1, **kwargs)
@@ -42,6 +47,8 @@ def _cbc(**kwargs) -> pulp.PULP_CBC_CMD:
 
 def _startup_overhead_s(solver_kwargs: dict, tmp_dir: str) -> float:
     """Wall time of a trivial one-variable CBC solve through PuLP (process start, file I/O)."""
+    import pulp
+
     prob = pulp.LpProblem("probe", pulp.LpMinimize)
     x = prob.add_variable("x", cat="Binary")
     prob += x
@@ -146,6 +153,8 @@ class _ClusterMILP:
         return self.startup_s + elements * self.s_per_element
 
     def __call__(self, links: np.ndarray, state: MoveState, share_s: float) -> np.ndarray | None:
+        import pulp
+
         net, K, n = self.net, self.net.K, len(links)
         t0 = time.perf_counter()
         overhead = self.predicted_overhead_s(n)

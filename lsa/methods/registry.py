@@ -60,6 +60,8 @@ def all_methods() -> dict[str, Method]:
 
 
 def get_method(name: str) -> Method:
+    if name in _METHODS:                      # a classical method: the plugins' imports are not needed
+        return _METHODS[name]
     methods = all_methods()
     if name not in methods:
         raise LSAError(f"unknown method {name!r}; known: {', '.join(methods)}")

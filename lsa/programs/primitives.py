@@ -12,6 +12,7 @@ import numpy as np
 from lsa.programs.moves import EngineMoves
 from lsa.sim.engine import adjacency, greedy_assign, independent_movers, warmup
 from lsa.sim.network import Network, _pair_representatives
+from lsa.sim.network import warmup as network_warmup
 from lsa.sim.utility import channel_interference_w, conflicts, interference_w
 from lsa.sim.utility import sinr as utility_sinr
 
@@ -255,7 +256,8 @@ def prepare(net: Network, column_index: bool | None = None) -> Network:
     """Build the lazy indexes programs need and compile the move engine, so that forked sandbox
     children inherit them (no child compiles or builds the engine's index under its limits)."""
     warmup()
-    # net.conflicts() needs this kernel: load it here for the instance's (read-only) array types
+    network_warmup()                          # `conflicts` counts pairs with the network's kernel
+    # ... and for the instance's own (read-only) array types, so no child compiles a specialisation
     _pair_representatives(net.row_ptr[:1], net.cross_row[:0], net.cross_col[:0])
     adjacency(net)
     net.signal_w, net.cross_power_w, net.row_ptr

@@ -16,8 +16,11 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
+from lsa.sim import jit
 from lsa.sim.adjacency import adjacency
 from lsa.sim.engine import MoveState, signal_order
+from lsa.sim.engine import warmup as engine_warmup
+from lsa.sim.generate import from_edges
 from lsa.sim.network import Network
 
 CHANNEL_FEATURES = ("snr_db", "inr_db", "own_rate", "harm", "occupancy", "demand", "valid")
@@ -82,6 +85,11 @@ class EpisodeContext:
 
     @classmethod
     def build(cls, net: Network) -> "EpisodeContext":
+        warmup()
+        return cls._build(net)
+
+    @classmethod
+    def _build(cls, net: Network) -> "EpisodeContext":
         order = np.asarray(signal_order(net), dtype=np.int64)
         position = np.empty(net.N, dtype=np.int64)
         position[order] = np.arange(net.N)
@@ -155,3 +163,17 @@ def observe(ctx: EpisodeContext, state: MoveState, links: np.ndarray,
     _features(links, slots, gains, state.interference_of(links), net.signal_w, float(net.noise_w), ctx.snr_feature,
               ctx.position, ctx.nbr_ptr, ctx.nbr_idx, ctx.nbr_w, state.assignment, ctx.best_channel, obs)
     return obs, gains
+
+
+def warmup() -> float:
+    """Compile (or load) this module's kernels once per process, under lsa.sim.jit's lock where this
+    machine's cache is stale; returns the seconds it took (0.0 when already done)."""
+    return engine_warmup() + jit.warm("rl", (__file__,), _compile_all)
+
+
+def _compile_all() -> None:
+    """Both kernels through the code paths of training and inference, on a tiny instance."""
+    ctx = EpisodeContext._build(from_edges(4, [(0, 1), (1, 2), (2, 3)], 2))
+    state = MoveState(ctx.net)
+    observe(ctx, state, ctx.batches[0])                                           # inference (waves)
+    observe(ctx, state, ctx.order[0:1], slot_channels(ctx.net.K, 3, np.array([1, 0])))  # environment

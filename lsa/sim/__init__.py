@@ -1,12 +1,31 @@
 """The simulator (SPEC §1-§4): the instance model, generators, file formats, physical parameters,
 the utility and its metrics, and the move engine every method shares.
-"""
-from lsa.sim.formats import load_npz, read_dimacs, save_npz, write_dimacs
-from lsa.sim.generate import from_edges, generate_ppp, truncate
-from lsa.sim.network import FORMAT, MAX_CHANNELS, MAX_LINKS, REGIMES, Network
-from lsa.sim.params import NetworkConfig, network_config
-from lsa.sim.utility import evaluate, sum_rate
 
-__all__ = ["FORMAT", "MAX_CHANNELS", "MAX_LINKS", "REGIMES", "Network", "NetworkConfig", "evaluate",
-           "from_edges", "generate_ppp", "load_npz", "network_config", "read_dimacs", "save_npz", "sum_rate",
-           "truncate", "write_dimacs"]
+The names below are loaded on first use (PEP 562), so `from lsa.sim import kernels` or
+`from lsa.sim.network import Network` does not import the file formats, generators or config.
+"""
+from __future__ import annotations
+
+import importlib
+
+_SOURCES = {
+    "load_npz": "formats", "read_dimacs": "formats", "save_npz": "formats", "write_dimacs": "formats",
+    "from_edges": "generate", "generate_ppp": "generate", "truncate": "generate",
+    "FORMAT": "network", "MAX_CHANNELS": "network", "MAX_LINKS": "network", "REGIMES": "network",
+    "Network": "network", "NetworkConfig": "params", "network_config": "params",
+    "evaluate": "utility", "sum_rate": "utility",
+}
+
+__all__ = sorted(_SOURCES)
+
+
+def __getattr__(name: str):
+    if name in _SOURCES:
+        value = getattr(importlib.import_module(f"lsa.sim.{_SOURCES[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'lsa.sim' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

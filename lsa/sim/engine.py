@@ -10,8 +10,8 @@ import time
 
 import numpy as np
 
+from lsa.sim import jit, search
 from lsa.sim import kernels as kn
-from lsa.sim import search
 from lsa.sim import search_kernels as sk
 from lsa.sim.adjacency import adjacency, coupling_strength
 from lsa.sim.generate import from_edges
@@ -331,22 +331,26 @@ def signal_order(net: Network) -> np.ndarray:
     return np.lexsort((-coupling_strength(net), -net.signal_w.max(axis=1)))
 
 
-_WARM = False
-
-
 def prepare(net: Network | None = None, params: dict | None = None) -> None:
     """`warmup()` with the signature of a method's `prepare` (set-up outside the budget): only
     compilation, nothing instance-specific."""
     warmup()
 
 
+#: the modules whose kernels `warmup` compiles (the stamp of the "engine" group, lsa.sim.jit)
+KERNEL_SOURCES = (kn.__file__, sk.__file__)
+
+
 def warmup() -> float:
-    """Compile (or load from numba's cache) every engine kernel once; returns the seconds it took.
-    Call it before a budget starts and before forking sandbox children."""
-    global _WARM
-    if _WARM:
-        return 0.0
-    t0 = time.perf_counter()
+    """Compile (or load from numba's cache) every engine kernel once per process; returns the
+    seconds it took (0.0 when already done). Call it before a budget starts and before forking
+    sandbox children. Where this machine's cache is stale, one process compiles while the others
+    wait (lsa.sim.jit)."""
+    return jit.warm("engine", KERNEL_SOURCES, _compile_all)
+
+
+def _compile_all() -> None:
+    """Call every engine and search kernel on a tiny instance, with the argument types of real runs."""
     net = from_edges(4, [(0, 1), (1, 2), (2, 3)], 2)
     state = MoveState(net, [0, 0, 1, -1])
     state.gains(0), state.all_gains(), state.move_delta(0, 1), state.best_move(1)
@@ -355,5 +359,3 @@ def warmup() -> float:
     state.swap_round(2)
     search.warmup(state)
     adjacency(net, perm=np.arange(net.N)[::-1])      # the renumbered layout of large instances
-    _WARM = True
-    return time.perf_counter() - t0

@@ -7,12 +7,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
 from numba import njit
 
 from lsa.errors import InstanceFormatError
+
+if TYPE_CHECKING:                             # scipy is imported where a sparse view is built
+    import scipy.sparse as sp
 
 FORMAT = "lsa-network-v1"
 REGIMES = ("sparse", "dense", "ultra-dense")
@@ -41,6 +44,22 @@ def _pair_representatives(row_ptr, rows, cols):
                 hi = mid
         keep[m] = not (lo < row_ptr[j + 1] and cols[lo] == i)
     return keep
+
+
+def warmup() -> float:
+    """Compile (or load) this module's kernel once per process, under lsa.sim.jit's lock where this
+    machine's cache is stale; returns the seconds it took (0.0 when already done)."""
+    from lsa.sim import jit
+
+    return jit.warm("network", (__file__,), _compile_all)
+
+
+def _compile_all() -> None:
+    rows = np.array([0, 1], dtype=np.int64)
+    rows.setflags(write=False)                # a Network's arrays are read-only views
+    cols = rows[::-1].copy()
+    cols.setflags(write=False)
+    _pair_representatives(np.array([0, 1, 2], dtype=np.int64), rows, cols)
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,12 +137,15 @@ class Network:
     @cached_property
     def interference_matrix(self) -> sp.csr_matrix:
         """Sparse (N, N) matrix W with W[i, j] = P_j g_ij (watts)."""
+        import scipy.sparse as sp  # lazily: loading and solving do not need scipy
+
         return sp.csr_matrix((self.cross_power_w, (self.cross_row, self.cross_col)), shape=(self.N, self.N))
 
     @cached_property
     def conflict_pairs(self) -> tuple[np.ndarray, np.ndarray]:
         """Unordered pairs (i < j) with a stored cross gain in either direction, each once: an entry
         (i, j) stands for its pair when i < j or when (j, i) is not stored. O(M log degree)."""
+        warmup()
         keep = _pair_representatives(self.row_ptr, self.cross_row, self.cross_col)
         row, col = self.cross_row[keep], self.cross_col[keep]
         return np.minimum(row, col), np.maximum(row, col)
@@ -133,6 +155,8 @@ class Network:
         """Symmetric 0/1 conflict graph (a stored cross gain in either direction)."""
         i, j = self.conflict_pairs
         data = np.ones(2 * len(i), dtype=np.float64)
+        import scipy.sparse as sp
+
         return sp.csr_matrix((data, (np.r_[i, j], np.r_[j, i])), shape=(self.N, self.N))
 
     @cached_property
@@ -140,6 +164,8 @@ class Network:
         """Symmetric normalised coupling w_ij = W_ij / S_i + W_ji / S_j (S = mean desired power)."""
         s = self.signal_w.mean(axis=1)
         w = self.cross_power_w / s[self.cross_row]
+        import scipy.sparse as sp
+
         mat = sp.csr_matrix((w, (self.cross_row, self.cross_col)), shape=(self.N, self.N))
         return (mat + mat.T).tocsr()
 
