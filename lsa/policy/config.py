@@ -168,8 +168,9 @@ class GRPOConfig(Section):
             self.fail("perf_reference_budget_s must be in (0, 600] or null")
         if len(self.perf_clip) != 2 or self.perf_clip[0] >= self.perf_clip[1]:
             self.fail(f"perf_clip must be [low, high] with low < high, got {self.perf_clip}")
-        if self.learning_rate <= 0 or self.temperature <= 0:
-            self.fail("learning_rate and temperature must be > 0")
+        for name in ("learning_rate", "temperature"):
+            if getattr(self, name) <= 0:
+                self.fail(f"{name} must be > 0, got {getattr(self, name)}")
         if not self.train_n or not self.train_k or not self.train_regimes or self.n_train_instances < 1:
             self.fail("train_n, train_k, train_regimes must be non-empty and n_train_instances >= 1")
         if self.validation_every < 0 or self.validation_instances < 1 or self.validation_generations < 1:
