@@ -15,7 +15,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from lsa.config import Section, option, section
-from lsa.errors import ConfigError
+from lsa.errors import ConfigError, InstanceFormatError
 from lsa.methods.protocol import MAX_BUDGET_S, run_method
 from lsa.methods.registry import all_methods
 from lsa.sim.generate import check_generation_size, generate_ppp
@@ -112,7 +112,10 @@ def check_evaluation(config: dict, methods: list | None = None) -> EvaluationCon
         if any(seed >= 2 ** 63 for seed in grid.seeds):
             raise ConfigError(f"config section 'evaluation.instances': seeds must be < 2**63, got {grid.seeds}")
         for n_links in grid.N:
-            check_generation_size(n_links, grid.K, params, "config section 'evaluation.instances'")
+            try:
+                check_generation_size(n_links, grid.K, params, "config section 'evaluation.instances'")
+            except InstanceFormatError as exc:       # a size the config asks for: a config error
+                raise ConfigError(str(exc)) from None
     for name in methods or []:
         get_method(name)
     for name, values in cfg.method_params.items():
