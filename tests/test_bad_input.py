@@ -17,6 +17,7 @@ from lsa.cli import main
 from lsa.config import Section, load_yaml
 from lsa.errors import LSAError
 from lsa.methods.evaluate import EvaluationConfig, InstanceGrid
+from lsa.workflow.sections import FigureSettings, LLMEvaluationPlan, PromptStudy, WorkflowSection
 from lsa.policy.config import DirectConfig, GRPOConfig, InferenceConfig, ModelConfig, PretrainConfig, SFTConfig
 from lsa.sim.formats import load_npz, read_dimacs, save_npz
 from lsa.sim.generate import generate_ppp
@@ -289,7 +290,7 @@ def test_read_dimacs_raises_only_lsa_error_2000(tmp_path_factory):
 
 
 SECTIONS = [NetworkConfig, EvaluationConfig, InstanceGrid, ModelConfig, PretrainConfig, GRPOConfig, SFTConfig,
-            DirectConfig, InferenceConfig]
+            DirectConfig, InferenceConfig, WorkflowSection, PromptStudy, LLMEvaluationPlan, FigureSettings]
 _YAML_VALUES = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20), st.floats(allow_nan=True), st.text(max_size=8)),
     lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=6), inner, max_size=3)),

@@ -109,3 +109,29 @@ def test_a_bad_profile_fails_the_dry_run_with_one_line_and_writes_nothing(tmp_pa
     lines = [line for line in (res.stdout + res.stderr).splitlines() if line.strip()]
     assert len(lines) == 1 and key in lines[0] and "grpo" in lines[0], lines
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config"]   # no results/, no slices, no .snakemake
+
+
+def test_any_mutated_profile_is_accepted_or_one_lsa_error():
+    """A value anywhere in a profile replaced by YAML junk: check_profile accepts it or raises an
+    LSAError (the CLI's and the Snakefile's one line), never anything else."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from lsa.errors import LSAError
+    base = profile()
+    leaves = [(s, k) for s, v in base.items() if isinstance(v, dict) for k in v]
+    junk = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True),
+                     st.text(max_size=6), st.lists(st.integers(-5, 5), max_size=3),
+                     st.dictionaries(st.text(max_size=5), st.integers(), max_size=2))
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(where=st.sampled_from(leaves), value=junk)
+    def prop(where, value):
+        cfg = copy.deepcopy(base)
+        cfg[where[0]][where[1]] = value
+        try:
+            check_profile(cfg)
+        except LSAError as exc:
+            assert "\n" not in str(exc)
+
+    prop()
