@@ -146,8 +146,9 @@ class GRPOConfig(Section):
         10, "Steps between validations of the policy on held-out instances (the last step is always validated); "
             "the run ships the weights of the validation with the best reward. 0: no validation, the last weights ship.")
     validation_instances: int = option(
-        4, "Held-out validation instances, drawn like the training ones with seeds disjoint from training and evaluation.")
-    validation_generations: int = option(4, "Programs (completions) sampled per validation instance at each validation.")
+        12, "Held-out validation instances: every (N, K, regime) cell of train_n x train_k x train_regimes in turn, "
+            "with seeds disjoint from training and evaluation.")
+    validation_generations: int = option(2, "Programs (completions) sampled per validation instance at each validation.")
 
     def check(self) -> None:
         if self.paradigm not in PARADIGMS:

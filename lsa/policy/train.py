@@ -28,7 +28,7 @@ from lsa.policy.logs import GRPO_COLUMNS, CsvLogCallback
 from lsa.policy.models import load_policy, lora_config, prompt_record
 from lsa.policy.prompts import code_prompt, direct_prompt
 from lsa.policy.rewards import RewardContext
-from lsa.policy.validation import ValidationCallback, last_step_record
+from lsa.policy.validation import ValidationCallback, last_step_record, validation_instances
 from lsa.sim.generate import generate_ppp
 from lsa.sim.params import NetworkConfig
 
@@ -36,15 +36,12 @@ from lsa.sim.params import NetworkConfig
 TRAIN_DONE = "lsa_train.json"
 
 
-def training_instances(n: int, sizes, channels, regimes, seed: int, network: NetworkConfig | None = None,
-                       first: int = 0) -> list:
+def training_instances(n: int, sizes, channels, regimes, seed: int, network: NetworkConfig | None = None) -> list:
     """`n` PPP instances; sizes, K and regimes drawn from the lists with a seeded generator. Their
-    instance seeds start at TRAIN_INSTANCE_SEED, so no training instance is an evaluation instance;
-    `first` > 0 continues the seed sequence past the training instances (the validation instances),
-    with its own generator for sizes, K and regimes."""
-    rng = np.random.default_rng(seed if first == 0 else [seed, first])
+    instance seeds start at TRAIN_INSTANCE_SEED, so no training instance is an evaluation instance."""
+    rng = np.random.default_rng(seed)
     nets = []
-    for i in range(first, first + n):
+    for i in range(n):
         N, K, regime = int(rng.choice(sizes)), int(rng.choice(channels)), str(rng.choice(regimes))
         nets.append(generate_ppp(N, K, regime, seed=TRAIN_INSTANCE_SEED + seed * INSTANCE_SEED_STRIDE + i,
                                  params=network))
@@ -105,13 +102,10 @@ def train_grpo(model_cfg: ModelConfig, grpo: GRPOConfig, base_model: str | Path 
                         reference_budget_s=grpo.perf_reference_budget_s)
     log_cb = CsvLogCallback(log_csv, GRPO_COLUMNS, extra={"paradigm": grpo.paradigm, "G": grpo.num_generations})
     validation = None
-    if grpo.validation_every:   # held-out instances: the training seed sequence continued past n_train_instances
-        val_nets = training_instances(grpo.validation_instances, grpo.train_n, grpo.train_k, grpo.train_regimes,
-                                      grpo.seed, network, first=grpo.n_train_instances)
-        val_seeds = [TRAIN_INSTANCE_SEED + grpo.seed * INSTANCE_SEED_STRIDE + grpo.n_train_instances + j
-                     for j in range(grpo.validation_instances)]
+    if grpo.validation_every:
+        val_nets = validation_instances(grpo, network)
         validation = ValidationCallback(grpo, val_nets, [prompt_for(n, grpo.paradigm, tokenizer, model_cfg)
-                                                         for n in val_nets], tokenizer, val_seeds)
+                                                         for n in val_nets], tokenizer)
     peft_config = None
     if model_cfg.lora:
         peft_config = lora_config(model_cfg.lora_r, model_cfg.lora_alpha, model_cfg.lora_dropout,

@@ -2,7 +2,8 @@
 
 Every `grpo.validation_every` steps (and at the last step) a `TrainerCallback` samples
 `grpo.validation_generations` programs on each of `grpo.validation_instances` held-out instances
-(seeds disjoint from training and evaluation), scores them with the training reward
+(every (N, K, regime) cell of the training grid in turn; seeds disjoint from training and
+evaluation), scores them with the training reward
 R = λ1·R_struct + λ2·R_perf + λ3·R_depth (`rewards.RewardContext`) and keeps a CPU copy of the
 trainable weights whenever the mean reward is a new best (ties: the earlier step). At the end the
 run loads those weights back before `final/` is written, and records the choice with the whole
@@ -15,6 +16,7 @@ resumed run continues with the same choice.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from pathlib import Path
@@ -22,15 +24,30 @@ from pathlib import Path
 import numpy as np
 
 from lsa.io import atomic_path, write_json
-from lsa.policy.config import GRPOConfig
+from lsa.policy.config import INSTANCE_SEED_STRIDE, TRAIN_INSTANCE_SEED, GRPOConfig
 from lsa.policy.rewards import RewardContext
+from lsa.sim.generate import generate_ppp
+from lsa.sim.params import NetworkConfig
 
 #: files the callback adds to every Trainer checkpoint directory
 HISTORY_FILE = "lsa_validation.json"
 BEST_WEIGHTS_FILE = "lsa_validation_best.safetensors"
+#: completions generated per generate() call
+_BATCH = 32
 
 
-def ValidationCallback(grpo: GRPOConfig, nets: list, prompts: list[str], tokenizer, seeds: list[int] | None = None):
+def validation_instances(grpo: GRPOConfig, network: NetworkConfig | None = None) -> list:
+    """The held-out validation instances of a run: every (N, K, regime) cell of the training grid in
+    turn (`grpo.validation_instances` of them: with at least as many as cells, each cell is seen),
+    with the training seed sequence continued past the training instances — never a training or an
+    evaluation instance."""
+    cells = list(itertools.product(grpo.train_n, grpo.train_k, grpo.train_regimes))
+    first = TRAIN_INSTANCE_SEED + grpo.seed * INSTANCE_SEED_STRIDE + grpo.n_train_instances
+    return [generate_ppp(N, K, regime, seed=first + j, params=network)
+            for j, (N, K, regime) in zip(range(grpo.validation_instances), itertools.cycle(cells))]
+
+
+def ValidationCallback(grpo: GRPOConfig, nets: list, prompts: list[str], tokenizer):
     """A transformers `TrainerCallback` that validates the policy on `nets` (prompts: `prompts`) and
     keeps the best weights; transformers is imported only when one is made."""
     from transformers import TrainerCallback
@@ -38,21 +55,20 @@ def ValidationCallback(grpo: GRPOConfig, nets: list, prompts: list[str], tokeniz
     class _Callback(Validation, TrainerCallback):
         pass
 
-    return _Callback(grpo, nets, prompts, tokenizer, seeds)
+    return _Callback(grpo, nets, prompts, tokenizer)
 
 
 class Validation:
     """The validation bookkeeping of `ValidationCallback` (the Trainer events it handles)."""
 
-    def __init__(self, grpo: GRPOConfig, nets: list, prompts: list[str], tokenizer, seeds: list[int] | None = None):
+    def __init__(self, grpo: GRPOConfig, nets: list, prompts: list[str], tokenizer):
         if len(nets) != len(prompts) or not nets:
             raise ValueError("validation needs one prompt per validation instance (at least one)")
         self.grpo = grpo
         self.prompts = list(prompts)
         self.tokenizer = tokenizer
-        self.instances = [{"N": int(n.N), "K": int(n.K), "regime": str(n.regime),
-                           **({"seed": int(s)} if seeds is not None else {})}
-                          for n, s in zip(nets, seeds if seeds is not None else [None] * len(nets))]
+        self.instances = [{"N": int(n.N), "K": int(n.K), "regime": str(n.regime), "seed": n.meta.get("seed")}
+                          for n in nets]
         self.ctx = RewardContext(nets, paradigm=grpo.paradigm, timeout_s=grpo.exec_timeout_s, workers=grpo.exec_workers,
                                  perf_clip=grpo.perf_clip, depth_free_nodes=grpo.depth_free_nodes,
                                  depth_scale_nodes=grpo.depth_scale_nodes, reference_methods=grpo.perf_reference,
@@ -104,20 +120,20 @@ class Validation:
 
         tok, g = self.tokenizer, self.grpo
         devices = [model.device.index or 0] if model.device.type == "cuda" else []
+        index = [i for i in range(len(self.prompts)) for _ in range(g.validation_generations)]
         was_training = model.training
         model.eval()
-        texts, index = [], []
+        texts = []
         try:
             with torch.no_grad(), torch.random.fork_rng(devices=devices):
                 torch.manual_seed(g.seed)
-                for i, prompt in enumerate(self.prompts):
-                    enc = tok([prompt] * g.validation_generations, return_tensors="pt", add_special_tokens=False,
-                              padding=True).to(model.device)
+                for start in range(0, len(index), _BATCH):   # prompts differ in length: padded on the left
+                    enc = tok([self.prompts[i] for i in index[start:start + _BATCH]], return_tensors="pt",
+                              add_special_tokens=False, padding=True, padding_side="left").to(model.device)
                     out = model.generate(**enc, do_sample=True, temperature=g.temperature, top_k=0, top_p=1.0,
                                          max_new_tokens=g.max_completion_length, pad_token_id=tok.pad_token_id,
                                          eos_token_id=tok.eos_token_id)
                     texts += tok.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
-                    index += [i] * g.validation_generations
         finally:
             model.train(was_training)
         return texts, index
@@ -169,4 +185,4 @@ def last_step_record(step: int) -> dict:
     return {"step": int(step), "selected_by": "last_step", "validation_reward": None, "validation_history": []}
 
 
-__all__ = ["ValidationCallback", "Validation", "last_step_record", "HISTORY_FILE", "BEST_WEIGHTS_FILE"]
+__all__ = ["ValidationCallback", "Validation", "validation_instances", "last_step_record", "HISTORY_FILE", "BEST_WEIGHTS_FILE"]
