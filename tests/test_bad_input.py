@@ -17,12 +17,12 @@ from lsa.cli import main
 from lsa.config import Section, load_yaml
 from lsa.errors import LSAError
 from lsa.methods.evaluate import EvaluationConfig, InstanceGrid
-from lsa.workflow.sections import FigureSettings, LLMEvaluationPlan, PromptStudy, WorkflowSection
 from lsa.policy.config import DirectConfig, GRPOConfig, InferenceConfig, ModelConfig, PretrainConfig, SFTConfig
 from lsa.sim.formats import load_npz, read_dimacs, save_npz
 from lsa.sim.generate import generate_ppp
 from lsa.sim.network import MAX_LINKS, check_size
 from lsa.sim.params import NetworkConfig
+from lsa.workflow.sections import FigureSettings, LLMEvaluationPlan, PromptStudy, WorkflowSection
 
 EVAL_OK = "evaluation:\n  instances: [{N: [5], K: 2, regimes: [dense], seeds: [0]}]\n  methods: [random]\n  budgets_s: [0.05]\n"
 

@@ -19,7 +19,7 @@ from lsa.errors import ConfigError, InstanceFormatError
 from lsa.methods.protocol import MAX_BUDGET_S, run_method
 from lsa.methods.registry import all_methods
 from lsa.sim.generate import check_generation_size, generate_ppp
-from lsa.sim.params import NetworkConfig, network_config
+from lsa.sim.params import network_config
 
 
 @dataclass(frozen=True)

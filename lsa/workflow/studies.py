@@ -23,7 +23,6 @@ from lsa.workflow.provenance import write_table
 from lsa.workflow.sections import PromptStudy
 
 
-
 def prompt_length_study(config: dict, tokenizer_dir: str | Path | None = None, progress: bool = True) -> pd.DataFrame:
     """Prompt tokens of the hierarchical serialization (with its token budget) and of the naive full
     serialization (up to N = `naive_max_n` if given: it grows with N and takes long to tokenise), for
