@@ -143,6 +143,8 @@ class Results:
         """The fixed budget of figures a, c, g, h and the table: figures.budget_s, else the largest
         budget every method ran."""
         df = self.method_rows
+        if df.empty:
+            raise MissingResults("no evaluation rows to choose the figures' budget from")
         if self.settings.budget_s is not None and not _close(df["budget_s"], self.settings.budget_s).any():
             raise MissingResults(f"no rows at figures.budget_s = {self.settings.budget_s}")
         budget = fixed_budget_s(self.settings.budget_s, {m: g["budget_s"].unique() for m, g in df.groupby("method")})
