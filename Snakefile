@@ -19,20 +19,28 @@
 import sys
 
 import yaml
+from snakemake.utils import min_version
 
+min_version("8.20")  # pyproject.toml: snakemake>=8.20
 sys.path.insert(0, workflow.basedir)  # the lsa package of this checkout, even when not installed
 
 from lsa.config import load_yaml
+from lsa.errors import LSAError
 from lsa.workflow.figures import figure_inputs, figure_outputs
 from lsa.workflow.figures.claims import claim_inputs
 from lsa.workflow.paths import Paths, profile_config_path
-from lsa.workflow.stages import WorkflowSettings, rl_stage, stage_parameters, write_stage_configs
+from lsa.workflow.settings import check_profile
+from lsa.workflow.stages import rl_stage, stage_parameters, write_stage_configs
 
 PROFILE = str(config.get("profile", "default"))
-PROFILE_CONFIG = load_yaml(profile_config_path(PROFILE))
+try:  # the one validation door: every section of the profile, before any slice is written
+    PROFILE_CONFIG = load_yaml(profile_config_path(PROFILE))
+    S = check_profile(PROFILE_CONFIG).settings
+except LSAError as exc:
+    print(f"lsa workflow: error: {' '.join(str(exc).split())}", file=sys.stderr)
+    raise SystemExit(2)
 P = Paths.for_profile(PROFILE)
 REFERENCE = Paths.reference()
-S = WorkflowSettings.from_config(PROFILE_CONFIG)
 STAGE = {k: str(v) for k, v in write_stage_configs(PROFILE_CONFIG, P).items()}
 PAPERMILL = f"{sys.executable} -m papermill --kernel lsa --no-progress-bar"
 NOTEBOOK_SHELL = "{PAPERMILL} {input.notebook} {log.notebook} -y {params.p:q} 2> {log.stderr}"

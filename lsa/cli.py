@@ -63,6 +63,7 @@ def _generate(args) -> int:
         read_dimacs,
         save_npz,
     )
+    from lsa.sim.generate import check_generation_size
 
     if args.k > MAX_CHANNELS:
         raise LSAError(f"--k must be at most {MAX_CHANNELS}, got {args.k}")
@@ -70,7 +71,7 @@ def _generate(args) -> int:
         raise LSAError(f"--n must be at most {MAX_LINKS}, got {args.n}")
     params = network_config(load_yaml(args.config) if args.config else None)
     if args.n is not None:
-        _check_generation_size(args.n, args.k, params, "--n/--k")
+        check_generation_size(args.n, args.k, params, "--n/--k")
     check_writable(args.output)
     if args.dimacs is not None:
         net = read_dimacs(args.dimacs, args.k)
@@ -79,14 +80,6 @@ def _generate(args) -> int:
     save_npz(net, args.output)
     print(f"wrote {args.output}: N={net.N} K={net.K} M={net.M} regime={net.regime}", file=sys.stderr)
     return 0
-
-
-def _check_generation_size(n_links: int, n_channels: int, params, what: str) -> None:
-    """Refuse a PPP instance that would not fit in memory, before generating it."""
-    from lsa.sim.network import check_size
-
-    cap = params.max_interferers_per_link
-    check_size(n_links, n_channels, n_links * min(n_links - 1, cap if cap is not None else n_links - 1), what)
 
 
 # ------------------------------------------------------------------------- solve
@@ -160,11 +153,13 @@ def _evaluate_arguments(p):
 
 
 def _evaluate(args) -> int:
-    from lsa.methods.evaluate import evaluate, evaluation_config
+    from lsa.methods.evaluate import check_evaluation, evaluate
     from lsa.workflow.provenance import write_table
+    from lsa.workflow.settings import check_profile
 
     config = load_yaml(args.config)
-    _check_evaluation(evaluation_config(config), config, args.methods)   # validate before anything runs
+    check_profile(config)                      # validate before anything runs: every section ...
+    check_evaluation(config, args.methods)     # ... and the evaluation with --methods
     check_writable(args.output)
     df = evaluate(config, args.methods)
     write_table(df, args.output, config, args.config)
@@ -174,34 +169,6 @@ def _evaluate(args) -> int:
     if df["overrun"].any():
         print(f"warning: {int(df['overrun'].sum())} run(s) overran their budget (see column 'overrun')")
     return 0
-
-
-def _check_evaluation(cfg, config: dict, methods: list | None) -> None:
-    """What the `evaluation:` section cannot check alone: instance sizes against the memory, the
-    method names of --methods, and method_params keys against each method's parameters."""
-    import inspect
-
-    from lsa.methods import get_method
-    from lsa.sim import network_config
-
-    params = network_config(config)
-    for grid in cfg.grids:
-        for n_links in grid.N:
-            _check_generation_size(n_links, grid.K, params, "config section 'evaluation.instances'")
-    for name in methods or []:
-        get_method(name)
-    for grid in cfg.grids:
-        if any(seed >= 2 ** 63 for seed in grid.seeds):
-            raise LSAError(f"config section 'evaluation.instances': seeds must be < 2**63, got {grid.seeds}")
-    for name, values in cfg.method_params.items():
-        signature = list(inspect.signature(get_method(name).solve).parameters.values())
-        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature):
-            continue
-        known = [p.name for p in signature[3:]]          # after (net, run, rng)
-        unknown = sorted(set(values) - set(known))
-        if unknown:
-            raise LSAError(f"config section 'evaluation': method_params for {name!r} has unknown key(s) "
-                           f"{unknown}; known: {known}")
 
 
 # ------------------------------------------------------------------------- serialize

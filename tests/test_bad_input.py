@@ -23,6 +23,7 @@ from lsa.sim.formats import load_npz, read_dimacs, save_npz
 from lsa.sim.generate import generate_ppp
 from lsa.sim.network import MAX_LINKS, check_size
 from lsa.sim.params import NetworkConfig
+from lsa.workflow.sections import FigureSettings, LLMEvaluationPlan, PromptStudy, WorkflowSection
 
 EVAL_OK = "evaluation:\n  instances: [{N: [5], K: 2, regimes: [dense], seeds: [0]}]\n  methods: [random]\n  budgets_s: [0.05]\n"
 
@@ -292,7 +293,7 @@ def test_read_dimacs_raises_only_lsa_error_2000(tmp_path_factory):
 
 
 SECTIONS = [NetworkConfig, EvaluationConfig, InstanceGrid, ModelConfig, PretrainConfig, GRPOConfig, SFTConfig,
-            DirectConfig, InferenceConfig]
+            DirectConfig, InferenceConfig, WorkflowSection, PromptStudy, LLMEvaluationPlan, FigureSettings]
 _YAML_VALUES = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20), st.floats(allow_nan=True), st.text(max_size=8)),
     lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=6), inner, max_size=3)),

@@ -83,3 +83,67 @@ def test_lsa_code_and_direct_under_the_protocol(base_model):
     assert row["programs_tried"] >= 1
     row, assignment = run_method(net, "lsa-direct", budget_s=1.0, seed=0, params=params)
     assert assignment.shape == (30,) and "programs_tried" in row
+
+
+def _weights(path):
+    from safetensors.torch import load_file
+    return load_file(str(path))
+
+
+def test_the_run_ships_its_best_validated_checkpoint(tmp_path):
+    """final/ holds the weights of the validation with the highest reward (the argmax of the history,
+    ties: the earliest), which equal that step's Trainer checkpoint; lsa_train.json records the choice,
+    and a resumed run continues the same history. Starts from the shipped policy (tiny, it writes
+    programs), so rewards differ within a group and the weights move."""
+    import json
+
+    import numpy as np
+    import torch
+
+    from lsa.policy.config import EMBEDDED_POLICY_DIR
+    from lsa.policy.train import train_grpo
+    out = tmp_path / "grpo"
+    grpo = GRPOConfig(num_generations=4, max_steps=3, save_steps=1, save_total_limit=10, n_train_instances=2,
+                      train_n=[20], train_k=[3], max_completion_length=64, exec_workers=1, torch_threads=1,
+                      exec_timeout_s=0.3, perf_reference_budget_s=0.1, learning_rate=1e-3, validation_every=1,
+                      validation_instances=2, validation_generations=3)
+    model_cfg = ModelConfig()
+    base = EMBEDDED_POLICY_DIR
+    train_grpo(model_cfg, replace(grpo, max_steps=2), base, out, log_csv=out / "log.csv")   # "killed" after step 2
+    info = train_grpo(model_cfg, grpo, base, out, log_csv=out / "log.csv")                    # resumed
+    assert info["resumed_from"].endswith("checkpoint-2")
+    shipped = info["shipped_checkpoint"]
+    history = shipped["validation_history"]
+    assert [h["step"] for h in history] == [1, 2, 3]
+    for h in history:
+        assert h["reward"] == pytest.approx(h["r_struct"] + h["r_perf"] + h["r_depth"])
+    best = history[int(np.argmax([h["reward"] for h in history]))]
+    assert shipped["step"] == best["step"] and shipped["validation_reward"] == best["reward"]
+    assert shipped["selected_by"] == "validation_reward" and len(shipped["validation_instances"]) == 2
+    assert json.loads((out / "final" / "lsa_train.json").read_text())["shipped_checkpoint"] == shipped
+    # held-out: validation seeds continue the training seed sequence, never an evaluation seed
+    assert all(inst["seed"] >= 10_000_000 + 2 for inst in shipped["validation_instances"])
+    final = _weights(out / "final" / "model.safetensors")
+    chosen = _weights(out / f"checkpoint-{shipped['step']}" / "model.safetensors")
+    assert final.keys() == chosen.keys() and all(torch.equal(final[k], chosen[k]) for k in final)
+    # training moved the weights, so the equality above is a choice, not a tautology
+    steps = [_weights(out / f"checkpoint-{s}" / "model.safetensors") for s in (1, 2, 3)]
+    assert any(not torch.equal(steps[0][k], steps[2][k]) for k in steps[0])
+
+
+def test_validation_off_ships_the_last_step(base_model, tmp_path):
+    from lsa.policy.train import train_grpo
+    grpo = GRPOConfig(num_generations=2, max_steps=1, n_train_instances=1, train_n=[10], train_k=[3],
+                      max_completion_length=16, exec_workers=1, torch_threads=1, perf_reference_budget_s=0.1,
+                      validation_every=0)
+    info = train_grpo(ModelConfig(prompt_max_tokens=96), grpo, base_model, tmp_path / "g")
+    assert info["shipped_checkpoint"] == {"step": 1, "selected_by": "last_step", "validation_reward": None,
+                                          "validation_history": []}
+
+
+@pytest.mark.parametrize("change", [{"validation_every": -1}, {"validation_instances": 0},
+                                    {"validation_generations": 0}, {"validation_instances": 100_003}])
+def test_bad_validation_settings_are_a_config_error(change):
+    from lsa.errors import ConfigError
+    with pytest.raises(ConfigError, match="validation"):
+        GRPOConfig(**change)

@@ -62,8 +62,10 @@ def train(args) -> int:
     from lsa.policy.sft import train_sft
     from lsa.policy.train import ship, train_grpo
     from lsa.sim import network_config
+    from lsa.workflow.settings import check_profile
 
     raw = load_yaml(args.config)
+    check_profile(raw)                          # every section, before anything is written
     cfg = policy_config(raw)
     network = network_config(raw)
     overrides = {}

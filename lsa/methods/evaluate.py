@@ -15,11 +15,11 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from lsa.config import Section, option, section
-from lsa.errors import ConfigError
+from lsa.errors import ConfigError, InstanceFormatError
 from lsa.methods.protocol import MAX_BUDGET_S, run_method
 from lsa.methods.registry import all_methods
-from lsa.sim.generate import generate_ppp
-from lsa.sim.params import NetworkConfig, network_config
+from lsa.sim.generate import check_generation_size, generate_ppp
+from lsa.sim.params import network_config
 
 
 @dataclass(frozen=True)
@@ -94,14 +94,46 @@ def evaluation_config(config: dict) -> EvaluationConfig:
     return section(config, EvaluationConfig)
 
 
-def iter_instances(cfg: EvaluationConfig, params: NetworkConfig, methods: list | None = None):
-    """(instance name, (N, K, regime, seed), methods, budgets) of every instance of the grids; an
-    explicit `methods` list replaces every grid's."""
+def check_evaluation(config: dict, methods: list | None = None) -> EvaluationConfig:
+    """The `network:` and `evaluation:` sections of a loaded profile, checked for everything that
+    would fail only once the evaluation runs: regimes the network knows, instance sizes against the
+    memory, seeds, the names of an explicit `methods` list, and method_params keys against each
+    method's parameters. `evaluate` calls it first; so do the CLI and `lsa.workflow.check_profile`."""
+    import inspect
+
+    from lsa.methods.registry import get_method
+
+    cfg, params = evaluation_config(config), network_config(config)
     for grid in cfg.grids:
         unknown = [r for r in grid.regimes if r not in params.density_links_per_km2]
         if unknown:
             raise ConfigError(f"config section 'evaluation': unknown regime(s) {unknown}; "
                               f"known: {', '.join(params.density_links_per_km2)}")
+        if any(seed >= 2 ** 63 for seed in grid.seeds):
+            raise ConfigError(f"config section 'evaluation.instances': seeds must be < 2**63, got {grid.seeds}")
+        for n_links in grid.N:
+            try:
+                check_generation_size(n_links, grid.K, params, "config section 'evaluation.instances'")
+            except InstanceFormatError as exc:       # a size the config asks for: a config error
+                raise ConfigError(str(exc)) from None
+    for name in methods or []:
+        get_method(name)
+    for name, values in cfg.method_params.items():
+        signature = list(inspect.signature(get_method(name).solve).parameters.values())
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature):
+            continue
+        known = [p.name for p in signature[3:]]          # after (net, run, rng)
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ConfigError(f"config section 'evaluation': method_params for {name!r} has unknown key(s) "
+                              f"{unknown}; known: {known}")
+    return cfg
+
+
+def iter_instances(cfg: EvaluationConfig, methods: list | None = None):
+    """(instance name, (N, K, regime, seed), methods, budgets) of every instance of the grids; an
+    explicit `methods` list replaces every grid's."""
+    for grid in cfg.grids:
         grid_methods = list(methods or grid.methods or cfg.methods)
         budgets = list(grid.budgets_s or cfg.budgets_s)
         for n, regime, seed in itertools.product(grid.N, grid.regimes, grid.seeds):
@@ -153,9 +185,10 @@ def evaluate(config: dict, methods: list | None = None, progress: bool = True) -
     """Run the `evaluation:` grid of a loaded profile; returns the tidy table (one row per run, in
     grid order). Instances are dealt round-robin to workers, each pinned to its own cores, so that
     runs never share a core (budgets are wall-clock) and each worker sees its instances in a fixed
-    order (methods that learn across instances, such as lsa-code's program cache, stay repeatable)."""
-    cfg = evaluation_config(config)
-    specs = [(idx, *spec) for idx, spec in enumerate(iter_instances(cfg, network_config(config), methods))]
+    order (methods that learn across instances, such as lsa-code's program cache, stay repeatable).
+    The config is checked first (`check_evaluation`): a bad one fails before anything runs."""
+    cfg = check_evaluation(config, methods)
+    specs = [(idx, *spec) for idx, spec in enumerate(iter_instances(cfg, methods))]
     groups = core_groups(cfg.threads, cfg.workers)
     runs = {idx: len(m) * len(b) for idx, _, _, m, b in specs}
     results: dict[int, list[dict]] = {}

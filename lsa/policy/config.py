@@ -16,6 +16,11 @@ SHIPPED_MODELS_DIR = Path(__file__).resolve().parent.parent / "data" / "models"
 EMBEDDED_POLICY_DIR = SHIPPED_MODELS_DIR / "embedded-code"
 EMBEDDED_DIRECT_DIR = SHIPPED_MODELS_DIR / "embedded-direct"
 PARADIGMS = ("code", "direct")
+#: GRPO instances are generated with seeds TRAIN_INSTANCE_SEED + grpo.seed * INSTANCE_SEED_STRIDE + i, far from
+#: the evaluation seeds (0, 1, ...): i < n_train_instances are the training instances, the next
+#: validation_instances the held-out validation instances
+TRAIN_INSTANCE_SEED = 10_000_000
+INSTANCE_SEED_STRIDE = 100_003
 
 #: embedded architectures (Qwen2 decoder); the model-size study uses several
 SIZES: dict[str, dict] = {
@@ -137,6 +142,13 @@ class GRPOConfig(Section):
     use_vllm: bool = option(False, "Generate with vLLM (GPU, paper profile; not installed here).")
     gradient_checkpointing: bool = option(False, "Trade compute for memory (large models).")
     torch_threads: int | None = option(None, "torch.set_num_threads during training (null: torch default).")
+    validation_every: int = option(
+        10, "Steps between validations of the policy on held-out instances (the last step is always validated); "
+            "the run ships the weights of the validation with the best reward. 0: no validation, the last weights ship.")
+    validation_instances: int = option(
+        12, "Held-out validation instances: every (N, K, regime) cell of train_n x train_k x train_regimes in turn, "
+            "with seeds disjoint from training and evaluation.")
+    validation_generations: int = option(2, "Programs (completions) sampled per validation instance at each validation.")
 
     def check(self) -> None:
         if self.paradigm not in PARADIGMS:
@@ -157,10 +169,15 @@ class GRPOConfig(Section):
             self.fail("perf_reference_budget_s must be in (0, 600] or null")
         if len(self.perf_clip) != 2 or self.perf_clip[0] >= self.perf_clip[1]:
             self.fail(f"perf_clip must be [low, high] with low < high, got {self.perf_clip}")
-        if self.learning_rate <= 0 or self.temperature <= 0:
-            self.fail("learning_rate and temperature must be > 0")
+        for name in ("learning_rate", "temperature"):
+            if getattr(self, name) <= 0:
+                self.fail(f"{name} must be > 0, got {getattr(self, name)}")
         if not self.train_n or not self.train_k or not self.train_regimes or self.n_train_instances < 1:
             self.fail("train_n, train_k, train_regimes must be non-empty and n_train_instances >= 1")
+        if self.validation_every < 0 or self.validation_instances < 1 or self.validation_generations < 1:
+            self.fail("need validation_every >= 0 (0: off), validation_instances >= 1 and validation_generations >= 1")
+        if self.n_train_instances + self.validation_instances > INSTANCE_SEED_STRIDE:
+            self.fail(f"n_train_instances + validation_instances must be <= {INSTANCE_SEED_STRIDE}")
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@ trained policy into the package.
 
 Prompts are serializations of training instances, rewards come from `rewards.py`, checkpoints are
 written every `grpo.save_steps` and a killed run resumes from the last one; a tidy per-step CSV
-log is rewritten as training proceeds. The caller says where everything goes.
+log is rewritten as training proceeds. `final/` holds the weights with the best held-out validation
+reward (`validation.py`), not necessarily the last step's. The caller says where everything goes.
 """
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from lsa.io import write_json
 from lsa.policy.config import (
     EMBEDDED_DIRECT_DIR,
     EMBEDDED_POLICY_DIR,
+    INSTANCE_SEED_STRIDE,
+    TRAIN_INSTANCE_SEED,
     GRPOConfig,
     ModelConfig,
 )
@@ -25,13 +28,12 @@ from lsa.policy.logs import GRPO_COLUMNS, CsvLogCallback
 from lsa.policy.models import load_policy, lora_config, prompt_record
 from lsa.policy.prompts import code_prompt, direct_prompt
 from lsa.policy.rewards import RewardContext
+from lsa.policy.validation import ValidationCallback, last_step_record, validation_instances
 from lsa.sim.generate import generate_ppp
 from lsa.sim.params import NetworkConfig
 
 #: written last into a finished run's final model directory (the workflow's completion marker)
 TRAIN_DONE = "lsa_train.json"
-#: training instances are generated with seeds from here on, far from the evaluation seeds (0, 1, ...)
-TRAIN_INSTANCE_SEED = 10_000_000
 
 
 def training_instances(n: int, sizes, channels, regimes, seed: int, network: NetworkConfig | None = None) -> list:
@@ -41,7 +43,8 @@ def training_instances(n: int, sizes, channels, regimes, seed: int, network: Net
     nets = []
     for i in range(n):
         N, K, regime = int(rng.choice(sizes)), int(rng.choice(channels)), str(rng.choice(regimes))
-        nets.append(generate_ppp(N, K, regime, seed=TRAIN_INSTANCE_SEED + seed * 100_003 + i, params=network))
+        nets.append(generate_ppp(N, K, regime, seed=TRAIN_INSTANCE_SEED + seed * INSTANCE_SEED_STRIDE + i,
+                                 params=network))
     return nets
 
 
@@ -98,15 +101,25 @@ def train_grpo(model_cfg: ModelConfig, grpo: GRPOConfig, base_model: str | Path 
                         depth_scale_nodes=grpo.depth_scale_nodes, reference_methods=grpo.perf_reference,
                         reference_budget_s=grpo.perf_reference_budget_s)
     log_cb = CsvLogCallback(log_csv, GRPO_COLUMNS, extra={"paradigm": grpo.paradigm, "G": grpo.num_generations})
+    validation = None
+    if grpo.validation_every:
+        val_nets = validation_instances(grpo, network)
+        validation = ValidationCallback(grpo, val_nets, [prompt_for(n, grpo.paradigm, tokenizer, model_cfg)
+                                                         for n in val_nets], tokenizer)
     peft_config = None
     if model_cfg.lora:
         peft_config = lora_config(model_cfg.lora_r, model_cfg.lora_alpha, model_cfg.lora_dropout,
                                   model_cfg.lora_target_modules)
+    callbacks = [log_cb, *([validation] if validation else []), *(callbacks or [])]
     trainer = GRPOTrainer(model=policy.model, reward_funcs=ctx.reward_functions(),
                           args=trainer_args(grpo, out_dir), train_dataset=dataset, processing_class=tokenizer,
-                          peft_config=peft_config, callbacks=[log_cb, *(callbacks or [])])
+                          peft_config=peft_config, callbacks=callbacks)
     resume = get_last_checkpoint(str(out_dir)) if (grpo.resume and out_dir.is_dir()) else None
+    if resume and validation:
+        validation.restore(resume)
     result = trainer.train(resume_from_checkpoint=resume)
+    # the shipped weights: the best validated ones (validation off: the last step's)
+    shipped = validation.load_best(trainer.model) if validation else last_step_record(result.global_step)
     final = out_dir / "final"
     trainer.save_model(str(final))
     tokenizer.save_pretrained(final)
@@ -114,7 +127,8 @@ def train_grpo(model_cfg: ModelConfig, grpo: GRPOConfig, base_model: str | Path 
     info = {"output_dir": str(final), "paradigm": grpo.paradigm, "base_model": base, "steps": result.global_step,
             "resumed_from": resume, "train_s": round(time.perf_counter() - t_start, 1),
             "sandbox_executions": ctx.executions,
-            "first_rows": rows[:1], "last_rows": rows[-1:], "grpo": asdict(grpo), "prompt": prompt_record(model_cfg)}
+            "first_rows": rows[:1], "last_rows": rows[-1:], "shipped_checkpoint": shipped, "grpo": asdict(grpo),
+            "prompt": prompt_record(model_cfg)}
     write_json(final / TRAIN_DONE, info)
     return info
 

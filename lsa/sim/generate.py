@@ -117,3 +117,12 @@ def from_edges(n_nodes: int, edges: np.ndarray, K: int, meta: dict | None = None
                          dict(generator="protocol", regime="graph", N=int(n_nodes), K=int(K), **(meta or {})))
 
 
+
+
+def check_generation_size(n_links: int, K: int, params: NetworkConfig, what: str) -> None:
+    """Refuse a PPP instance that would not fit in memory, before generating it (an
+    `InstanceFormatError` naming `what`): at most max_interferers_per_link pairs per link."""
+    from lsa.sim.network import check_size
+
+    cap = params.max_interferers_per_link
+    check_size(n_links, K, n_links * min(n_links - 1, cap if cap is not None else n_links - 1), what)

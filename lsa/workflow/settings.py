@@ -1,5 +1,6 @@
-"""What the workflow trains and evaluates: the `workflow:` section of a profile read together with the
-sections it depends on (WorkflowSettings: policy families x training seeds, GRPO runs, study grids).
+"""The one validation door for profiles (`check_profile`: every section built, every GRPO run and
+model size variant too) and what the workflow trains and evaluates (WorkflowSettings: policy
+families x training seeds, GRPO runs, study grids), built from the validated sections.
 
 Policy families are what a figure compares: `main` (model.size) and `size-<size>` for every other
 size of workflow.model_sizes; each is trained once per training seed. Run names: `<family>` for the
@@ -7,25 +8,20 @@ first seed, `<family>-s<seed>` for the others. The Fig. 2 ablations and the dire
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
-from lsa.config import check_mapping
+from lsa.config import section
 from lsa.errors import ConfigError
-from lsa.methods.evaluate import InstanceGrid
+from lsa.methods.evaluate import EvaluationConfig, InstanceGrid, check_evaluation
+from lsa.policy.config import GRPOConfig, ModelConfig, PolicyConfig, direct_variant, policy_config
 from lsa.rl.config import ALGORITHMS as RL_ALGORITHMS
+from lsa.rl.config import RLConfig, rl_config
+from lsa.sim.params import NetworkConfig, network_config
 from lsa.workflow.paths import Paths
+from lsa.workflow.sections import DEFAULT_GRPO_RUNS, FigureSettings, WorkflowSection, fixed_budget_s
 
-#: GRPO runs every profile has (name -> overrides of the `grpo:` section); `workflow.grpo_runs`
-#: in a profile replaces them. `main`'s overrides apply to every policy family and seed; the other
-#: four are the paper's Fig. 2 ablations (single-seed: they are training curves, figure d).
-DEFAULT_GRPO_RUNS: dict[str, dict] = {
-    "main": {},
-    "G4": {"num_generations": 4},
-    "lambda-struct2": {"lambda_struct": 2.0},
-    "lambda-perf2": {"lambda_perf": 2.0},
-    "lambda-depth2": {"lambda_depth": 2.0},
-}
 #: the direct-paradigm runs of the cold-start figure (e): GRPO from the base model, and after the
 #: SFT warm start; single-seed like the ablations
 DIRECT_RUNS = ("direct-cold", "direct-sft")
@@ -35,13 +31,7 @@ MAIN_RUN = "main"
 BASE_POLICY = "base"
 #: sections every learning stage reads (the network decides the training instances)
 POLICY_SECTIONS = ("network", "model")
-WORKFLOW_KEYS = ("model_sizes", "training_seeds", "grpo_runs", "prompt_study", "llm_evaluation")
-LLM_EVALUATION_KEYS = ("family_instances",)
 _SEEDED = re.compile(r".*-s\d+")
-
-
-def _mapping(config: dict, key: str, known=None) -> dict:
-    return check_mapping(config.get(key) or None, key, known)
 
 
 def grid_cells(grids: list[dict], budgets_s: list[float]) -> set[tuple]:
@@ -55,11 +45,24 @@ def grid_cells(grids: list[dict], budgets_s: list[float]) -> set[tuple]:
     return cells
 
 
+def budgets_by_method(evaluation: EvaluationConfig | None) -> dict[str, list[float]]:
+    """Method -> every budget the evaluation grid runs it at (lsa-code: every grid's budgets, as the
+    LLM evaluation runs it on the whole grid); no evaluation section: the section's default budgets."""
+    if evaluation is None:
+        return {"*": list(EvaluationConfig.__dataclass_fields__["budgets_s"].default_factory())}
+    out: dict[str, list[float]] = {}
+    for grid in evaluation.grids:
+        budgets = list(grid.budgets_s or evaluation.budgets_s)
+        for method in [*(grid.methods or evaluation.methods), "lsa-code"]:
+            out.setdefault(method, []).extend(budgets)
+    return out
+
+
 @dataclass(frozen=True)
 class WorkflowSettings:
     """The `workflow:` section of a profile with what it needs from the others (model.size, the
-    evaluation grid, grpo's training grid, figures.budget_s). Every field has a default so that a
-    profile may omit the section."""
+    evaluation grid, grpo's training grid, figures.budget_s), built from the validated sections
+    (`check_profile`). Every field has a default so that a profile may omit the section."""
 
     model_sizes: tuple = ("tiny",)
     """Embedded base-model sizes pretrained (the first is model.size); one policy family each."""
@@ -72,7 +75,7 @@ class WorkflowSettings:
     family_instances: tuple = ()
     """Instance grids the families other than main (and the base model) are evaluated on, at budget_s."""
     budget_s: float = 1.0
-    """The fixed budget of the figures (figures.budget_s, else the largest evaluation budget)."""
+    """The fixed budget of the figures (`sections.fixed_budget_s`)."""
     train_regimes: tuple = ()
     """Densities GRPO trains on (grpo.train_regimes): the other evaluated densities are unseen."""
     train_n_max: int | None = None
@@ -86,49 +89,34 @@ class WorkflowSettings:
 
     @classmethod
     def from_config(cls, config: dict | None) -> "WorkflowSettings":
-        config = config or {}
-        if not isinstance(config, dict):
-            raise ConfigError(f"a config must be a mapping, got {type(config).__name__}")
-        section = _mapping(config, "workflow", WORKFLOW_KEYS)
-        llm = check_mapping(section.get("llm_evaluation") or None, "workflow.llm_evaluation", LLM_EVALUATION_KEYS)
-        main_size = _mapping(config, "model").get("size", "tiny")
-        sizes = [s for s in dict.fromkeys(section.get("model_sizes") or [main_size]) if s != main_size]
-        seeds = list(section.get("training_seeds") or [0])
-        if any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds) or len(set(seeds)) < len(seeds):
-            raise ConfigError(f"workflow.training_seeds must be distinct integers >= 0, got {seeds}")
-        runs = section.get("grpo_runs") or DEFAULT_GRPO_RUNS
-        if not isinstance(runs, dict) or MAIN_RUN not in runs:
-            raise ConfigError(f"workflow.grpo_runs must be a mapping that contains the '{MAIN_RUN}' run")
+        """The settings of a loaded profile: `check_profile(config).settings`."""
+        return check_profile(config).settings
+
+    @classmethod
+    def from_sections(cls, workflow: WorkflowSection, model: ModelConfig, evaluation: EvaluationConfig | None,
+                      grpo: GRPOConfig, figures: FigureSettings, rl: RLConfig) -> "WorkflowSettings":
+        """From validated sections; `grpo` is the main run's (grpo: with main's overrides)."""
+        runs = workflow.runs
         for name in runs:
             if (name in DIRECT_RUNS or name == BASE_POLICY or str(name).startswith("size-") or _SEEDED.fullmatch(str(name))
                     or not str(name).replace("-", "").isalnum()):
                 raise ConfigError(f"workflow.grpo_runs: run name {name!r} is reserved or not alphanumeric")
-        # the main family's training grid: grpo: with main's overrides
-        evaluation, grpo = _mapping(config, "evaluation"), {**_mapping(config, "grpo"), **dict(runs[MAIN_RUN] or {})}
-        budgets = list(evaluation.get("budgets_s") or [1.0])
-        budget = _mapping(config, "figures").get("budget_s")
-        budget = float(budget if budget is not None else max(
-            [b for g in evaluation.get("instances") or [] for b in (g.get("budgets_s") or [])] + budgets))
-        eval_grids = list(evaluation.get("instances") or [])
-        family_grids = llm.get("family_instances") or eval_grids
-        family_grids = [family_grids] if isinstance(family_grids, dict) else list(family_grids)  # one grid or a list
-        if not all(isinstance(g, dict) for g in family_grids):
-            raise ConfigError("workflow.llm_evaluation.family_instances must be an instance grid or a list of them")
+        sizes = [s for s in dict.fromkeys(workflow.model_sizes or [model.size]) if s != model.size]
+        budget = fixed_budget_s(figures.budget_s, budgets_by_method(evaluation))
+        eval_grids = list(evaluation.instances) if evaluation is not None else []
+        family_grids = workflow.plan.grids or eval_grids
         families = [{k: v for k, v in g.items() if k not in ("budgets_s", "methods")} | {"budgets_s": [budget]}
                     for g in family_grids]
-        methods = list(evaluation.get("methods") or [])
+        methods = list(evaluation.methods) if evaluation is not None else []
         settings = cls(
-            model_sizes=(main_size, *sizes), training_seeds=tuple(seeds),
-            grpo_runs=tuple((k, dict(v or {})) for k, v in runs.items()),
-            prompt_study=tuple(dict(section.get("prompt_study") or {}).items()),
-            family_instances=tuple(families), budget_s=budget,
-            train_regimes=tuple(grpo.get("train_regimes") or ()),
-            train_n_max=max(grpo["train_n"]) if grpo.get("train_n") else None,
+            model_sizes=(model.size, *sizes), training_seeds=tuple(workflow.training_seeds),
+            grpo_runs=tuple(runs.items()), prompt_study=tuple(workflow.prompt_study.items()),
+            family_instances=tuple(families), budget_s=budget, train_regimes=tuple(grpo.train_regimes),
+            train_n_max=max(grpo.train_n),
             evaluation_regimes=tuple(dict.fromkeys(r for g in eval_grids for r in g.get("regimes") or [])),
-            rl_algorithms=tuple(a for a in RL_ALGORITHMS if a in methods),
-            rl_seeds=tuple(_mapping(config, "rl").get("seeds") or (0,)))
+            rl_algorithms=tuple(a for a in RL_ALGORITHMS if a in methods), rl_seeds=tuple(rl.seeds))
         if eval_grids:
-            settings.check_family_grid(grid_cells(eval_grids, budgets))
+            settings.check_family_grid(grid_cells(eval_grids, list(evaluation.budgets_s)))
         return settings
 
     def check_family_grid(self, evaluated: set[tuple]) -> None:
@@ -226,5 +214,59 @@ class WorkflowSettings:
         return {a: str(paths.rl_model(a, self.rl_seeds[0])) for a in self.rl_algorithms}
 
 
-__all__ = ["WorkflowSettings", "DEFAULT_GRPO_RUNS", "DIRECT_RUNS", "MAIN_RUN", "BASE_POLICY", "POLICY_SECTIONS",
-           "grid_cells"]
+# ====================================================================== the one validation door
+@dataclass(frozen=True)
+class Profile:
+    """Every section of a profile, validated (`check_profile`); `evaluation` is None when absent."""
+
+    network: NetworkConfig
+    evaluation: EvaluationConfig | None
+    policy: PolicyConfig
+    rl: RLConfig
+    figures: FigureSettings
+    workflow: WorkflowSection
+    settings: WorkflowSettings
+
+
+def profile_sections() -> tuple[str, ...]:
+    """The top-level keys a profile may have (the policy's: the fields of `PolicyConfig`)."""
+    return ("network", "evaluation", *(f.name for f in dataclasses.fields(PolicyConfig)), "rl", "figures", "workflow")
+
+
+def check_profile(config: dict | None) -> Profile:
+    """Build every section of a loaded profile, and every GRPO run's and model size's variant of
+    `grpo:` / `model:`, so that any bad key or value fails here with one `ConfigError` naming it —
+    before the workflow writes a slice or a stage starts. Sections the profile omits take their
+    defaults (`evaluation:` has none: it is then None)."""
+    if config is None:
+        config = {}
+    if not isinstance(config, dict):
+        raise ConfigError(f"a config must be a mapping, got {type(config).__name__}")
+    known = profile_sections()
+    unknown = sorted(str(k) for k in config if k not in known)
+    if unknown:
+        raise ConfigError(f"unknown section(s) in the profile: {', '.join(unknown)} (known: {', '.join(known)})")
+    network = network_config(config)
+    evaluation = check_evaluation(config) if config.get("evaluation") is not None else None
+    policy = policy_config(config)
+    rl, figures, workflow = rl_config(config), section(config, FigureSettings), section(config, WorkflowSection)
+    raw_grpo, raw_model = dict(config.get("grpo") or {}), dict(config.get("model") or {})
+    runs = {}
+    for run, overrides in workflow.runs.items():          # every GRPO run's settings, as its stage builds them
+        runs[run] = _variant(GRPOConfig, raw_grpo, overrides, f"workflow.grpo_runs.{run}")
+    direct_variant(runs["main"], policy.direct)
+    for size in workflow.model_sizes or []:
+        _variant(ModelConfig, raw_model, {"size": size}, "workflow.model_sizes")
+    settings = WorkflowSettings.from_sections(workflow, policy.model, evaluation, runs["main"], figures, rl)
+    return Profile(network, evaluation, policy, rl, figures, workflow, settings)
+
+
+def _variant(cls, raw: dict, overrides: dict, where: str):
+    try:
+        return cls.from_mapping({**raw, **overrides})
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+__all__ = ["WorkflowSettings", "Profile", "check_profile", "profile_sections", "DEFAULT_GRPO_RUNS", "DIRECT_RUNS",
+           "MAIN_RUN", "BASE_POLICY", "POLICY_SECTIONS", "grid_cells", "budgets_by_method"]

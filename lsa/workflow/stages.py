@@ -24,8 +24,9 @@ from lsa.workflow.settings import (
     WorkflowSettings,
 )
 
-#: the only lsa-code settings of `evaluation:` the LLM evaluation reads (baseline changes leave it be)
-_LLM_EVALUATION_KEYS = ("threads", "workers", "budgets_s")
+#: the only settings of `evaluation:` the LLM evaluation reads (baseline changes leave it be); where
+#: the other families run is `workflow.llm_evaluation` (lsa.workflow.sections.LLMEvaluationPlan)
+LLM_EVALUATION_KEYS = ("threads", "workers", "budgets_s")
 
 
 # ====================================================================== per-stage config slices
@@ -47,7 +48,7 @@ def _llm_evaluation(config: dict, s: WorkflowSettings) -> dict:
     families and the base model on the family grid at the figures' budget."""
     ev = config.get("evaluation") or {}
     params = (ev.get("method_params") or {}).get("lsa-code")
-    evaluation = {k: copy.deepcopy(ev[k]) for k in _LLM_EVALUATION_KEYS if k in ev}
+    evaluation = {k: copy.deepcopy(ev[k]) for k in LLM_EVALUATION_KEYS if k in ev}
     evaluation["instances"] = [{k: copy.deepcopy(v) for k, v in g.items() if k != "methods"}
                                for g in ev.get("instances") or []]
     evaluation.update(methods=["lsa-code"], method_params={"lsa-code": copy.deepcopy(params)} if params else {})

@@ -21,10 +21,7 @@ from lsa.policy.serializer import load_tokenizer, serialize, serialize_naive
 from lsa.sim.generate import generate_ppp
 from lsa.sim.params import network_config
 from lsa.workflow.provenance import write_table
-
-#: prompt-length study defaults (used when a profile's workflow.prompt_study omits a key);
-#: max_tokens defaults to model.prompt_max_tokens, the budget the policy is trained with, else 1024
-PROMPT_STUDY_DEFAULTS = {"N": [10, 100, 1000, 2000], "K": 8, "regimes": ["dense"], "seeds": [0]}
+from lsa.workflow.sections import PromptStudy
 
 
 def prompt_length_study(config: dict, tokenizer_dir: str | Path | None = None, progress: bool = True) -> pd.DataFrame:
@@ -39,25 +36,24 @@ def prompt_length_study(config: dict, tokenizer_dir: str | Path | None = None, p
     interferer pairs), top_links, top_links_named (of its most-interfered links); the naive prompt
     names everything, so these are empty on its rows.
     """
-    study = {**PROMPT_STUDY_DEFAULTS, **(config.get("prompt_study") or {})}
+    study = PromptStudy.from_mapping(config.get("prompt_study"))   # omitted keys: PromptStudy's defaults
     params = network_config(config)
     tokenizer = load_tokenizer(str(tokenizer_dir)) if tokenizer_dir else None
-    max_tokens = int(study.get("max_tokens") or (config.get("model") or {}).get("prompt_max_tokens") or 1024)
-    grid = list(itertools.product(study["N"], study["regimes"], study["seeds"]))
-    if not grid:
-        raise ConfigError("workflow.prompt_study: N, regimes and seeds must be non-empty")
+    # max_tokens: else model.prompt_max_tokens, the budget the policy is trained with, else 1024
+    max_tokens = int(study.max_tokens or (config.get("model") or {}).get("prompt_max_tokens") or 1024)
+    grid = list(itertools.product(study.N, study.regimes, study.seeds))
     rows = []
     for n, regime, seed in tqdm(grid, desc="prompt length", disable=not progress):
-        net = generate_ppp(int(n), int(study["K"]), regime, int(seed), params)
+        net = generate_ppp(int(n), int(study.K), regime, int(seed), params)
         # both counted with the policy's own tokenizer, on the final text
         prompts = [("hierarchical", serialize(net, max_tokens, tokenizer=tokenizer))]
-        if study.get("naive_max_n") is None or n <= study["naive_max_n"]:
+        if study.naive_max_n is None or n <= study.naive_max_n:
             prompts.append(("naive", serialize_naive(net, tokenizer=tokenizer)))
         kept = coverage(net, prompts[0][1].text, TOP_ITEMS)
         for name, prompt in prompts:
             info = ({"top_pairs": kept.pairs_top, "top_pairs_named": kept.pairs_named, "top_links": kept.links_top,
                      "top_links_named": kept.links_named} if name == "hierarchical" else {})
-            rows.append({"instance": f"{regime}-N{n}-K{study['K']}-s{seed}", "N": int(n), "K": int(study["K"]),
+            rows.append({"instance": f"{regime}-N{n}-K{study.K}-s{seed}", "N": int(n), "K": int(study.K),
                          "regime": regime, "seed": int(seed), "serializer": name, "tokens": int(prompt.tokens),
                          "max_tokens": max_tokens, "within_budget": int(prompt.tokens) <= max_tokens,
                          "chars": len(prompt.text), "tokenizer": str(tokenizer_dir or "default"), **info})
@@ -135,4 +131,4 @@ def export_log(source: str | Path, output: str | Path, config: dict | None = Non
     return df
 
 
-__all__ = ["prompt_length_study", "evaluate_policies", "with_models", "count_parameters", "export_log", "PROMPT_STUDY_DEFAULTS"]
+__all__ = ["prompt_length_study", "evaluate_policies", "with_models", "count_parameters", "export_log"]

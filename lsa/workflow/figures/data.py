@@ -5,16 +5,16 @@ The plots, the table and the claims all read from `Results`; the evaluation numb
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from lsa.config import Section, option, section
+from lsa.config import section
 from lsa.errors import LSAError
 from lsa.workflow.paths import Paths
+from lsa.workflow.sections import FigureSettings, fixed_budget_s
 from lsa.workflow.stages import BASE_POLICY, DEFAULT_GRPO_RUNS, DIRECT_RUNS, MAIN_RUN, load_stage_config
 from lsa.workflow.stats import t_interval
 
@@ -29,25 +29,6 @@ KEY = ["instance", "seed", "budget_s"]
 
 class MissingResults(LSAError):
     """A figure's results file is absent (or holds no usable rows): the figure is skipped."""
-
-
-@dataclass(frozen=True)
-class FigureSettings(Section):
-    """The `figures:` section of a profile (stored with the results in results/config/figures.yaml)."""
-
-    SECTION = "figures"
-
-    budget_s: float | None = option(None, "Fixed budget of figures a, c, g, h and the table (null: the largest "
-                                          "budget every method ran).")
-    anytime_n: int | None = option(None, "N of the anytime figure b (null: the largest N evaluated at several budgets).")
-    exact_max_n: int = option(20, "Figure c uses instances with N <= this (where `exact` runs).")
-    table_n: int | None = option(None, "N of the throughput table and the headline claims (null: the largest N).")
-    smoothing_steps: int = option(10, "Rolling-mean window (steps) of the training curves d and e.")
-    dpi: int = option(200, "Resolution of the PNG files.")
-
-    def check(self) -> None:
-        if self.exact_max_n < 1 or self.smoothing_steps < 1 or not 50 <= self.dpi <= 1200:
-            self.fail("need exact_max_n >= 1, smoothing_steps >= 1 and dpi in [50, 1200]")
 
 
 def summarise(df: pd.DataFrame, by: list[str], value: str) -> pd.DataFrame:
@@ -162,14 +143,13 @@ class Results:
         """The fixed budget of figures a, c, g, h and the table: figures.budget_s, else the largest
         budget every method ran."""
         df = self.method_rows
-        if self.settings.budget_s is not None:
-            if not _close(df["budget_s"], self.settings.budget_s).any():
-                raise MissingResults(f"no rows at figures.budget_s = {self.settings.budget_s}")
-            return float(self.settings.budget_s)
-        common = set(df["budget_s"].unique())
-        for _, g in df.groupby("method"):
-            common &= set(g["budget_s"].unique())
-        return float(max(common) if common else df["budget_s"].max())
+        if df.empty:
+            raise MissingResults("no evaluation rows to choose the figures' budget from")
+        if self.settings.budget_s is not None and not _close(df["budget_s"], self.settings.budget_s).any():
+            raise MissingResults(f"no rows at figures.budget_s = {self.settings.budget_s}")
+        budget = fixed_budget_s(self.settings.budget_s, {m: g["budget_s"].unique() for m, g in df.groupby("method")})
+        close = df["budget_s"].to_numpy(dtype=float)[np.isclose(df["budget_s"].to_numpy(dtype=float), budget)]
+        return float(close[0]) if len(close) else budget
 
     @property
     def table_n(self) -> int:

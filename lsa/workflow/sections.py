@@ -1,0 +1,135 @@
+"""The workflow's own profile sections, each a self-validating `Section`: `workflow:` (with its
+`prompt_study` and `llm_evaluation` parts) and `figures:`; and `fixed_budget_s`, the one rule that
+decides the figures' fixed budget (from a profile before anything ran, or from the results after).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lsa.config import Section, option
+from lsa.methods.evaluate import InstanceGrid
+
+#: GRPO runs every profile has (name -> overrides of the `grpo:` section); `workflow.grpo_runs`
+#: in a profile replaces them. `main`'s overrides apply to every policy family and seed; the other
+#: four are the paper's Fig. 2 ablations (single-seed: they are training curves, figure d).
+DEFAULT_GRPO_RUNS: dict[str, dict] = {
+    "main": {},
+    "G4": {"num_generations": 4},
+    "lambda-struct2": {"lambda_struct": 2.0},
+    "lambda-perf2": {"lambda_perf": 2.0},
+    "lambda-depth2": {"lambda_depth": 2.0},
+}
+
+
+@dataclass(frozen=True)
+class PromptStudy(Section):
+    """`workflow.prompt_study`: the prompt-length study grid (figure f)."""
+
+    SECTION = "workflow.prompt_study"
+
+    N: list[int] = option([10, 100, 1000, 2000], "Numbers of links.")
+    K: int = option(8, "Number of channels.")
+    regimes: list[str] = option(["dense"], "Density regimes.")
+    seeds: list[int] = option([0], "Instance seeds.")
+    max_tokens: int | None = option(None, "Token budget of the hierarchical prompt (null: model.prompt_max_tokens).")
+    naive_max_n: int | None = option(None, "The naive full prompt only up to this N (it grows with N; null: every N).")
+
+    def check(self) -> None:
+        if not self.N or not self.regimes or not self.seeds or min(self.N) < 1 or self.K < 1:
+            self.fail("N, regimes and seeds must be non-empty, N and K positive")
+        if self.max_tokens is not None and self.max_tokens < 32:
+            self.fail(f"max_tokens must be >= 32 or null, got {self.max_tokens}")
+
+
+@dataclass(frozen=True)
+class LLMEvaluationPlan(Section):
+    """`workflow.llm_evaluation`: where the policy families other than main are evaluated."""
+
+    SECTION = "workflow.llm_evaluation"
+
+    family_instances: list[dict] | dict | None = option(
+        None, "Instance grid (or list of grids) of the other families and the base model, run at figures.budget_s "
+              "(null: the evaluation grid); every run must be one the baseline evaluation has.")
+
+    @property
+    def grids(self) -> list[dict] | None:
+        if self.family_instances is None:
+            return None
+        return [self.family_instances] if isinstance(self.family_instances, dict) else list(self.family_instances)
+
+    def check(self) -> None:
+        for grid in self.grids or []:
+            if not isinstance(grid, dict):
+                self.fail("family_instances must be an instance grid or a list of them")
+            InstanceGrid.from_mapping({k: v for k, v in grid.items() if k not in ("budgets_s", "methods")},
+                                      "workflow.llm_evaluation.family_instances")
+
+
+@dataclass(frozen=True)
+class WorkflowSection(Section):
+    """`workflow:`: what the Snakefile trains and evaluates beyond `evaluation:`."""
+
+    SECTION = "workflow"
+
+    model_sizes: list[str] | None = option(None, "Embedded base models pretrained (the first is model.size); "
+                                                 "one policy family each. null: [model.size].")
+    training_seeds: list[int] = option([0], "GRPO seeds of every policy family; the first names the plain run.")
+    grpo_runs: dict[str, dict] | None = option(None, "Run -> overrides of grpo: (must contain main). null: main and "
+                                                     "the Fig. 2 ablations.")
+    prompt_study: dict = option({}, "The prompt-length study grid (figure f), see PromptStudy.")
+    llm_evaluation: dict = option({}, "Where the families other than main are evaluated, see LLMEvaluationPlan.")
+
+    def check(self) -> None:
+        seeds = self.training_seeds
+        if not seeds or any(s < 0 for s in seeds) or len(set(seeds)) < len(seeds):
+            self.fail(f"training_seeds must be distinct integers >= 0, got {seeds}")
+        if self.grpo_runs is not None and "main" not in self.grpo_runs:
+            self.fail("grpo_runs must be a mapping that contains the 'main' run")
+        PromptStudy.from_mapping(self.prompt_study)
+        LLMEvaluationPlan.from_mapping(self.llm_evaluation)
+
+    @property
+    def runs(self) -> dict[str, dict]:
+        return {k: dict(v or {}) for k, v in (self.grpo_runs or DEFAULT_GRPO_RUNS).items()}
+
+    @property
+    def plan(self) -> LLMEvaluationPlan:
+        return LLMEvaluationPlan.from_mapping(self.llm_evaluation)
+
+
+@dataclass(frozen=True)
+class FigureSettings(Section):
+    """The `figures:` section of a profile (stored with the results in results/config/figures.yaml)."""
+
+    SECTION = "figures"
+
+    budget_s: float | None = option(None, "Fixed budget of figures a, c, g, h and the table (null: the largest "
+                                          "budget every method ran).")
+    anytime_n: int | None = option(None, "N of the anytime figure b (null: the largest N evaluated at several budgets).")
+    exact_max_n: int = option(20, "Figure c uses instances with N <= this (where `exact` runs).")
+    table_n: int | None = option(None, "N of the throughput table and the headline claims (null: the largest N).")
+    smoothing_steps: int = option(10, "Rolling-mean window (steps) of the training curves d and e.")
+    dpi: int = option(200, "Resolution of the PNG files.")
+
+    def check(self) -> None:
+        if self.budget_s is not None and self.budget_s <= 0:
+            self.fail(f"budget_s must be > 0 or null, got {self.budget_s}")
+        if self.exact_max_n < 1 or self.smoothing_steps < 1 or not 50 <= self.dpi <= 1200:
+            self.fail("need exact_max_n >= 1, smoothing_steps >= 1 and dpi in [50, 1200]")
+
+
+def fixed_budget_s(budget_s: float | None, budgets_by_method: dict) -> float:
+    """The figures' fixed budget: `budget_s` (figures.budget_s) when set, else the largest budget
+    every method ran (`budgets_by_method`: method -> its budgets), else the largest budget of all.
+    The workflow decides it from the profile (to plan the family grid), the figures from the results."""
+    if budget_s is not None:
+        return float(budget_s)
+    sets = [{round(float(b), 6) for b in budgets} for budgets in budgets_by_method.values()]
+    if not sets or not any(sets):
+        raise ValueError("no budgets to choose the figures' budget from")
+    common = set.intersection(*sets)
+    return float(max(common) if common else max(set.union(*sets)))
+
+
+__all__ = ["DEFAULT_GRPO_RUNS", "PromptStudy", "LLMEvaluationPlan", "WorkflowSection", "FigureSettings",
+           "fixed_budget_s"]
