@@ -225,7 +225,7 @@ class InferenceConfig(Section):
     generate_share: float = option(0.5, "One generate() call may use at most this share of the remaining budget.")
     max_programs: int = option(64, "Stop after this many programs even if time remains.")
     seed_programs: int = option(3, "Run first this many of the model's seed programs (recorded after its training in lsa_seed_programs.json, the same for every instance; 0: none). Nothing is learnt across instances.")
-    seed_share: float = option(0.2, "A seed program's time limit as a share of the budget (at least 0.25 s, at most its relay share).")
+    seed_share: float = option(0.2, "A seed program's time limit as a share of the budget (at least 0.3 s, at most its relay share).")
     torch_threads: int = option(1, "torch threads during generation (matched compute: the harness's thread count).")
 
     def check(self) -> None:

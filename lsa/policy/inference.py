@@ -36,8 +36,10 @@ EXEC_MARGIN_S = 0.02
 MIN_GENERATE_S = 0.15
 #: upper bound of the temperature raised after batches that bring no new program
 MAX_TEMPERATURE = 1.5
+#: the margin kept for a program's start, kill and scoring is measured, but never more than this
+MAX_OVERHEAD_S = 0.25
 #: a seed program gets at least this long (fork, start-up and a first offer at N in the thousands)
-MIN_SEED_S = 0.25
+MIN_SEED_S = 0.3
 #: what primes the sandbox in `prepare`: forked and run once per instance, its result discarded
 PRIMING_PROGRAM = "def assign(net, rng):\n    return net.random_assignment(rng)\n"
 #: tokens of the dummy prompt that warms the model up (about the length of a real prompt)
@@ -87,14 +89,18 @@ def _prepare(net, params: dict, default_dir: Path, paradigm: str) -> dict:
     cfg = _inference_config(params)
     policy, seeds, key = _load(params.get("model"), default_dir, params.get("dtype", "float32"))
     _warm_up(policy, key, cfg)
+    overhead_s = 0.0
     if paradigm == "code":
         prepare_sandbox(net)
+        run_programs([PRIMING_PROGRAM], net, timeout_s=5.0, workers=1)   # the first fork and run
+        t0 = time.perf_counter()          # a second, primed run costs what one program run costs
         run_programs([PRIMING_PROGRAM], net, timeout_s=5.0, workers=1)
+        overhead_s = time.perf_counter() - t0
     # the prompt the policy was trained with (recorded in its directory), unless the caller says otherwise
     budget = params.get("prompt_max_tokens") or policy.prompt_max_tokens or DEFAULT_PROMPT_TOKENS
     api_doc = params.get("api_doc_in_prompt", policy.api_doc)
     return {"policy": policy, "cfg": cfg, "prompt_max_tokens": int(budget), "api_doc": api_doc,
-            "seeds": seeds[: cfg.seed_programs]}
+            "seeds": seeds[: cfg.seed_programs], "exec_overhead_s": min(overhead_s, MAX_OVERHEAD_S)}
 
 
 def prepare_code(net, params: dict) -> dict:
@@ -131,8 +137,10 @@ _generate = sample_completions   # the name scripts/heldout.py imports
 class _Relay:
     """The programs of one `solve_code` call and the bookkeeping of its result columns."""
 
-    def __init__(self, net, run, rng, cfg: InferenceConfig):
+    def __init__(self, net, run, rng, cfg: InferenceConfig, overhead_s: float = 0.0):
         self.net, self.run, self.rng, self.cfg = net, run, rng, cfg
+        #: time a program run takes beyond its timeout (start, kill, scoring): kept free before the deadline
+        self.margin_s = max(EXEC_MARGIN_S, overhead_s)
         self.queue: list[tuple[str, bool]] = []         # (source, is a seed program)
         self.seen: set[str] = set()
         self.tried = self.ok = self.valid = self.seeds_run = self.repaired_best = 0
@@ -148,10 +156,11 @@ class _Relay:
     def run_next(self) -> None:
         source, seed = self.queue.pop(0)
         remaining = self.run.remaining()
-        share = remaining / max(1, min(len(self.queue) + 1, self.cfg.relay_programs))
+        # the first program (no incumbent yet) may use all that is left; later ones share it
+        slots = 1 if self.run.best_assignment is None else min(len(self.queue) + 1, self.cfg.relay_programs)
+        timeout = min(self.cfg.exec_timeout_s, remaining / max(1, slots) - self.margin_s)
         if seed:      # seeds leave time to the policy's own programs, but get long enough for an offer
-            share = min(share, max(self.cfg.seed_share * self.run.budget_s, MIN_SEED_S))
-        timeout = min(self.cfg.exec_timeout_s, share - EXEC_MARGIN_S)
+            timeout = min(timeout, max(self.cfg.seed_share * self.run.budget_s, MIN_SEED_S))
         if timeout <= 0:
             return
         before = self.run.best_utility
@@ -162,7 +171,9 @@ class _Relay:
         t0 = time.perf_counter()
         res = run_programs([source], self.net, timeout, seeds=[int(self.rng.integers(2 ** 31))], workers=1,
                            on_offer=on_offer, starts=[self.run.best_assignment])[0]
-        self.exec_s += time.perf_counter() - t0
+        took = time.perf_counter() - t0
+        self.exec_s += took
+        self.margin_s = min(MAX_OVERHEAD_S, max(self.margin_s, took - timeout))
         self.tried += 1
         self.seeds_run += int(seed)
         if res.best_utility is None:
@@ -182,13 +193,13 @@ def solve_code(net, run, rng, state=None, **params) -> dict:
     state = state or prepare_code(net, params)
     policy, cfg = state["policy"], state["cfg"]
     torch.set_num_threads(max(1, cfg.torch_threads))
-    relay = _Relay(net, run, rng, cfg)
+    relay = _Relay(net, run, rng, cfg, state.get("exec_overhead_s", 0.0))
     relay.add(state["seeds"], seed=True)       # the first incumbent comes before any prompt is built
     prompt, prompt_s = None, 0.0
     sampling, batches = cfg, 0
-    while run.remaining() > MIN_EXEC_S and relay.tried < cfg.max_programs:
+    while run.remaining() > MIN_EXEC_S + relay.margin_s and relay.tried < cfg.max_programs:
         if not relay.queue:
-            if run.remaining() < MIN_GENERATE_S and relay.tried:
+            if run.remaining() < MIN_GENERATE_S + relay.margin_s and relay.tried:
                 break
             if prompt is None:
                 t0 = time.perf_counter()
