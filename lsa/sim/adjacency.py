@@ -7,6 +7,7 @@ import weakref
 from typing import NamedTuple
 
 import numpy as np
+from numba import njit
 
 from lsa.sim import kernels as kn
 from lsa.sim.network import Network
@@ -50,6 +51,39 @@ def spatial_order(xy: np.ndarray, per_cell: float = 64.0) -> np.ndarray:
     return np.lexsort((gx, gy))
 
 
+@njit(cache=True)
+def _both_csr(cross_row, cross_col, inv, power_w, out_scale, out_ptr, out_dst, out_w, in_ptr, in_src, in_w):
+    """Both CSR views in one stable counting sort (two passes over the pairs, links renumbered by
+    `inv` on the fly when it is non-empty): victims of each transmitter (out_*, power times
+    `out_scale`) and interferers of each receiver (in_*, watts). The pointers must be zero on entry."""
+    M = cross_row.size
+    renumber = inv.size > 0
+    for e in range(M):
+        r, c = cross_row[e], cross_col[e]
+        if renumber:
+            r, c = inv[r], inv[c]
+        out_ptr[c + 1] += 1
+        in_ptr[r + 1] += 1
+    for j in range(out_ptr.size - 1):
+        out_ptr[j + 1] += out_ptr[j]
+        in_ptr[j + 1] += in_ptr[j]
+    out_fill = out_ptr[:-1].copy()
+    in_fill = in_ptr[:-1].copy()
+    for e in range(M):
+        r, c = cross_row[e], cross_col[e]
+        if renumber:
+            r, c = inv[r], inv[c]
+        w = power_w[e]
+        p = out_fill[c]
+        out_dst[p] = r
+        out_w[p] = w * out_scale
+        out_fill[c] = p + 1
+        q = in_fill[r]
+        in_src[q] = c
+        in_w[q] = w
+        in_fill[r] = q + 1
+
+
 def adjacency(net: Network, perm: np.ndarray | None = None) -> Adjacency:
     """The kernels' view of `net`, built once per instance in O(N K + M) (counting sorts). `perm`
     (internal -> instance index) overrides the automatic choice (spatial order from SPATIAL_MIN_N
@@ -69,17 +103,16 @@ def adjacency(net: Network, perm: np.ndarray | None = None) -> Adjacency:
     in_src = np.empty(M, dtype=np.int32)
     in_w = np.empty(M)
     if perm is None:
-        rows, cols, inv = net.cross_row, net.cross_col, None
+        inv = None
         signal = net.signal_w * inv_noise
     else:
         perm = _readonly(np.asarray(perm, dtype=np.int64).copy())
         inv = np.empty(N, dtype=np.int64)
         inv[perm] = np.arange(N)
         _readonly(inv)
-        rows, cols = _readonly(inv[net.cross_row]), _readonly(inv[net.cross_col])
         signal = net.signal_w[perm] * inv_noise
-    kn.column_csr(rows, cols, net.cross_power_w, inv_noise, out_ptr, out_dst, out_w)
-    kn.column_csr(cols, rows, net.cross_power_w, 1.0, in_ptr, in_src, in_w)
+    _both_csr(net.cross_row, net.cross_col, np.empty(0, dtype=np.int64) if inv is None else inv,
+              net.cross_power_w, inv_noise, out_ptr, out_dst, out_w, in_ptr, in_src, in_w)
     adj = Adjacency(_readonly(in_ptr), _readonly(in_src), _readonly(in_w), inv_noise, _readonly(out_ptr),
                     _readonly(out_dst), _readonly(out_w), _readonly(np.ascontiguousarray(signal)), perm, inv)
     if not explicit:
