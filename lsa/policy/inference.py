@@ -13,6 +13,7 @@ its best offer. Nothing is learnt across instances. `solve_direct` samples chann
 """
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -195,6 +196,7 @@ def solve_code(net, run, rng, state=None, **params) -> dict:
     torch.set_num_threads(max(1, cfg.torch_threads))
     relay = _Relay(net, run, rng, cfg, state.get("exec_overhead_s", 0.0))
     relay.add(state["seeds"], seed=True)       # the first incumbent comes before any prompt is built
+    start_state = _digest(relay.queue)
     prompt, prompt_s = None, 0.0
     sampling, batches = cfg, 0
     while run.remaining() > MIN_EXEC_S + relay.margin_s and relay.tried < cfg.max_programs:
@@ -219,9 +221,14 @@ def solve_code(net, run, rng, state=None, **params) -> dict:
         relay.run_next()
     return {"programs_tried": relay.tried, "programs_ok": relay.ok, "programs_valid": relay.valid,
             "final_temperature": round(sampling.temperature, 3), "repaired": relay.repaired_best,
-            "seeds_run": relay.seeds_run, "best_from": relay.winner, "generate_batches": batches,
+            "seeds_run": relay.seeds_run, "start_state": start_state, "best_from": relay.winner, "generate_batches": batches,
             "gen_s": round(relay.gen_s, 4), "exec_s": round(relay.exec_s, 4), "prompt_s": round(prompt_s, 4),
             "model": Path(policy.source).name}
+
+
+def _digest(queue) -> str:
+    """Short hash of the programs queued when a solve starts: equal on every instance (no learning)."""
+    return hashlib.sha256("\0".join(source for source, _ in queue).encode()).hexdigest()[:12]
 
 
 def solve_direct(net, run, rng, state=None, **params) -> dict:
