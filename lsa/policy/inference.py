@@ -37,8 +37,8 @@ EXEC_MARGIN_S = 0.02
 MIN_GENERATE_S = 0.15
 #: upper bound of the temperature raised after batches that bring no new program
 MAX_TEMPERATURE = 1.5
-#: the margin kept for a program's start, kill and scoring is measured, but never more than this
-MAX_OVERHEAD_S = 0.25
+#: the margin kept for a program's start, kill and scoring is measured, but at most this share of the budget
+MAX_OVERHEAD_SHARE = 0.2
 #: a seed program gets at least this long (fork, start-up and a first offer at N in the thousands)
 MIN_SEED_S = 0.3
 #: what primes the sandbox in `prepare`: forked and run once per instance, its result discarded
@@ -101,7 +101,7 @@ def _prepare(net, params: dict, default_dir: Path, paradigm: str) -> dict:
     budget = params.get("prompt_max_tokens") or policy.prompt_max_tokens or DEFAULT_PROMPT_TOKENS
     api_doc = params.get("api_doc_in_prompt", policy.api_doc)
     return {"policy": policy, "cfg": cfg, "prompt_max_tokens": int(budget), "api_doc": api_doc,
-            "seeds": seeds[: cfg.seed_programs], "exec_overhead_s": min(overhead_s, MAX_OVERHEAD_S)}
+            "seeds": seeds[: cfg.seed_programs], "exec_overhead_s": overhead_s}
 
 
 def prepare_code(net, params: dict) -> dict:
@@ -141,12 +141,14 @@ class _Relay:
     def __init__(self, net, run, rng, cfg: InferenceConfig, overhead_s: float = 0.0):
         self.net, self.run, self.rng, self.cfg = net, run, rng, cfg
         #: time a program run takes beyond its timeout (start, kill, scoring): kept free before the deadline
-        self.margin_s = max(EXEC_MARGIN_S, overhead_s)
+        self.max_margin_s = max(EXEC_MARGIN_S, MAX_OVERHEAD_SHARE * run.budget_s)
+        self.margin_s = min(self.max_margin_s, max(EXEC_MARGIN_S, overhead_s))
         self.queue: list[tuple[str, bool]] = []         # (source, is a seed program)
         self.seen: set[str] = set()
         self.tried = self.ok = self.valid = self.seeds_run = self.repaired_best = 0
         self.gen_s = self.exec_s = 0.0
         self.winner = ""
+        self.starved = False                            # a program ended before any incumbent existed
 
     def add(self, sources, seed: bool = False) -> int:
         new = [s for s in dict.fromkeys(sources) if s not in self.seen]
@@ -162,6 +164,8 @@ class _Relay:
         timeout = min(self.cfg.exec_timeout_s, remaining / max(1, slots) - self.margin_s)
         if seed:      # seeds leave time to the policy's own programs, but get long enough for an offer
             timeout = min(timeout, max(self.cfg.seed_share * self.run.budget_s, MIN_SEED_S))
+        if self.starved and self.run.best_assignment is None:   # a program ran out of time before any offer
+            timeout = remaining - self.margin_s               # (a large instance): the next one gets it all
         if timeout <= 0:
             return
         before = self.run.best_utility
@@ -174,10 +178,11 @@ class _Relay:
                            on_offer=on_offer, starts=[self.run.best_assignment])[0]
         took = time.perf_counter() - t0
         self.exec_s += took
-        self.margin_s = min(MAX_OVERHEAD_S, max(self.margin_s, took - timeout))
+        self.margin_s = min(self.max_margin_s, max(self.margin_s, took - timeout))
         self.tried += 1
         self.seeds_run += int(seed)
         if res.best_utility is None:
+            self.starved = self.starved or self.run.best_assignment is None
             return
         self.ok += 1
         self.valid += int(res.status == "ok" and not res.repaired)

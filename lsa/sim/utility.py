@@ -11,9 +11,8 @@ from lsa.sim.network import Network
 
 
 def interference_w(net: Network, assignment: np.ndarray) -> np.ndarray:
-    """(N,) co-channel interference power at each receiver, watts."""
-    same = assignment[net.cross_row] == assignment[net.cross_col]
-    return np.bincount(net.cross_row[same], weights=net.cross_power_w[same], minlength=net.N)
+    """(N,) co-channel interference power at each receiver, watts (one compiled pass over the pairs)."""
+    return _interference_and_conflicts(net, assignment, with_conflicts=False)[0]
 
 
 def channel_interference_w(net: Network, assignment: np.ndarray) -> np.ndarray:
@@ -43,19 +42,22 @@ def conflicts(net: Network, assignment: np.ndarray) -> int:
 
 
 @njit(cache=True)
-def _cochannel_pass(row_ptr, cross_col, power_w, a, interference):
+def _cochannel_pass(row_ptr, cross_col, power_w, a, interference, with_conflicts):
     """One pass over the (row, col)-sorted pairs: interference[i] += the power of every co-channel
-    interferer of i; returns the number of unordered co-channel pairs with a stored gain in either
-    direction — entry (i, j) counts when i < j, or when (j, i) is not stored (a binary search in
-    j's row, done only for co-channel entries)."""
+    interferer of i; with `with_conflicts`, returns the number of unordered co-channel pairs with a
+    stored gain in either direction — entry (i, j) counts when i < j, or when (j, i) is not stored
+    (a binary search in j's row, done only for co-channel entries); else 0."""
     count = 0
     for i in range(row_ptr.shape[0] - 1):
         ai = a[i]
+        acc = 0.0
         for m in range(row_ptr[i], row_ptr[i + 1]):
             j = cross_col[m]
             if a[j] != ai:
                 continue
-            interference[i] += power_w[m]
+            acc += power_w[m]
+            if not with_conflicts:
+                continue
             if i < j:
                 count += 1
                 continue
@@ -68,14 +70,28 @@ def _cochannel_pass(row_ptr, cross_col, power_w, a, interference):
                     hi = mid
             if not (lo < row_ptr[j + 1] and cross_col[lo] == i):
                 count += 1
+        interference[i] = acc
     return count
 
 
-def _interference_and_conflicts(net: Network, assignment: np.ndarray) -> tuple[np.ndarray, int]:
-    """(N,) co-channel interference [W] and the conflict count, in one pass over the pairs."""
-    interference = np.zeros(net.N)
-    count = _cochannel_pass(net.row_ptr, net.cross_col, net.cross_power_w, assignment, interference)
-    return interference, count
+def _interference_and_conflicts(net: Network, assignment, with_conflicts: bool = True) -> tuple[np.ndarray, int]:
+    """(N,) co-channel interference [W] and the conflict count (0 without `with_conflicts`), in one
+    pass over the pairs. The kernel is compiled by `lsa.sim.engine.warmup` (before any sandbox fork)."""
+    a = np.asarray(assignment)
+    if a.shape != (net.N,):
+        raise ValueError(f"assignment must have shape ({net.N},), got {a.shape}")
+    a = a.astype(np.int64, copy=False)
+    interference = np.empty(net.N)
+    count = _cochannel_pass(net.row_ptr, np.asarray(net.cross_col, dtype=np.int64), net.cross_power_w, a,
+                            interference, bool(with_conflicts))
+    return interference, int(count)
+
+
+def warmup() -> None:
+    """Compile (or load from numba's cache) the metrics kernel; `lsa.sim.engine.warmup` calls it."""
+    from lsa.sim.generate import from_edges
+
+    evaluate(from_edges(3, [(0, 1), (1, 2)], 2), np.array([0, 0, 1]))
 
 
 def jain_index(values: np.ndarray) -> float:
