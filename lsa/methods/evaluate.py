@@ -153,7 +153,8 @@ def evaluate(config: dict, methods: list | None = None, progress: bool = True) -
     """Run the `evaluation:` grid of a loaded profile; returns the tidy table (one row per run, in
     grid order). Instances are dealt round-robin to workers, each pinned to its own cores, so that
     runs never share a core (budgets are wall-clock) and each worker sees its instances in a fixed
-    order (methods that learn across instances, such as lsa-code's program cache, stay repeatable)."""
+    order. No method learns across instances (each run starts from the same method state, see
+    docs/protocol.md), so the rows do not depend on that order or on the number of workers."""
     cfg = evaluation_config(config)
     specs = [(idx, *spec) for idx, spec in enumerate(iter_instances(cfg, network_config(config), methods))]
     groups = core_groups(cfg.threads, cfg.workers)
