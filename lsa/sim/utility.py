@@ -10,9 +10,17 @@ from numba import njit
 from lsa.sim.network import Network
 
 
+#: from this many stored pairs on, `interference_w` (hence `sum_rate`) runs the compiled one-pass
+#: kernel (N = 100,000 dense: 0.19 s instead of 0.8 s); below, numpy needs no compiled code at all
+KERNEL_MIN_PAIRS = 1_000_000
+
+
 def interference_w(net: Network, assignment: np.ndarray) -> np.ndarray:
-    """(N,) co-channel interference power at each receiver, watts (one compiled pass over the pairs)."""
-    return _interference_and_conflicts(net, assignment, with_conflicts=False)[0]
+    """(N,) co-channel interference power at each receiver, watts."""
+    if net.M >= KERNEL_MIN_PAIRS:
+        return _interference_and_conflicts(net, assignment, with_conflicts=False)[0]
+    same = assignment[net.cross_row] == assignment[net.cross_col]
+    return np.bincount(net.cross_row[same], weights=net.cross_power_w[same], minlength=net.N)
 
 
 def channel_interference_w(net: Network, assignment: np.ndarray) -> np.ndarray:
