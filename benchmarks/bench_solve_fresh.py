@@ -11,6 +11,7 @@ seeds >= 10,000,000, the evaluation grid 0, 1, ...). Prints figures; asserts not
 2. lsa solve wall time at N = 2000, T = 2 s: classical methods (greedy, local-search) and lsa-code
 3. several instances in one process (`lsa solve A B C`): wall time against one process per instance
 4. N = 100,000 dense, T = 10 s, every method: wall time, overrun, fallback, peak memory
+5. where a fresh lsa-code process spends its time outside the budget (one process, timed steps)
 The machine's load (`uptime`) is printed at the start and the end of each section.
 """
 from __future__ import annotations
@@ -161,17 +162,51 @@ def section_huge(path: Path, methods: list[str]) -> None:
     print(f"  {uptime()}")
 
 
+BREAKDOWN = r"""
+import sys, time
+t = time.perf_counter(); laps = []
+def lap(name):
+    global t
+    now = time.perf_counter(); laps.append(f"{name} {now - t:.2f}"); t = now
+from lsa.methods import get_method; from lsa.methods.protocol import run_method; from lsa.sim import load_npz
+lap("import lsa")
+get_method("lsa-code"); lap("method registry")
+net = load_npz(sys.argv[1]); lap("load_npz")
+from lsa.policy import inference as inf
+from lsa.policy.config import EMBEDDED_POLICY_DIR
+policy, seeds, key = inf._load(None, EMBEDDED_POLICY_DIR); lap("model load (torch, transformers)")
+inf._warm_up(policy, key, inf._inference_config({})); lap("model warm-up")
+inf.prepare_sandbox(net); lap("sandbox indexes and kernels")
+row, _ = run_method(net, "lsa-code", float(sys.argv[2])); lap(f"run_method (prepare {row['setup_s']:.2f} + budget)")
+print("  " + ", ".join(laps) + " s")
+"""
+
+
+def section_breakdown(path: Path, budget: float) -> None:
+    print(f"\n[5] a fresh lsa-code process on {path.name}, T = {budget} s, step by step; {uptime()}")
+    proc = subprocess.run([sys.executable, "-c", BREAKDOWN, str(path), str(budget)], capture_output=True,
+                          text=True, cwd=REPO)
+    print(proc.stdout.rstrip() or f"  failed: {proc.stderr.strip().splitlines()[-1:]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3, help="held-out instances per density")
     parser.add_argument("--huge", type=Path, help="an existing N = 100,000 instance (else generated, takes minutes)")
     parser.add_argument("--skip-huge", action="store_true")
     parser.add_argument("--huge-methods", nargs="+", help="methods at N = 100,000 (default: every registered method)")
+    parser.add_argument("--only-breakdown", action="store_true", help="only section 5")
     args = parser.parse_args()
     print(f"bench_solve_fresh: {time.strftime('%Y-%m-%d %H:%M:%S')}, {os.cpu_count()} CPUs; load at start: {uptime()}")
     print("(the machine is shared with other jobs: wall times include their load; ratios are same-run)")
     seeds = list(range(HELDOUT_SEED, HELDOUT_SEED + args.seeds))
     with tempfile.TemporaryDirectory(prefix="bench-fresh-") as tmp:
+        if args.only_breakdown:
+            path = save_npz(generate_ppp(2000, 8, "dense", seeds[0]), Path(tmp) / "dense.npz")
+            section_breakdown(path, 0.5)
+            if args.huge:
+                section_breakdown(args.huge, 10.0)
+            return
         files = section_anytime(Path(tmp), seeds)
         section_wall(files)
         section_batch(files)
@@ -181,6 +216,7 @@ def main() -> None:
                 huge = Path(tmp) / "huge.npz"
                 save_npz(generate_ppp(100_000, 8, "dense", 7), huge)
             section_huge(huge, args.huge_methods or list(all_methods()))
+        section_breakdown(files["dense"][0], 0.5)
 
 
 if __name__ == "__main__":

@@ -52,36 +52,36 @@ def spatial_order(xy: np.ndarray, per_cell: float = 64.0) -> np.ndarray:
 
 
 @njit(cache=True)
-def _both_csr(cross_row, cross_col, inv, power_w, out_scale, out_ptr, out_dst, out_w, in_ptr, in_src, in_w):
-    """Both CSR views in one stable counting sort (two passes over the pairs, links renumbered by
-    `inv` on the fly when it is non-empty): victims of each transmitter (out_*, power times
-    `out_scale`) and interferers of each receiver (in_*, watts). The pointers must be zero on entry."""
-    M = cross_row.size
-    renumber = inv.size > 0
-    for e in range(M):
-        r, c = cross_row[e], cross_col[e]
-        if renumber:
-            r, c = inv[r], inv[c]
+def _both_csr(row_ptr, cross_col, perm, inv, power_w, out_scale, out_ptr, out_dst, out_w, in_ptr, in_src, in_w):
+    """Both CSR views in one counting sort over the (row, col)-sorted pairs, in the engine's
+    numbering (internal link r is instance link perm[r]; both empty: the same numbering):
+    interferers of each receiver (in_*, watts, in the instance's order within a row) and victims of
+    each transmitter (out_*, power times `out_scale`, ascending). Receivers are visited in internal
+    order, so on spatially renumbered instances the victim-list writes stay local. The pointers
+    must be zero on entry."""
+    N = row_ptr.size - 1
+    renumber = perm.size > 0
+    for e in range(cross_col.size):
+        c = inv[cross_col[e]] if renumber else cross_col[e]
         out_ptr[c + 1] += 1
-        in_ptr[r + 1] += 1
-    for j in range(out_ptr.size - 1):
-        out_ptr[j + 1] += out_ptr[j]
-        in_ptr[j + 1] += in_ptr[j]
-    out_fill = out_ptr[:-1].copy()
-    in_fill = in_ptr[:-1].copy()
-    for e in range(M):
-        r, c = cross_row[e], cross_col[e]
-        if renumber:
-            r, c = inv[r], inv[c]
-        w = power_w[e]
-        p = out_fill[c]
-        out_dst[p] = r
-        out_w[p] = w * out_scale
-        out_fill[c] = p + 1
-        q = in_fill[r]
-        in_src[q] = c
-        in_w[q] = w
-        in_fill[r] = q + 1
+    for r in range(N):
+        i = perm[r] if renumber else r
+        in_ptr[r + 1] = in_ptr[r] + row_ptr[i + 1] - row_ptr[i]
+        out_ptr[r + 1] += out_ptr[r]
+    fill = out_ptr[:-1].copy()
+    for r in range(N):
+        i = perm[r] if renumber else r
+        q = in_ptr[r]
+        for m in range(row_ptr[i], row_ptr[i + 1]):
+            c = inv[cross_col[m]] if renumber else cross_col[m]
+            w = power_w[m]
+            in_src[q] = c
+            in_w[q] = w
+            q += 1
+            p = fill[c]
+            out_dst[p] = r
+            out_w[p] = w * out_scale
+            fill[c] = p + 1
 
 
 def adjacency(net: Network, perm: np.ndarray | None = None) -> Adjacency:
@@ -111,7 +111,8 @@ def adjacency(net: Network, perm: np.ndarray | None = None) -> Adjacency:
         inv[perm] = np.arange(N)
         _readonly(inv)
         signal = net.signal_w[perm] * inv_noise
-    _both_csr(net.cross_row, net.cross_col, np.empty(0, dtype=np.int64) if inv is None else inv,
+    none = np.empty(0, dtype=np.int64)
+    _both_csr(net.row_ptr, net.cross_col, none if perm is None else perm, none if inv is None else inv,
               net.cross_power_w, inv_noise, out_ptr, out_dst, out_w, in_ptr, in_src, in_w)
     adj = Adjacency(_readonly(in_ptr), _readonly(in_src), _readonly(in_w), inv_noise, _readonly(out_ptr),
                     _readonly(out_dst), _readonly(out_w), _readonly(np.ascontiguousarray(signal)), perm, inv)
