@@ -19,7 +19,7 @@ from lsa.io import atomic_path, check_writable
 
 COMMANDS: dict[str, str] = {
     "generate": "generate a PPP instance or convert a DIMACS .col graph to .npz",
-    "solve": "solve one instance with one method under a wall-clock budget",
+    "solve": "solve one or more instances with one method under a wall-clock budget (model loaded once)",
     "methods": "list the available methods",
     "evaluate": "run methods x instances x budgets x seeds from a config; tidy CSV",
     "serialize": "print the hierarchical (or naive) prompt of an instance",
@@ -84,14 +84,16 @@ def _generate(args) -> int:
 
 # ------------------------------------------------------------------------- solve
 def _solve_arguments(p):
-    p.add_argument("instance", type=Path, help="instance .npz (lsa-network-v1)")
+    p.add_argument("instance", type=Path, nargs="+",
+                   help="instance .npz (lsa-network-v1); several are solved one after the other in this "
+                        "process (set-up such as model loading is paid once), one result line each")
     p.add_argument("--method", required=True, help="method name (see `lsa methods`)")
     p.add_argument("--budget", type=float, required=True, help="wall-clock budget in seconds")
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--model", help="HF model id or local path, for methods that load a model")
     p.add_argument("--threads", type=positive_int, default=1, help="CPU threads every method may use")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--save-assignment", type=Path, help="write the assignment (.npy, int64)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (one line) per instance")
+    p.add_argument("--save-assignment", type=Path, help="write the assignment (.npy, int64); one instance only")
 
 
 def _solve(args) -> int:
@@ -105,22 +107,30 @@ def _solve(args) -> int:
         raise LSAError(f"--threads must be in [1, {MAX_THREADS}], got {args.threads}")
     if args.model and not method.accepts_model:
         raise LSAError(f"--model is for methods that load a model; {args.method!r} does not")
+    if args.save_assignment and len(args.instance) > 1:
+        raise LSAError(f"--save-assignment takes one instance, got {len(args.instance)}")
+    for path in args.instance:           # every file is there before the first solve starts
+        if not path.is_file():
+            raise LSAError(f"instance file not found: {path}")
     if args.save_assignment:
         check_writable(args.save_assignment)
-    net = load_npz(args.instance)
     params = {"model": args.model} if args.model else {}
-    row, assignment = run_method(net, args.method, args.budget, args.seed, params,
-                                 instance=args.instance.name, threads=args.threads)
-    if args.save_assignment:
-        with atomic_path(args.save_assignment) as tmp, open(tmp, "wb") as fh:
-            np.save(fh, assignment.astype(np.int64))
-    out = dict(row, method=args.method, n=net.N, k=net.K, throughput_bps=row["throughput"])
-    if args.json:
-        print(json.dumps(out, default=_json_default))
-    else:
-        print(f"{args.method}: utility {row['utility']:.3f} bit/s/Hz, throughput {row['throughput'] / 1e6:.2f} Mbit/s, "
-              f"conflicts {row['conflicts']}, runtime {row['runtime_s']:.3f} s"
-              + (" [no incumbent: random fallback]" if row["fallback_random"] else ""))
+    for path in args.instance:           # each instance is solved independently: same method state at its start
+        net = load_npz(path)
+        row, assignment = run_method(net, args.method, args.budget, args.seed, params,
+                                     instance=path.name, threads=args.threads)
+        if args.save_assignment:
+            with atomic_path(args.save_assignment) as tmp, open(tmp, "wb") as fh:
+                np.save(fh, assignment.astype(np.int64))
+        out = dict(row, method=args.method, n=net.N, k=net.K, throughput_bps=row["throughput"])
+        del net, assignment
+        if args.json:
+            print(json.dumps(out, default=_json_default), flush=True)
+        else:
+            print((f"{path.name}: " if len(args.instance) > 1 else "")
+                  + f"{args.method}: utility {row['utility']:.3f} bit/s/Hz, throughput {row['throughput'] / 1e6:.2f} Mbit/s, "
+                  f"conflicts {row['conflicts']}, runtime {row['runtime_s']:.3f} s"
+                  + (" [no incumbent: random fallback]" if row["fallback_random"] else ""), flush=True)
     return 0
 
 
@@ -251,12 +261,14 @@ def _warmup(args) -> int:
     from lsa.sim.engine import KERNEL_SOURCES
     from lsa.sim.engine import warmup as engine_warmup
     from lsa.sim.network import warmup as network_warmup
+    from lsa.sim.utility import warmup as utility_warmup
 
     stale = not jit.is_current("engine", KERNEL_SOURCES)
     print(f"numba kernel cache: {jit.cache_dir()}" + (" (filling it: about a minute)" if stale else ""),
           file=sys.stderr, flush=True)
     t0 = time.perf_counter()
-    for name, warm in (("engine", engine_warmup), ("network", network_warmup), ("rl", rl_warmup)):
+    for name, warm in (("network", network_warmup), ("utility", utility_warmup), ("engine", engine_warmup),
+                       ("rl", rl_warmup)):
         print(f"  {name:<8} {warm():6.2f} s", file=sys.stderr)
     print(f"kernels ready in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     return 0

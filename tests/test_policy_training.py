@@ -1,6 +1,7 @@
 """End-to-end policy tests with real tiny models: pretrain (Trainer), GRPO (TRL GRPOTrainer) with
 resume, SFT (TRL SFTTrainer), and `lsa-code` / `lsa-direct` through the protocol harness."""
 import csv
+import json
 from dataclasses import replace
 
 import pytest
@@ -43,10 +44,18 @@ def test_grpo_logs_every_component_and_resumes(base_model, tmp_path):
     out = tmp_path / "grpo"
     grpo = GRPOConfig(num_generations=4, max_steps=2, save_steps=1, n_train_instances=2, train_n=[10],
                       train_k=[3], max_completion_length=32, exec_workers=1, torch_threads=1, exec_timeout_s=0.5,
-                      perf_reference_budget_s=0.1)
+                      perf_reference_budget_s=0.1, seed_samples=3)
     model_cfg = ModelConfig(prompt_max_tokens=96)
     info = train_grpo(model_cfg, grpo, base_model, out, log_csv=out / "log.csv")
     assert info["steps"] == 2 and info["resumed_from"] is None
+    # the seed programs were recorded in the model directory from the training instances only
+    from lsa.policy.seeds import SEED_PROGRAMS_FILE, load_seed_programs
+    record = json.loads((out / "final" / SEED_PROGRAMS_FILE).read_text())
+    assert record["instances"] == 2 and record["prompts"] == 2 and record["candidates"] >= 1
+    assert load_seed_programs(out / "final") == [p["source"] for p in record["programs"]]
+    assert len(record["programs"]) <= grpo.seed_programs
+    assert all(p["r_struct"] >= 0.8 for p in record["programs"])
+    assert info["seed_programs"]["candidates"] == record["candidates"]
     rows = _rows(out / "log.csv")
     assert [int(r["step"]) for r in rows] == [1, 2]
     for col in ("r_struct", "r_perf", "r_depth", "reward", "valid_share", "completion_length", "time_s"):

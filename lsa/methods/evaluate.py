@@ -185,7 +185,8 @@ def evaluate(config: dict, methods: list | None = None, progress: bool = True) -
     """Run the `evaluation:` grid of a loaded profile; returns the tidy table (one row per run, in
     grid order). Instances are dealt round-robin to workers, each pinned to its own cores, so that
     runs never share a core (budgets are wall-clock) and each worker sees its instances in a fixed
-    order (methods that learn across instances, such as lsa-code's program cache, stay repeatable).
+    order. No method learns across instances (each run starts from the same method state, see
+    docs/protocol.md), so the rows do not depend on that order or on the number of workers.
     The config is checked first (`check_evaluation`): a bad one fails before anything runs."""
     cfg = check_evaluation(config, methods)
     specs = [(idx, *spec) for idx, spec in enumerate(iter_instances(cfg, methods))]

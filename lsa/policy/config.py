@@ -149,6 +149,9 @@ class GRPOConfig(Section):
         12, "Held-out validation instances: every (N, K, regime) cell of train_n x train_k x train_regimes in turn, "
             "with seeds disjoint from training and evaluation.")
     validation_generations: int = option(2, "Programs (completions) sampled per validation instance at each validation.")
+    seed_programs: int = option(4, "Code paradigm: after training, record this many seed programs in the model directory (sampled from the trained policy on its training instances, scored with the training reward; `lsa-code` runs them first on every instance). 0: none.")
+    seed_samples: int = option(8, "Programs sampled per training prompt when recording the seed programs.")
+    seed_instances: int = option(8, "Training instances (the first ones) whose prompts are sampled and on which every candidate seed program is scored.")
 
     def check(self) -> None:
         if self.paradigm not in PARADIGMS:
@@ -178,6 +181,8 @@ class GRPOConfig(Section):
             self.fail("need validation_every >= 0 (0: off), validation_instances >= 1 and validation_generations >= 1")
         if self.n_train_instances + self.validation_instances > INSTANCE_SEED_STRIDE:
             self.fail(f"n_train_instances + validation_instances must be <= {INSTANCE_SEED_STRIDE}")
+        if self.seed_programs < 0 or self.seed_samples < 1 or self.seed_instances < 1:
+            self.fail("need seed_programs >= 0, seed_samples >= 1 and seed_instances >= 1")
 
 
 @dataclass(frozen=True)
@@ -236,8 +241,8 @@ class InferenceConfig(Section):
     relay_programs: int = option(2, "Programs that share the remaining budget at a time; each starts from the incumbent (net.start()).")
     generate_share: float = option(0.5, "One generate() call may use at most this share of the remaining budget.")
     max_programs: int = option(64, "Stop after this many programs even if time remains.")
-    reuse_cache: bool = option(True, "Run first the programs that produced the final incumbent on earlier instances (kept with the loaded model).")
-    cache_size: int = option(16, "Programs kept in that cache.")
+    seed_programs: int = option(3, "Run first this many of the model's seed programs (recorded after its training in lsa_seed_programs.json, the same for every instance; 0: none). Nothing is learnt across instances.")
+    seed_share: float = option(0.2, "A seed program's time limit as a share of the budget (at least 0.3 s, at most its relay share).")
     torch_threads: int = option(1, "torch threads during generation (matched compute: the harness's thread count).")
 
     def check(self) -> None:
@@ -249,6 +254,8 @@ class InferenceConfig(Section):
             self.fail("need exec_timeout_s in (0, 600] and torch_threads >= 1")
         if self.relay_programs < 1 or not 0 < self.generate_share <= 1:
             self.fail("need relay_programs >= 1 and 0 < generate_share <= 1")
+        if self.seed_programs < 0 or not 0 < self.seed_share <= 1:
+            self.fail("need seed_programs >= 0 and 0 < seed_share <= 1")
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,20 @@
 """`lsa-code` and `lsa-direct` under the time-bounded protocol (SPEC §5, §7).
 
-`prepare_*` (outside the budget) loads the model once per path and prepares the sandbox for the
-instance (engine kernels, indexes, the system-call filter). `solve_code` then, inside the budget:
-builds the prompt; runs the programs the policy wrote on earlier instances first (so that an
-incumbent comes within milliseconds); samples new programs in batches; and runs them one after
-another as a relay — each program gets a share of the remaining time, starts from the incumbent
-(`net.start()`), and streams offers that the harness takes immediately, so a program stopped at its
-deadline still counts with its best offer. `solve_direct` samples channel lists best-of-n.
+`prepare_*` (outside the budget) loads the model once per path with its seed programs, warms it up
+(a first forward pass and a first short `generate` on a dummy prompt, once per loaded model),
+prepares the sandbox for the instance (engine kernels, indexes, the system-call filter) and primes
+it (a first trivial program forked and run on it). `solve_code` then, inside the budget: runs the
+model's seed programs first (a fixed set recorded after its training, `seeds.py`: the same for
+every instance, so an incumbent comes at once and no instance depends on another); builds the
+prompt and samples new programs in batches; and runs them one after another as a relay — each
+program gets a share of the remaining time, starts from the incumbent (`net.start()`), and streams
+offers that the harness takes immediately, so a program stopped at its deadline still counts with
+its best offer. Nothing is learnt across instances. `solve_direct` samples channel lists best-of-n.
 """
 from __future__ import annotations
 
+import hashlib
 import time
-from collections import OrderedDict
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,6 +26,7 @@ from lsa.policy.config import EMBEDDED_DIRECT_DIR, EMBEDDED_POLICY_DIR, Inferenc
 from lsa.policy.models import load_policy
 from lsa.policy.prompts import DEFAULT_PROMPT_TOKENS, code_prompt, direct_prompt, program_source
 from lsa.policy.rewards import parse_channel_list
+from lsa.policy.seeds import load_seed_programs
 from lsa.programs.runner import prepare_sandbox, run_programs
 
 #: do not start a program with less than this left (sandbox start-up and result transfer)
@@ -33,10 +37,19 @@ EXEC_MARGIN_S = 0.02
 MIN_GENERATE_S = 0.15
 #: upper bound of the temperature raised after batches that bring no new program
 MAX_TEMPERATURE = 1.5
+#: the margin kept for a program's start, kill and scoring is measured, but at most this share of the budget
+MAX_OVERHEAD_SHARE = 0.2
+#: a seed program gets at least this long (fork, start-up and a first offer at N in the thousands)
+MIN_SEED_S = 0.3
+#: what primes the sandbox in `prepare`: forked and run once per instance, its result discarded
+PRIMING_PROGRAM = "def assign(net, rng):\n    return net.random_assignment(rng)\n"
+#: tokens of the dummy prompt that warms the model up (about the length of a real prompt)
+WARMUP_PROMPT_TOKENS = 192
 
+#: loaded models (weights only: nothing here changes while solving) and their seed programs
 _POLICIES: dict[str, object] = {}
-#: per policy: program source -> how often it produced the final incumbent of a solve
-_PROGRAM_CACHE: dict[str, "OrderedDict[str, int]"] = {}
+_SEEDS: dict[str, tuple[str, ...]] = {}
+_WARM: set[str] = set()
 
 
 def _inference_config(params: dict) -> InferenceConfig:
@@ -55,33 +68,54 @@ def _load(path: str | None, default_dir: Path, dtype: str = "float32"):
     key = f"{path}|{dtype}"
     if key not in _POLICIES:
         _POLICIES[key] = load_policy(path, dtype=dtype)
-    return _POLICIES[key]
+        _SEEDS[key] = tuple(load_seed_programs(path)) if Path(path).is_dir() else ()
+    return _POLICIES[key], _SEEDS[key], key
 
 
-def _prepare(net, params: dict, default_dir: Path) -> dict:
+def _warm_up(policy, key: str, cfg: InferenceConfig) -> None:
+    """A first forward pass and a first short `generate` on a dummy prompt (once per loaded model):
+    what the first real call would otherwise pay inside the budget (allocations, kernel choice)."""
+    if key in _WARM:
+        return
+    import torch
+
+    torch.set_num_threads(max(1, cfg.torch_threads))
+    dummy = " ".join(["channel"] * WARMUP_PROMPT_TOKENS)
+    sample_completions(policy, dummy, cfg.batch_size, 8, cfg, 30.0, np.random.default_rng(0))
+    _WARM.add(key)
+
+
+def _prepare(net, params: dict, default_dir: Path, paradigm: str) -> dict:
     params = params or {}
     cfg = _inference_config(params)
-    policy = _load(params.get("model"), default_dir, params.get("dtype", "float32"))
-    prepare_sandbox(net)
+    policy, seeds, key = _load(params.get("model"), default_dir, params.get("dtype", "float32"))
+    _warm_up(policy, key, cfg)
+    overhead_s = 0.0
+    if paradigm == "code":
+        prepare_sandbox(net)
+        run_programs([PRIMING_PROGRAM], net, timeout_s=5.0, workers=1)   # the first fork and run
+        t0 = time.perf_counter()          # a second, primed run costs what one program run costs
+        run_programs([PRIMING_PROGRAM], net, timeout_s=5.0, workers=1)
+        overhead_s = time.perf_counter() - t0
     # the prompt the policy was trained with (recorded in its directory), unless the caller says otherwise
     budget = params.get("prompt_max_tokens") or policy.prompt_max_tokens or DEFAULT_PROMPT_TOKENS
     api_doc = params.get("api_doc_in_prompt", policy.api_doc)
-    cache = _PROGRAM_CACHE.setdefault(policy.source, OrderedDict())
-    return {"policy": policy, "cfg": cfg, "prompt_max_tokens": int(budget), "api_doc": api_doc, "cache": cache}
+    return {"policy": policy, "cfg": cfg, "prompt_max_tokens": int(budget), "api_doc": api_doc,
+            "seeds": seeds[: cfg.seed_programs], "exec_overhead_s": overhead_s}
 
 
 def prepare_code(net, params: dict) -> dict:
     """Load the code policy (params['model']: path or HF id; None → the shipped embedded policy)."""
-    return _prepare(net, params, EMBEDDED_POLICY_DIR)
+    return _prepare(net, params, EMBEDDED_POLICY_DIR, "code")
 
 
 def prepare_direct(net, params: dict) -> dict:
     """Load the direct policy (params['model']; None → the shipped direct policy)."""
-    return _prepare(net, params, EMBEDDED_DIRECT_DIR)
+    return _prepare(net, params, EMBEDDED_DIRECT_DIR, "direct")
 
 
-def _generate(policy, prompt: str, n: int, max_new_tokens: int, cfg: InferenceConfig, max_time: float,
-              rng: np.random.Generator) -> list[str]:
+def sample_completions(policy, prompt: str, n: int, max_new_tokens: int, cfg: InferenceConfig, max_time: float,
+                       rng: np.random.Generator) -> list[str]:
     """Sample `n` completions of `prompt` (stops at EOS, at max_new_tokens or after max_time seconds)."""
     import torch
 
@@ -98,28 +132,40 @@ def _generate(policy, prompt: str, n: int, max_new_tokens: int, cfg: InferenceCo
     return tok.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
 
 
+_generate = sample_completions   # the name scripts/heldout.py imports
+
+
 class _Relay:
     """The programs of one `solve_code` call and the bookkeeping of its result columns."""
 
-    def __init__(self, net, run, rng, cfg: InferenceConfig, cache):
-        self.net, self.run, self.rng, self.cfg, self.cache = net, run, rng, cfg, cache
-        self.queue: list[tuple[str, bool]] = []         # (source, from_cache)
+    def __init__(self, net, run, rng, cfg: InferenceConfig, overhead_s: float = 0.0):
+        self.net, self.run, self.rng, self.cfg = net, run, rng, cfg
+        #: time a program run takes beyond its timeout (start, kill, scoring): kept free before the deadline
+        self.max_margin_s = max(EXEC_MARGIN_S, MAX_OVERHEAD_SHARE * run.budget_s)
+        self.margin_s = min(self.max_margin_s, max(EXEC_MARGIN_S, overhead_s))
+        self.queue: list[tuple[str, bool]] = []         # (source, is a seed program)
         self.seen: set[str] = set()
-        self.tried = self.ok = self.valid = self.cache_hits = self.repaired_best = 0
+        self.tried = self.ok = self.valid = self.seeds_run = self.repaired_best = 0
         self.gen_s = self.exec_s = 0.0
         self.winner = ""
+        self.starved = False                            # a program ended before any incumbent existed
 
-    def add(self, sources, from_cache: bool = False) -> int:
+    def add(self, sources, seed: bool = False) -> int:
         new = [s for s in dict.fromkeys(sources) if s not in self.seen]
         self.seen.update(new)
-        self.queue += [(s, from_cache) for s in new]
+        self.queue += [(s, seed) for s in new]
         return len(new)
 
     def run_next(self) -> None:
-        source, from_cache = self.queue.pop(0)
+        source, seed = self.queue.pop(0)
         remaining = self.run.remaining()
-        share = remaining / max(1, min(len(self.queue) + 1, self.cfg.relay_programs))
-        timeout = min(self.cfg.exec_timeout_s, share - EXEC_MARGIN_S)
+        # the first program (no incumbent yet) may use all that is left; later ones share it
+        slots = 1 if self.run.best_assignment is None else min(len(self.queue) + 1, self.cfg.relay_programs)
+        timeout = min(self.cfg.exec_timeout_s, remaining / max(1, slots) - self.margin_s)
+        if seed:      # seeds leave time to the policy's own programs, but get long enough for an offer
+            timeout = min(timeout, max(self.cfg.seed_share * self.run.budget_s, MIN_SEED_S))
+        if self.starved and self.run.best_assignment is None:   # a program ran out of time before any offer
+            timeout = remaining - self.margin_s               # (a large instance): the next one gets it all
         if timeout <= 0:
             return
         before = self.run.best_utility
@@ -130,40 +176,46 @@ class _Relay:
         t0 = time.perf_counter()
         res = run_programs([source], self.net, timeout, seeds=[int(self.rng.integers(2 ** 31))], workers=1,
                            on_offer=on_offer, starts=[self.run.best_assignment])[0]
-        self.exec_s += time.perf_counter() - t0
+        took = time.perf_counter() - t0
+        self.exec_s += took
+        self.margin_s = min(self.max_margin_s, max(self.margin_s, took - timeout))
         self.tried += 1
-        self.cache_hits += int(from_cache)
+        self.seeds_run += int(seed)
         if res.best_utility is None:
+            self.starved = self.starved or self.run.best_assignment is None
             return
         self.ok += 1
         self.valid += int(res.status == "ok" and not res.repaired)
         if self.run.best_utility > before:
-            self.winner = source
+            self.winner = "seed" if seed else "sampled"
             self.repaired_best = int(res.repaired)
 
 
 def solve_code(net, run, rng, state=None, **params) -> dict:
-    """The code policy under the budget of `run`; returns method-specific result columns."""
+    """The code policy under the budget of `run`; returns method-specific result columns. Every
+    call starts from the same state: the model's fixed seed programs, nothing from earlier calls."""
     import torch
 
     state = state or prepare_code(net, params)
-    policy, cfg, cache = state["policy"], state["cfg"], state["cache"]
+    policy, cfg = state["policy"], state["cfg"]
     torch.set_num_threads(max(1, cfg.torch_threads))
-    relay = _Relay(net, run, rng, cfg, cache)
-    t0 = time.perf_counter()
-    prompt = code_prompt(net, tokenizer=policy.tokenizer, max_tokens=state["prompt_max_tokens"],
-                         api_doc=state["api_doc"])
-    prompt_s = time.perf_counter() - t0
-    if cfg.reuse_cache and cache:        # best record first: the first incumbent comes at once
-        relay.add(sorted(cache, key=lambda s: -cache[s])[: cfg.relay_programs], from_cache=True)
+    relay = _Relay(net, run, rng, cfg, state.get("exec_overhead_s", 0.0))
+    relay.add(state["seeds"], seed=True)       # the first incumbent comes before any prompt is built
+    start_state = _digest(relay.queue)
+    prompt, prompt_s = None, 0.0
     sampling, batches = cfg, 0
-    while run.remaining() > MIN_EXEC_S and relay.tried < cfg.max_programs:
+    while run.remaining() > MIN_EXEC_S + relay.margin_s and relay.tried < cfg.max_programs:
         if not relay.queue:
-            if run.remaining() < MIN_GENERATE_S and relay.tried:
+            if run.remaining() < MIN_GENERATE_S + relay.margin_s and relay.tried:
                 break
+            if prompt is None:
+                t0 = time.perf_counter()
+                prompt = code_prompt(net, tokenizer=policy.tokenizer, max_tokens=state["prompt_max_tokens"],
+                                     api_doc=state["api_doc"])
+                prompt_s = time.perf_counter() - t0
             t1 = time.perf_counter()
-            completions = _generate(policy, prompt, cfg.batch_size, cfg.max_new_tokens, sampling,
-                                    run.remaining() * cfg.generate_share, rng)
+            completions = sample_completions(policy, prompt, cfg.batch_size, cfg.max_new_tokens, sampling,
+                                             run.remaining() * cfg.generate_share, rng)
             relay.gen_s += time.perf_counter() - t1
             batches += 1
             sources = [s for s in map(program_source, completions) if s is not None]
@@ -172,15 +224,16 @@ def solve_code(net, run, rng, state=None, **params) -> dict:
                 sampling = replace(sampling, temperature=min(MAX_TEMPERATURE, sampling.temperature * 1.25))
             continue
         relay.run_next()
-    if relay.winner:
-        cache[relay.winner] = cache.get(relay.winner, 0) + 1
-        cache.move_to_end(relay.winner)
-        while len(cache) > cfg.cache_size:
-            cache.popitem(last=False)
     return {"programs_tried": relay.tried, "programs_ok": relay.ok, "programs_valid": relay.valid,
             "final_temperature": round(sampling.temperature, 3), "repaired": relay.repaired_best,
-            "cache_hits": relay.cache_hits, "generate_batches": batches, "gen_s": round(relay.gen_s, 4),
-            "exec_s": round(relay.exec_s, 4), "prompt_s": round(prompt_s, 4), "model": Path(policy.source).name}
+            "seeds_run": relay.seeds_run, "start_state": start_state, "best_from": relay.winner, "generate_batches": batches,
+            "gen_s": round(relay.gen_s, 4), "exec_s": round(relay.exec_s, 4), "prompt_s": round(prompt_s, 4),
+            "model": Path(policy.source).name}
+
+
+def _digest(queue) -> str:
+    """Short hash of the programs queued when a solve starts: equal on every instance (no learning)."""
+    return hashlib.sha256("\0".join(source for source, _ in queue).encode()).hexdigest()[:12]
 
 
 def solve_direct(net, run, rng, state=None, **params) -> dict:
@@ -198,7 +251,7 @@ def solve_direct(net, run, rng, state=None, **params) -> dict:
     max_new = max(cfg.max_new_tokens, 4 * net.N + 8)
     while run.remaining() > MIN_EXEC_S and tried < cfg.max_programs:
         t1 = time.perf_counter()
-        completions = _generate(policy, prompt, cfg.batch_size, max_new, cfg, run.remaining(), rng)
+        completions = sample_completions(policy, prompt, cfg.batch_size, max_new, cfg, run.remaining(), rng)
         gen_s += time.perf_counter() - t1
         for text in completions:
             tried += 1

@@ -123,12 +123,16 @@ def train_grpo(model_cfg: ModelConfig, grpo: GRPOConfig, base_model: str | Path 
     final = out_dir / "final"
     trainer.save_model(str(final))
     tokenizer.save_pretrained(final)
+    seeds = None
+    if grpo.paradigm == "code" and grpo.seed_programs > 0:   # before the completion marker below
+        from lsa.policy.seeds import record_after_training
+        seeds = record_after_training(final, grpo, model_cfg, network, nets)
     rows = log_cb.rows
     info = {"output_dir": str(final), "paradigm": grpo.paradigm, "base_model": base, "steps": result.global_step,
             "resumed_from": resume, "train_s": round(time.perf_counter() - t_start, 1),
             "sandbox_executions": ctx.executions,
             "first_rows": rows[:1], "last_rows": rows[-1:], "shipped_checkpoint": shipped, "grpo": asdict(grpo),
-            "prompt": prompt_record(model_cfg)}
+            "prompt": prompt_record(model_cfg), "seed_programs": seeds}
     write_json(final / TRAIN_DONE, info)
     return info
 

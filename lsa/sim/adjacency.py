@@ -7,6 +7,7 @@ import weakref
 from typing import NamedTuple
 
 import numpy as np
+from numba import njit
 
 from lsa.sim import kernels as kn
 from lsa.sim.network import Network
@@ -50,6 +51,39 @@ def spatial_order(xy: np.ndarray, per_cell: float = 64.0) -> np.ndarray:
     return np.lexsort((gx, gy))
 
 
+@njit(cache=True)
+def _both_csr(row_ptr, cross_col, perm, inv, power_w, out_scale, out_ptr, out_dst, out_w, in_ptr, in_src, in_w):
+    """Both CSR views in one counting sort over the (row, col)-sorted pairs, in the engine's
+    numbering (internal link r is instance link perm[r]; both empty: the same numbering):
+    interferers of each receiver (in_*, watts, in the instance's order within a row) and victims of
+    each transmitter (out_*, power times `out_scale`, ascending). Receivers are visited in internal
+    order, so on spatially renumbered instances the victim-list writes stay local. The pointers
+    must be zero on entry."""
+    N = row_ptr.size - 1
+    renumber = perm.size > 0
+    for e in range(cross_col.size):
+        c = inv[cross_col[e]] if renumber else cross_col[e]
+        out_ptr[c + 1] += 1
+    for r in range(N):
+        i = perm[r] if renumber else r
+        in_ptr[r + 1] = in_ptr[r] + row_ptr[i + 1] - row_ptr[i]
+        out_ptr[r + 1] += out_ptr[r]
+    fill = out_ptr[:-1].copy()
+    for r in range(N):
+        i = perm[r] if renumber else r
+        q = in_ptr[r]
+        for m in range(row_ptr[i], row_ptr[i + 1]):
+            c = inv[cross_col[m]] if renumber else cross_col[m]
+            w = power_w[m]
+            in_src[q] = c
+            in_w[q] = w
+            q += 1
+            p = fill[c]
+            out_dst[p] = r
+            out_w[p] = w * out_scale
+            fill[c] = p + 1
+
+
 def adjacency(net: Network, perm: np.ndarray | None = None) -> Adjacency:
     """The kernels' view of `net`, built once per instance in O(N K + M) (counting sorts). `perm`
     (internal -> instance index) overrides the automatic choice (spatial order from SPATIAL_MIN_N
@@ -69,17 +103,17 @@ def adjacency(net: Network, perm: np.ndarray | None = None) -> Adjacency:
     in_src = np.empty(M, dtype=np.int32)
     in_w = np.empty(M)
     if perm is None:
-        rows, cols, inv = net.cross_row, net.cross_col, None
+        inv = None
         signal = net.signal_w * inv_noise
     else:
         perm = _readonly(np.asarray(perm, dtype=np.int64).copy())
         inv = np.empty(N, dtype=np.int64)
         inv[perm] = np.arange(N)
         _readonly(inv)
-        rows, cols = _readonly(inv[net.cross_row]), _readonly(inv[net.cross_col])
         signal = net.signal_w[perm] * inv_noise
-    kn.column_csr(rows, cols, net.cross_power_w, inv_noise, out_ptr, out_dst, out_w)
-    kn.column_csr(cols, rows, net.cross_power_w, 1.0, in_ptr, in_src, in_w)
+    none = np.empty(0, dtype=np.int64)
+    _both_csr(net.row_ptr, net.cross_col, none if perm is None else perm, none if inv is None else inv,
+              net.cross_power_w, inv_noise, out_ptr, out_dst, out_w, in_ptr, in_src, in_w)
     adj = Adjacency(_readonly(in_ptr), _readonly(in_src), _readonly(in_w), inv_noise, _readonly(out_ptr),
                     _readonly(out_dst), _readonly(out_w), _readonly(np.ascontiguousarray(signal)), perm, inv)
     if not explicit:

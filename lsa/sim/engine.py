@@ -13,6 +13,7 @@ import numpy as np
 from lsa.sim import jit, search
 from lsa.sim import kernels as kn
 from lsa.sim import search_kernels as sk
+from lsa.sim import utility
 from lsa.sim.adjacency import adjacency, coupling_strength
 from lsa.sim.generate import from_edges
 from lsa.sim.network import Network
@@ -359,3 +360,4 @@ def _compile_all() -> None:
     state.swap_round(2)
     search.warmup(state)
     adjacency(net, perm=np.arange(net.N)[::-1])      # the renumbered layout of large instances
+    utility.warmup()                                 # the metrics kernel (children score with it too)

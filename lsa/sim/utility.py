@@ -5,12 +5,20 @@ Every method is scored by `evaluate(net, assignment)`; `sum_rate` is the fast pa
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from lsa.sim.network import Network
 
 
+#: from this many stored pairs on, `interference_w` (hence `sum_rate`) runs the compiled one-pass
+#: kernel (N = 100,000 dense: 0.19 s instead of 0.8 s); below, numpy needs no compiled code at all
+KERNEL_MIN_PAIRS = 1_000_000
+
+
 def interference_w(net: Network, assignment: np.ndarray) -> np.ndarray:
     """(N,) co-channel interference power at each receiver, watts."""
+    if net.M >= KERNEL_MIN_PAIRS:
+        return _interference_and_conflicts(net, assignment, with_conflicts=False)[0]
     same = assignment[net.cross_row] == assignment[net.cross_col]
     return np.bincount(net.cross_row[same], weights=net.cross_power_w[same], minlength=net.N)
 
@@ -38,8 +46,70 @@ def sum_rate(net: Network, assignment: np.ndarray) -> float:
 
 def conflicts(net: Network, assignment: np.ndarray) -> int:
     """Unordered pairs with a stored cross gain (either direction) sharing a channel."""
-    i, j = net.conflict_pairs
-    return int(np.count_nonzero(assignment[i] == assignment[j]))
+    return int(_interference_and_conflicts(net, np.asarray(assignment, dtype=np.int64))[1])
+
+
+@njit(cache=True)
+def _cochannel_pass(row_ptr, cross_col, power_w, a, interference, with_conflicts):
+    """One pass over the (row, col)-sorted pairs: interference[i] += the power of every co-channel
+    interferer of i; with `with_conflicts`, returns the number of unordered co-channel pairs with a
+    stored gain in either direction — entry (i, j) counts when i < j, or when (j, i) is not stored
+    (a binary search in j's row, done only for co-channel entries); else 0."""
+    count = 0
+    for i in range(row_ptr.shape[0] - 1):
+        ai = a[i]
+        acc = 0.0
+        for m in range(row_ptr[i], row_ptr[i + 1]):
+            j = cross_col[m]
+            if a[j] != ai:
+                continue
+            acc += power_w[m]
+            if not with_conflicts:
+                continue
+            if i < j:
+                count += 1
+                continue
+            lo, hi = row_ptr[j], row_ptr[j + 1]
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if cross_col[mid] < i:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            if not (lo < row_ptr[j + 1] and cross_col[lo] == i):
+                count += 1
+        interference[i] = acc
+    return count
+
+
+def _interference_and_conflicts(net: Network, assignment, with_conflicts: bool = True) -> tuple[np.ndarray, int]:
+    """(N,) co-channel interference [W] and the conflict count (0 without `with_conflicts`), in one
+    pass over the pairs. The kernel is compiled by `lsa.sim.engine.warmup` (before any sandbox fork)."""
+    a = np.asarray(assignment)
+    if a.shape != (net.N,):
+        raise ValueError(f"assignment must have shape ({net.N},), got {a.shape}")
+    a = a.astype(np.int64, copy=False)
+    interference = np.empty(net.N)
+    count = _cochannel_pass(net.row_ptr, np.asarray(net.cross_col, dtype=np.int64), net.cross_power_w, a,
+                            interference, bool(with_conflicts))
+    return interference, int(count)
+
+
+
+
+def warmup() -> float:
+    """Compile (or load from numba's cache) the metrics kernel, once per process, under
+    lsa.sim.jit's lock where this machine's cache is stale: the protocol harness calls it before a
+    budget starts (it scores every offer), `lsa.sim.engine.warmup` before sandbox children are
+    forked (they score with it too). Returns the seconds it took (0.0 when already done)."""
+    from lsa.sim import jit
+
+    return jit.warm("utility", (__file__,), _compile_all)
+
+
+def _compile_all() -> None:
+    tiny = Network.build(2, np.ones(3), 0.01, 1.0, np.ones((3, 2)), [0, 1, 1, 2], [1, 0, 2, 1], np.ones(4))
+    evaluate(tiny, np.array([0, 0, 1]))
 
 
 def jain_index(values: np.ndarray) -> float:
@@ -56,7 +126,9 @@ def is_valid(net: Network, assignment) -> bool:
 def evaluate(net: Network, assignment: np.ndarray) -> dict:
     """All SPEC §2 metrics: utility [bit/s/Hz], throughput [bit/s], mean/p5 link rate [bit/s], Jain, conflicts."""
     assignment = np.asarray(assignment, dtype=np.int64)
-    rates = link_rates(net, assignment)
+    interference, n_conflicts = _interference_and_conflicts(net, assignment)   # one pass over the pairs
+    signal = net.signal_w[np.arange(net.N), assignment]
+    rates = np.log2(1.0 + signal / (net.noise_w + interference))
     rates_bps = rates * net.bandwidth_hz
     return {
         "utility": float(rates.sum()),
@@ -64,5 +136,5 @@ def evaluate(net: Network, assignment: np.ndarray) -> dict:
         "mean_rate_bps": float(rates_bps.mean()),
         "p5_rate_bps": float(np.percentile(rates_bps, 5)),
         "jain": jain_index(rates),
-        "conflicts": conflicts(net, assignment),
+        "conflicts": n_conflicts,
     }
