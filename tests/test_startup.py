@@ -55,7 +55,8 @@ def test_exec_imports_no_heavy_library_and_only_engine_kernels(instance):
     out = _probe("exec", program, path)
     assert out["rc"] == 0
     assert out["heavy"] == [], f"lsa exec imported {out['heavy']}"
-    assert out["groups"] == ["engine", "network"]   # the sandbox parent: the move engine and conflict counting
+    # the sandbox parent: the move engine, conflict counting and the metrics kernel (children score with it)
+    assert out["groups"] == ["engine", "network", "utility"]
     assert not any(m.startswith(("lsa.rl", "lsa.policy", "lsa.methods.evaluate")) for m in out["lsa"])
 
 

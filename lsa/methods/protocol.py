@@ -12,8 +12,8 @@ import numpy as np
 
 from lsa.errors import LSAError, MethodTooLarge
 from lsa.methods.registry import get_method
-from lsa.sim.network import Network
 from lsa.sim import utility
+from lsa.sim.network import Network
 from lsa.sim.utility import evaluate, sum_rate
 
 #: an overrun beyond budget * (1 + GRACE_FRACTION) + GRACE_S is flagged

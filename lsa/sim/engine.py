@@ -10,10 +10,9 @@ import time
 
 import numpy as np
 
-from lsa.sim import jit, search
+from lsa.sim import jit, search, utility
 from lsa.sim import kernels as kn
 from lsa.sim import search_kernels as sk
-from lsa.sim import utility
 from lsa.sim.adjacency import adjacency, coupling_strength
 from lsa.sim.generate import from_edges
 from lsa.sim.network import Network

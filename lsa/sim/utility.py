@@ -9,7 +9,6 @@ from numba import njit
 
 from lsa.sim.network import Network
 
-
 #: from this many stored pairs on, `interference_w` (hence `sum_rate`) runs the compiled one-pass
 #: kernel (N = 100,000 dense: 0.19 s instead of 0.8 s); below, numpy needs no compiled code at all
 KERNEL_MIN_PAIRS = 1_000_000
