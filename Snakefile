@@ -26,6 +26,8 @@ from lsa.config import load_yaml
 from lsa.workflow.figures import figure_inputs, figure_outputs
 from lsa.workflow.figures.claims import claim_inputs
 from lsa.workflow.paths import Paths, profile_config_path
+from lsa.workflow.resources import rule_gpus
+from lsa.workflow.shards import evaluation_shards
 from lsa.workflow.stages import WorkflowSettings, rl_stage, stage_parameters, write_stage_configs
 
 PROFILE = str(config.get("profile", "default"))
@@ -37,21 +39,26 @@ STAGE = {k: str(v) for k, v in write_stage_configs(PROFILE_CONFIG, P).items()}
 PAPERMILL = f"{sys.executable} -m papermill --kernel lsa --no-progress-bar"
 NOTEBOOK_SHELL = "{PAPERMILL} {input.notebook} {log.notebook} -y {params.p:q} 2> {log.stderr}"
 REPORT = P.report_files()
+LSA = f"{sys.executable} -m lsa.cli"
+SHARDS = evaluation_shards(PROFILE_CONFIG)  # the baseline evaluation's jobs (workflow.evaluation_shards)
+GPUS = rule_gpus(PROFILE_CONFIG)  # GPUs per job of the learning / LLM rules (workflow.gpus; default 0)
 
 wildcard_constraints:
     size="|".join(S.model_sizes),
     run="|".join(S.all_runs),
     algorithm="dqn|ppo",
     seed=r"\d+",
+    shard=r"\d+",
 
 
 def nb(name):
     return f"notebooks/{name}.ipynb"
 
 
-def parameters(stage):
-    """The stage's notebook parameters (config slice + paths from lsa.workflow.paths) as YAML."""
-    return yaml.safe_dump(stage_parameters(stage, P, S), default_flow_style=True, width=10_000).strip()
+def parameters(stage, **extra):
+    """The stage's notebook parameters (config slice + paths from lsa.workflow.paths, and `extra`) as YAML."""
+    p = {**stage_parameters(stage, P, S), **extra}
+    return yaml.safe_dump(p, default_flow_style=True, width=10_000).strip()
 
 
 def stage_log(stage):
@@ -66,16 +73,36 @@ rule all:
 
 
 # ------------------------------------------------------------------ classical baselines
-rule evaluate_baselines:
+rule evaluate_shard:
+    # one job per shard of the grid (lsa.workflow.shards: contiguous runs of similar estimated cost);
+    # on a cluster each is its own job, with a runtime estimated from its runs' budgets
     input:
         config=STAGE["evaluation"],
         models=S.rl_models(P).values(),  # the RL baselines evaluation.methods names (trained below)
+    output:
+        P.evaluation_shard("{shard}"),
+    threads: workflow.cores  # budgets are wall-clock: each evaluation worker is pinned to its own core
+    resources:
+        runtime=lambda w, threads: SHARDS[int(w.shard)].runtime_min(threads),
+    params:
+        shard=lambda w: f"{w.shard}/{len(SHARDS)}",
+        models=" ".join(f"--model {m}={f}" for m, f in S.rl_models(P).items()),
+    log:
+        P.log("evaluation-shard-{shard}"),
+    shell:
+        "{LSA} evaluate --config {input.config} --shard {params.shard} {params.models} --output {output} > {log} 2>&1"
+
+
+rule evaluate_baselines:
+    # gathers the shard tables into the one tidy table, rows in grid order
+    input:
+        config=STAGE["evaluation"],
+        shards=[P.evaluation_shard(s.index) for s in SHARDS],
         notebook=nb("01_evaluate_baselines"),
     output:
         P.evaluation,
-    threads: workflow.cores  # budgets are wall-clock: each evaluation worker is pinned to its own core
     params:
-        p=parameters("evaluation"),
+        p=parameters("evaluation", shards=[str(P.evaluation_shard(s.index)) for s in SHARDS]),
     log:
         **stage_log("evaluation"),
     shell:
@@ -123,6 +150,8 @@ rule pretrain:
     output:
         done=P.base_model_done("{size}"),
         log=P.pretrain_log("{size}"),
+    resources:
+        gpu=GPUS["pretrain"],
     params:
         p=lambda w: parameters(f"pretrain-{w.size}"),
     log:
@@ -140,6 +169,8 @@ rule sft:
     output:
         done=P.sft_done,
         log=P.sft_log,
+    resources:
+        gpu=GPUS["sft"],
     params:
         p=parameters("sft"),
     log:
@@ -160,6 +191,8 @@ rule grpo:
         done=P.final_model_done("{run}"),
         log=P.grpo_log("{run}"),
     threads: 1  # on 2 cores two runs side by side finish sooner than one after the other
+    resources:
+        gpu=GPUS["grpo"],
     params:
         p=lambda w: parameters(f"grpo-{w.run}"),
     log:
@@ -179,6 +212,8 @@ rule llm_evaluation:
     output:
         P.llm_evaluation,
     threads: workflow.cores  # budgets are wall-clock: each evaluation worker is pinned to its own core
+    resources:
+        gpu=GPUS["llm_evaluation"],
     params:
         p=parameters("llm_evaluation"),
     log:

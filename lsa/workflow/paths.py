@@ -51,6 +51,10 @@ class Paths:
         """Baselines: methods x instances x budgets x seeds (`evaluate`)."""
         return self.results / "evaluation.csv"
 
+    def evaluation_shard(self, shard: int | str) -> Path:
+        """One shard job's rows of the baseline evaluation (lsa.workflow.shards); gathered into `evaluation`."""
+        return self.results / "shards" / f"evaluation-{shard}.csv"
+
     @property
     def prompt_length(self) -> Path:
         """Prompt tokens of the hierarchical and the naive serialization per instance."""
