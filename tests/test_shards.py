@@ -1,0 +1,142 @@
+"""The baseline evaluation as shard jobs (lsa.workflow.shards): shards cover the grid contiguously
+with similar estimated costs, and the gathered shard tables are the table one `evaluate` call writes
+(same columns, same row order, same results for the deterministic methods)."""
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from test_workflow import copy_repo, snakemake
+
+from lsa.errors import ConfigError
+from lsa.methods.evaluate import evaluate, evaluation_cells
+from lsa.workflow.provenance import write_table
+from lsa.workflow.resources import rule_gpus
+from lsa.workflow.shards import (
+    cell_cost_s,
+    evaluate_shard,
+    evaluation_shard_count,
+    evaluation_shards,
+    gather_shards,
+    split_cells,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+#: deterministic methods (random: a fixed number of samples; pulp-partitioned: where CBC solved every
+#: cluster to optimality, small clusters) on instances small enough to finish within the budget
+TINY = {"evaluation": {"instances": [{"N": [8, 12], "K": 3, "regimes": ["dense", "sparse"], "seeds": [0, 1]},
+                                     {"N": [10], "K": 4, "regimes": ["dense"], "seeds": [2], "budgets_s": [0.4]}],
+                       "methods": ["random", "greedy", "km", "exact", "pulp-partitioned"],
+                       "budgets_s": [0.3, 0.6],
+                       "method_params": {"random": {"max_samples": 50}, "pulp-partitioned": {"cluster_size": 4}}}}
+#: columns that do not depend on timing
+RESULT_COLUMNS = ["instance", "N", "K", "regime", "seed", "method", "budget_s", "utility", "throughput", "mean_rate",
+                  "p5_rate", "jain", "conflicts", "valid", "repaired", "fallback_random", "refused"]
+
+
+def profile(name: str) -> dict:
+    return yaml.safe_load((REPO / "config" / f"{name}.yaml").read_text())
+
+
+def test_shards_cover_the_grid_in_order_with_similar_costs():
+    cells = evaluation_cells(profile("paper"))
+    shards = evaluation_shards(profile("paper"))
+    assert len(shards) == evaluation_shard_count(profile("paper")) >= 30
+    assert [c.index for s in shards for c in s.cells] == list(range(len(cells)))   # contiguous, complete
+    costs = [s.cost_s for s in shards]
+    assert max(costs) <= 1.1 * min(costs), costs
+    assert all(s.runtime_min(8) >= 10 and s.runtime_min(1) > s.runtime_min(8) for s in shards)
+
+
+def test_uneven_costs_and_more_shards_than_runs_leave_no_shard_empty():
+    cells = evaluation_cells(TINY)
+    assert [len(s.cells) for s in split_cells(cells[:3], 10)] == [1, 1, 1]
+    # one costly run among cheap ones: it fills its shard alone, no shard is empty
+    skewed = [dataclasses.replace(c, budget_s=100.0 if c.index == 5 else 0.1) for c in cells]
+    shards = split_cells(skewed, 4)
+    assert len(shards) == 4 and all(s.cells for s in shards)
+    assert [c.index for s in shards for c in s.cells] == list(range(len(cells)))
+    assert any(len(s.cells) == 1 and s.cells[0].index == 5 for s in shards)
+    assert sum(s.cost_s for s in shards) == pytest.approx(sum(cell_cost_s(c) for c in skewed))
+
+
+def test_sharded_evaluation_equals_the_unsharded_one(tmp_path):
+    """Deterministic methods (fixed seed): the gathered table, through the CSV files the workflow
+    writes, is the one table of `evaluate` — same columns, rows, order and results."""
+    whole = tmp_path / "whole.csv"
+    write_table(evaluate(TINY, progress=False), whole)
+    parts = []
+    for shard in range(3):
+        path = tmp_path / f"shard-{shard}.csv"
+        write_table(evaluate_shard(TINY, shard, 3, progress=False), path)
+        parts.append(pd.read_csv(path))
+    gathered = tmp_path / "gathered.csv"
+    write_table(gather_shards(parts, runs=len(evaluation_cells(TINY))), gathered)
+    a = pd.read_csv(whole)
+    b = pd.read_csv(gathered)
+    assert list(a.columns) == list(b.columns) and len(a) == len(evaluation_cells(TINY))
+    assert not a["refused"].notna().any() and a["valid"].all()        # every method ran within its budget
+    # CBC under a wall-clock limit: a cluster cut off by it is not repeatable (the busier the machine,
+    # the earlier); compare pulp-partitioned where every cluster was solved to optimality in both runs
+    solved = [(t["clusters_optimal"] == t["clusters_total"]) | (t["method"] != "pulp-partitioned") for t in (a, b)]
+    same = solved[0] & solved[1]
+    assert same[a["method"] == "pulp-partitioned"].mean() >= 0.5
+    pd.testing.assert_frame_equal(a.loc[same, RESULT_COLUMNS], b.loc[same, RESULT_COLUMNS])
+    assert (a["method"] == b["method"]).all() and (a["instance"] == b["instance"]).all()
+
+
+def test_gathering_a_missing_or_repeated_shard_is_an_error():
+    table = pd.DataFrame({"cell": [0, 1], "utility": [1.0, 2.0]})
+    more = pd.DataFrame({"cell": [2], "utility": [3.0]})
+    assert gather_shards([more, table], runs=3)["utility"].tolist() == [1.0, 2.0, 3.0]
+    with pytest.raises(ConfigError, match="shard is missing"):
+        gather_shards([table], runs=3)
+    with pytest.raises(ConfigError, match="shard is missing"):
+        gather_shards([table, table, more], runs=3)
+
+
+@pytest.mark.parametrize("workflow", [{"evaluation_shards": 0}, {"evaluation_shards": "4"},
+                                      {"gpus": {"figures": 1}}, {"gpus": {"grpo": -1}}, {"gpus": [1]}])
+def test_bad_shard_or_gpu_settings_are_one_config_error(workflow):
+    with pytest.raises(ConfigError, match=r"workflow\.(evaluation_shards|gpus)"):
+        evaluation_shard_count({"workflow": workflow})
+        rule_gpus({"workflow": workflow})
+
+
+def test_only_the_paper_profile_asks_for_gpus():
+    assert set(rule_gpus(profile("paper")).values()) == {1}
+    assert set(rule_gpus(profile("smoke")).values()) == set(rule_gpus(profile("default")).values()) == {0}
+
+
+def _jobs(dry_run: str) -> list[tuple[str, dict]]:
+    """(rule, resources) of every job of a dry run's output."""
+    jobs = []
+    for block in re.split(r"\n(?=\[[^\]]+\]\n(?:local)?rule )", dry_run):
+        rule = re.search(r"^(?:local)?rule (\w+):", block, re.M)
+        res = re.search(r"^\s+resources: (.*)$", block, re.M)
+        if rule:
+            pairs = [kv.split("=", 1) for kv in res.group(1).split(", ")] if res else []
+            jobs.append((rule.group(1), dict(pairs)))
+    return jobs
+
+
+@pytest.mark.skipif(importlib.util.find_spec("snakemake_executor_plugin_slurm") is None,
+                    reason="the SLURM executor plugin is not installed (pip install -e '.[slurm]')")
+def test_slurm_plan_of_the_paper_profile_has_many_evaluation_jobs_with_resources(tmp_path):
+    root = copy_repo(tmp_path)
+    res = snakemake(root, "-n", "--profile", "workflow/profiles/slurm", "--config", "profile=paper")
+    assert res.returncode == 0, res.stderr[-3000:] + res.stdout[-3000:]
+    jobs = _jobs(res.stdout)
+    shards = [r for rule, r in jobs if rule == "evaluate_shard"]
+    assert len(shards) >= 30
+    for r in shards:
+        assert int(r["runtime"]) >= 10 and int(r["mem_mb"]) > 0 and int(r["cpus_per_task"]) >= 1
+        assert "gpu" not in r and r["slurm_partition"] != "gpu"                 # CPU only
+    for rule in ("grpo", "llm_evaluation"):
+        assert all(r.get("gpu") == "1" and int(r["runtime"]) > 0 for name, r in jobs if name == rule), rule
+    assert all("gpu" not in r or r["gpu"] == "0" for name, r in jobs if name in ("rl_train", "figures", "report"))
