@@ -140,3 +140,31 @@ def test_slurm_plan_of_the_paper_profile_has_many_evaluation_jobs_with_resources
     for rule in ("grpo", "llm_evaluation"):
         assert all(r.get("gpu") == "1" and int(r["runtime"]) > 0 for name, r in jobs if name == rule), rule
     assert all("gpu" not in r or r["gpu"] == "0" for name, r in jobs if name in ("rl_train", "figures", "report"))
+
+
+def _lsa(cwd: Path, *args: str):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", "lsa.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=300, env=env)
+
+
+def test_cli_runs_one_shard_and_refuses_a_shard_that_does_not_exist(tmp_path):
+    cfg = {"evaluation": {"instances": [{"N": [10], "K": 3, "regimes": ["dense", "sparse"], "seeds": [0]}],
+                          "methods": ["greedy"], "budgets_s": [0.1]}}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    parts = []
+    for shard in ("0/2", "1/2"):
+        res = _lsa(tmp_path, "evaluate", "--config", "c.yaml", "--shard", shard, "--output", f"s{shard[0]}.csv")
+        assert res.returncode == 0, res.stderr
+        parts.append(pd.read_csv(tmp_path / f"s{shard[0]}.csv"))
+    assert [len(p) for p in parts] == [1, 1]
+    gathered = gather_shards(parts, runs=2)
+    assert gathered["instance"].tolist() == ["dense-N10-K3-s0", "sparse-N10-K3-s0"] and "cell" not in gathered
+    for bad, message in (("2/2", "--shard"), ("1/x", "--shard"), ("2/3", "shard 2 does not exist")):
+        res = _lsa(tmp_path, "evaluate", "--config", "c.yaml", "--shard", bad, "--output", "bad.csv")
+        assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1 and message in res.stderr, res.stderr
+        assert not (tmp_path / "bad.csv").exists()
