@@ -26,7 +26,7 @@ from lsa.config import load_yaml
 from lsa.workflow.figures import figure_inputs, figure_outputs
 from lsa.workflow.figures.claims import claim_inputs
 from lsa.workflow.paths import Paths, profile_config_path
-from lsa.workflow.resources import rule_gpus
+from lsa.workflow.resources import rule_gpus, rule_runtimes
 from lsa.workflow.shards import evaluation_shards
 from lsa.workflow.stages import WorkflowSettings, rl_stage, stage_parameters, write_stage_configs
 
@@ -42,6 +42,7 @@ REPORT = P.report_files()
 LSA = f"{sys.executable} -m lsa.cli"
 SHARDS = evaluation_shards(PROFILE_CONFIG)  # the baseline evaluation's jobs (workflow.evaluation_shards)
 GPUS = rule_gpus(PROFILE_CONFIG)  # GPUs per job of the learning / LLM rules (workflow.gpus; default 0)
+RUNTIME = rule_runtimes(PROFILE_CONFIG)  # minutes per job a cluster is asked for (workflow.runtime_min)
 
 wildcard_constraints:
     size="|".join(S.model_sizes),
@@ -101,6 +102,8 @@ rule evaluate_baselines:
         notebook=nb("01_evaluate_baselines"),
     output:
         P.evaluation,
+    resources:
+        runtime=RUNTIME["evaluate_baselines"],
     params:
         p=parameters("evaluation", shards=[str(P.evaluation_shard(s.index)) for s in SHARDS]),
     log:
@@ -118,6 +121,8 @@ rule rl_train:
     output:
         model=P.rl_model("{algorithm}", "{seed}"),
         log=P.rl_log("{algorithm}", "{seed}"),
+    resources:
+        runtime=RUNTIME["rl_train"],
     params:
         p=lambda w: parameters(rl_stage(w.algorithm, w.seed)),
     log:
@@ -134,6 +139,8 @@ rule prompt_length:
         notebook=nb("02_prompt_length"),
     output:
         P.prompt_length,
+    resources:
+        runtime=RUNTIME["prompt_length"],
     params:
         p=parameters("prompt_length"),
     log:
@@ -152,6 +159,7 @@ rule pretrain:
         log=P.pretrain_log("{size}"),
     resources:
         gpu=GPUS["pretrain"],
+        runtime=RUNTIME["pretrain"],
     params:
         p=lambda w: parameters(f"pretrain-{w.size}"),
     log:
@@ -171,6 +179,7 @@ rule sft:
         log=P.sft_log,
     resources:
         gpu=GPUS["sft"],
+        runtime=RUNTIME["sft"],
     params:
         p=parameters("sft"),
     log:
@@ -193,6 +202,7 @@ rule grpo:
     threads: 1  # on 2 cores two runs side by side finish sooner than one after the other
     resources:
         gpu=GPUS["grpo"],
+        runtime=RUNTIME["grpo"],
     params:
         p=lambda w: parameters(f"grpo-{w.run}"),
     log:
@@ -214,6 +224,7 @@ rule llm_evaluation:
     threads: workflow.cores  # budgets are wall-clock: each evaluation worker is pinned to its own core
     resources:
         gpu=GPUS["llm_evaluation"],
+        runtime=RUNTIME["llm_evaluation"],
     params:
         p=parameters("llm_evaluation"),
     log:
@@ -233,6 +244,8 @@ rule figures:
         notebook=nb("07_figures"),
     output:
         figure_outputs(P),
+    resources:
+        runtime=RUNTIME["figures"],
     params:
         p=parameters("figures"),
     log:
@@ -251,6 +264,8 @@ rule report:
         notebook=nb("09_report"),
     output:
         REPORT.values(),
+    resources:
+        runtime=RUNTIME["report"],
     params:
         p=parameters("report"),
     log:

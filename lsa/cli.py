@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "rl-train": "train the DQN or PPO baseline (stable-baselines3) from a config's rl: section",
     "figures": "render every figure and table from a results directory alone",
     "report": "compare a run's results with the committed reference, claim by claim",
+    "plan": "the cost plan of a profile on a cluster: jobs, core-hours, GPU-hours",
 }
 
 
@@ -311,6 +312,7 @@ _HANDLERS = {
     "pretrain": (training.pretrain_arguments, training.pretrain), "train": (training.train_arguments, training.train),
     "rl-train": (training.rl_train_arguments, training.rl_train),
     "figures": (reports.figures_arguments, reports.figures), "report": (reports.report_arguments, reports.report),
+    "plan": (reports.plan_arguments, reports.plan),
 }
 
 

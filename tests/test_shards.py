@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-import re
 from pathlib import Path
 
 import pandas as pd
@@ -15,6 +14,7 @@ from test_workflow import copy_repo, snakemake
 
 from lsa.errors import ConfigError
 from lsa.methods.evaluate import evaluate, evaluation_cells
+from lsa.workflow.plan import cost_table, parse_jobs, plan
 from lsa.workflow.provenance import write_table
 from lsa.workflow.resources import rule_gpus
 from lsa.workflow.shards import (
@@ -113,25 +113,13 @@ def test_only_the_paper_profile_asks_for_gpus():
     assert set(rule_gpus(profile("smoke")).values()) == set(rule_gpus(profile("default")).values()) == {0}
 
 
-def _jobs(dry_run: str) -> list[tuple[str, dict]]:
-    """(rule, resources) of every job of a dry run's output."""
-    jobs = []
-    for block in re.split(r"\n(?=\[[^\]]+\]\n(?:local)?rule )", dry_run):
-        rule = re.search(r"^(?:local)?rule (\w+):", block, re.M)
-        res = re.search(r"^\s+resources: (.*)$", block, re.M)
-        if rule:
-            pairs = [kv.split("=", 1) for kv in res.group(1).split(", ")] if res else []
-            jobs.append((rule.group(1), dict(pairs)))
-    return jobs
-
-
 @pytest.mark.skipif(importlib.util.find_spec("snakemake_executor_plugin_slurm") is None,
                     reason="the SLURM executor plugin is not installed (pip install -e '.[slurm]')")
 def test_slurm_plan_of_the_paper_profile_has_many_evaluation_jobs_with_resources(tmp_path):
     root = copy_repo(tmp_path)
     res = snakemake(root, "-n", "--profile", "workflow/profiles/slurm", "--config", "profile=paper")
     assert res.returncode == 0, res.stderr[-3000:] + res.stdout[-3000:]
-    jobs = _jobs(res.stdout)
+    jobs = [(j.rule, j.resources) for j in parse_jobs(res.stdout)]
     shards = [r for rule, r in jobs if rule == "evaluate_shard"]
     assert len(shards) >= 30
     for r in shards:
@@ -140,6 +128,13 @@ def test_slurm_plan_of_the_paper_profile_has_many_evaluation_jobs_with_resources
     for rule in ("grpo", "llm_evaluation"):
         assert all(r.get("gpu") == "1" and int(r["runtime"]) > 0 for name, r in jobs if name == rule), rule
     assert all("gpu" not in r or r["gpu"] == "0" for name, r in jobs if name in ("rl_train", "figures", "report"))
+    # the cost plan: GPU-hours only where a GPU is asked for; every job's hours counted once
+    table = cost_table(parse_jobs(res.stdout)).set_index("rule")
+    assert table.loc["evaluate_shard", "jobs"] == len(shards) and table.loc["evaluate_shard", "gpu_hours"] == 0
+    assert table.loc["grpo", "gpu_hours"] > 0 and table.loc["total", "jobs"] == len(jobs) - 1     # without `all`
+    assert table.loc["total", "core_hours"] == pytest.approx(table.drop("total")["core_hours"].sum(), abs=0.2)
+    smoke = plan("smoke", root=root).set_index("rule")
+    assert smoke.loc["total", "gpu_hours"] == 0 and smoke.loc["total", "core_hours"] < table.loc["total", "core_hours"]
 
 
 def _lsa(cwd: Path, *args: str):

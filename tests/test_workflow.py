@@ -26,6 +26,7 @@ from lsa.errors import ConfigError
 from lsa.workflow.figures import figure_outputs
 from lsa.workflow.paths import PROFILES, Paths
 from lsa.workflow.provenance import sidecar_path
+from lsa.workflow.shards import evaluation_shards
 from lsa.workflow.stages import (
     DIRECT_RUNS,
     WorkflowSettings,
@@ -34,7 +35,6 @@ from lsa.workflow.stages import (
     stage_parameters,
     write_if_changed,
 )
-from lsa.workflow.shards import evaluation_shards
 from lsa.workflow.studies import prompt_length_study
 
 REPO = Path(__file__).resolve().parent.parent

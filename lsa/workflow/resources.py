@@ -1,8 +1,10 @@
-"""What each workflow job asks a cluster for beyond CPUs and memory (those are in the Snakemake
-profile, workflow/profiles/slurm): the GPUs of the learning and LLM stages, from the profile's
-`workflow.gpus` (rule -> GPUs per job; absent: 0, a CPU-only job). The SLURM executor turns a job's
-`gpu` resource into `--gpus=N`; a job with 0 asks for none. The evaluation shards' runtimes come from
-their budgets (lsa.workflow.shards).
+"""What each workflow job asks a cluster for that depends on the profile's scale (CPUs, memory,
+account and partitions are the site's, in the Snakemake profile workflow/profiles/slurm):
+
+- GPUs of the learning and LLM stages, `workflow.gpus` (rule -> GPUs per job; absent: 0, a CPU-only
+  job). The SLURM executor turns a job's `gpu` resource into `--gpus=N`; a job with 0 asks for none.
+- runtimes, `workflow.runtime_min` (rule -> minutes per job; absent: DEFAULT_RUNTIME_MIN). The
+  evaluation shards' runtimes come from their runs' budgets instead (lsa.workflow.shards).
 """
 from __future__ import annotations
 
@@ -12,6 +14,11 @@ from lsa.errors import ConfigError
 GPU_RULES = ("pretrain", "sft", "grpo", "llm_evaluation")
 #: the most GPUs one job may ask for (one node)
 MAX_GPUS_PER_JOB = 16
+#: the rules whose runtime a profile sets (evaluate_baselines: the gather step; the shards: estimated)
+RUNTIME_RULES = ("rl_train", "prompt_length", "pretrain", "sft", "grpo", "evaluate_baselines", "llm_evaluation",
+                 "figures", "report")
+DEFAULT_RUNTIME_MIN = 60
+MAX_RUNTIME_MIN = 14 * 24 * 60
 
 
 def rule_gpus(config: dict) -> dict[str, int]:
@@ -28,4 +35,19 @@ def rule_gpus(config: dict) -> dict[str, int]:
     return {rule: int(raw.get(rule, 0)) for rule in GPU_RULES}
 
 
-__all__ = ["GPU_RULES", "MAX_GPUS_PER_JOB", "rule_gpus"]
+def rule_runtimes(config: dict) -> dict[str, int]:
+    """RUNTIME_RULES -> minutes a job of that rule asks for, from `workflow.runtime_min` of a loaded profile."""
+    raw = ((config or {}).get("workflow") or {}).get("runtime_min") or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"workflow.runtime_min must be a mapping rule -> minutes, got {type(raw).__name__}")
+    unknown = sorted(str(k) for k in raw if k not in RUNTIME_RULES)
+    if unknown:
+        raise ConfigError(f"workflow.runtime_min: unknown rule(s) {', '.join(unknown)} "
+                          f"(known: {', '.join(RUNTIME_RULES)})")
+    for rule, n in raw.items():
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_RUNTIME_MIN:
+            raise ConfigError(f"workflow.runtime_min.{rule} must be minutes in [1, {MAX_RUNTIME_MIN}], got {n!r}")
+    return {rule: int(raw.get(rule, DEFAULT_RUNTIME_MIN)) for rule in RUNTIME_RULES}
+
+
+__all__ = ["GPU_RULES", "MAX_GPUS_PER_JOB", "RUNTIME_RULES", "DEFAULT_RUNTIME_MIN", "rule_gpus", "rule_runtimes"]
