@@ -28,7 +28,7 @@ from lsa.workflow.figures.claims import claim_inputs
 from lsa.workflow.paths import Paths, profile_config_path
 from lsa.workflow.resources import rule_gpus, rule_runtimes
 from lsa.workflow.shards import evaluation_shards
-from lsa.workflow.stages import WorkflowSettings, rl_stage, stage_parameters, write_stage_configs
+from lsa.workflow.stages import BASE_POLICY, WorkflowSettings, rl_stage, stage_parameters, write_stage_configs
 
 PROFILE = str(config.get("profile", "default"))
 PROFILE_CONFIG = load_yaml(profile_config_path(PROFILE))
@@ -50,6 +50,7 @@ wildcard_constraints:
     algorithm="dqn|ppo",
     seed=r"\d+",
     shard=r"\d+",
+    policy="|".join(S.llm_policies()),
 
 
 def nb(name):
@@ -212,21 +213,40 @@ rule grpo:
 
 
 # ------------------------------------------------------------------ LLM policies under the protocol
-rule llm_evaluation:
-    # lsa-code of every policy family x training seed (main: the evaluation grid, paired with the
-    # baselines; the other sizes and the base model: the family grid at figures.budget_s)
+rule llm_evaluation_run:
+    # lsa-code of one policy run (a family x training seed, or the base model), its own job (a GPU each
+    # where workflow.gpus asks): main on the evaluation grid, paired with the baselines; the other
+    # sizes and the base model on the family grid at figures.budget_s
     input:
         config=STAGE["llm_evaluation"],
-        policies=S.llm_model_done(P),
+        policy=lambda w: P.base_model_done(S.main_size) if w.policy == BASE_POLICY else P.final_model_done(w.policy),
         notebook=nb("06_llm_evaluation"),
     output:
-        P.llm_evaluation,
+        P.llm_evaluation_run("{policy}"),
     threads: workflow.cores  # budgets are wall-clock: each evaluation worker is pinned to its own core
     resources:
         gpu=GPUS["llm_evaluation"],
+        runtime=RUNTIME["llm_evaluation_run"],
+    params:
+        p=lambda w: parameters("llm_evaluation", runs=[w.policy], output=str(P.llm_evaluation_run(w.policy))),
+    log:
+        **stage_log("llm_evaluation-{policy}"),
+    shell:
+        NOTEBOOK_SHELL
+
+
+rule llm_evaluation:
+    # gathers the policy runs' tables into the one tidy table, in the slice's order
+    input:
+        config=STAGE["llm_evaluation"],
+        runs=[P.llm_evaluation_run(run) for run in S.llm_policies()],
+        notebook=nb("06_llm_evaluation"),
+    output:
+        P.llm_evaluation,
+    resources:
         runtime=RUNTIME["llm_evaluation"],
     params:
-        p=parameters("llm_evaluation"),
+        p=parameters("llm_evaluation", shards={run: str(P.llm_evaluation_run(run)) for run in S.llm_policies()}),
     log:
         **stage_log("llm_evaluation"),
     shell:

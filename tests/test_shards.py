@@ -125,13 +125,13 @@ def test_slurm_plan_of_the_paper_profile_has_many_evaluation_jobs_with_resources
     for r in shards:
         assert int(r["runtime"]) >= 10 and int(r["mem_mb"]) > 0 and int(r["cpus_per_task"]) >= 1
         assert "gpu" not in r and r["slurm_partition"] != "gpu"                 # CPU only
-    for rule in ("grpo", "llm_evaluation"):
+    for rule in ("grpo", "llm_evaluation_run"):
         assert all(r.get("gpu") == "1" and int(r["runtime"]) > 0 for name, r in jobs if name == rule), rule
     assert all("gpu" not in r or r["gpu"] == "0" for name, r in jobs if name in ("rl_train", "figures", "report"))
     # the cost plan: GPU-hours only where a GPU is asked for; every job's hours counted once
     table = cost_table(parse_jobs(res.stdout)).set_index("rule")
     assert table.loc["evaluate_shard", "jobs"] == len(shards) and table.loc["evaluate_shard", "gpu_hours"] == 0
-    assert table.loc["grpo", "gpu_hours"] > 0 and table.loc["total", "jobs"] == len(jobs) - 1     # without `all`
+    assert table.loc["grpo", "gpu_hours"] > 0 and table.loc["llm_evaluation", "gpu_hours"] == 0   # the gather step and table.loc["total", "jobs"] == len(jobs) - 1     # without `all`
     assert table.loc["total", "core_hours"] == pytest.approx(table.drop("total")["core_hours"].sum(), abs=0.2)
     smoke = plan("smoke", root=root).set_index("rule")
     assert smoke.loc["total", "gpu_hours"] == 0 and smoke.loc["total", "core_hours"] < table.loc["total", "core_hours"]
@@ -163,3 +163,22 @@ def test_cli_runs_one_shard_and_refuses_a_shard_that_does_not_exist(tmp_path):
         res = _lsa(tmp_path, "evaluate", "--config", "c.yaml", "--shard", bad, "--output", "bad.csv")
         assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1 and message in res.stderr, res.stderr
         assert not (tmp_path / "bad.csv").exists()
+
+
+def test_plan_outside_a_checkout_is_one_clear_line(tmp_path):
+    res = _lsa(tmp_path, "plan", "--profile", "smoke")
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1 and "Snakefile" in res.stderr
+
+
+def test_policy_run_tables_gather_in_the_slice_order_with_the_training_grid():
+    from lsa.workflow.studies import gather_policies
+
+    slice_ = {"policies": {"main": {}, "size-nano": {}, "base": {}},
+              "train_grid": {"train_n": [10, 20], "train_regimes": ["dense"]}}
+    tables = {run: pd.DataFrame({"utility": [float(i)], "run": [run], "train_seed": [None if run == "base" else 0],
+                                 "train_n_max": [999]}) for i, run in enumerate(["base", "size-nano", "main"])}
+    table = gather_policies(slice_, tables)
+    assert table["run"].tolist() == ["main", "size-nano", "base"] and table["train_n_max"].tolist() == [20] * 3
+    assert str(table["train_seed"].dtype) == "Int64" and table["train_seed"].isna().tolist() == [False, False, True]
+    with pytest.raises(ConfigError, match="tables are of the runs"):
+        gather_policies(slice_, {"main": tables["main"]})

@@ -93,7 +93,7 @@ def profile_settings(profile: str, root: Path = REPO) -> tuple[dict, WorkflowSet
 
 def full_dag(s: WorkflowSettings, shards: int) -> dict[str, int]:
     jobs = {"evaluate_shard": shards, "evaluate_baselines": 1, "prompt_length": 1, "pretrain": len(s.model_sizes), "sft": 1,
-            "grpo": len(s.all_runs), "llm_evaluation": 1, "figures": 1, "report": 1, "all": 1}
+            "grpo": len(s.all_runs), "llm_evaluation_run": len(s.llm_policies()), "llm_evaluation": 1, "figures": 1, "report": 1, "all": 1}
     return {**jobs, "rl_train": len(s.rl_runs)} if s.rl_runs else jobs
 
 
@@ -102,6 +102,7 @@ def rule_outputs(profile: str, root: Path) -> list[Path]:
     _, s, p = profile_settings(profile, root)
     out = [p.evaluation, p.prompt_length, p.sft_done, p.sft_log, p.llm_evaluation]
     out += [p.evaluation_shard(i) for i in range(shard_count(profile, root))]
+    out += [p.llm_evaluation_run(run) for run in s.llm_policies()]
     out += [f for a, seed in s.rl_runs for f in (p.rl_model(a, seed), p.rl_log(a, seed))]
     for size in s.model_sizes:
         out += [p.base_model_done(size), p.pretrain_log(size)]
@@ -339,7 +340,8 @@ def test_config_change_reruns_only_what_depends_on_it(tmp_path):
     cfg["evaluation"]["instances"][0]["budgets_s"] = [0.2]
     cfg_path.write_text(yaml.safe_dump(cfg))
     jobs = jobs_of(snakemake(root, "-n", "--config", "profile=smoke").stdout)
-    assert set(jobs) == {"evaluate_shard", "evaluate_baselines", "llm_evaluation", "figures", "report", "all"}, jobs
+    assert set(jobs) == {"evaluate_shard", "evaluate_baselines", "llm_evaluation_run", "llm_evaluation", "figures",
+                         "report", "all"}, jobs
     snakemake(root, "--touch", "--cores", "1", "--config", "profile=smoke")
     # 3. one ablation's override: that GRPO run and figure d only
     cfg["workflow"]["grpo_runs"]["G4"] = {"num_generations": 2}

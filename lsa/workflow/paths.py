@@ -55,6 +55,10 @@ class Paths:
         """One shard job's rows of the baseline evaluation (lsa.workflow.shards); gathered into `evaluation`."""
         return self.results / "shards" / f"evaluation-{shard}.csv"
 
+    def llm_evaluation_run(self, run: str) -> Path:
+        """One policy run's rows of the LLM evaluation (its own job); gathered into `llm_evaluation`."""
+        return self.results / "shards" / f"llm_evaluation-{run}.csv"
+
     @property
     def prompt_length(self) -> Path:
         """Prompt tokens of the hierarchical and the naive serialization per instance."""
