@@ -27,7 +27,7 @@ from lsa.workflow.figures import figure_inputs, figure_outputs
 from lsa.workflow.figures.claims import claim_inputs
 from lsa.workflow.paths import Paths, profile_config_path
 from lsa.workflow.resources import rule_gpus, rule_runtimes
-from lsa.workflow.shards import evaluation_shards
+from lsa.workflow.shards import evaluation_shards, llm_evaluation_shard_count, split_runs
 from lsa.workflow.stages import BASE_POLICY, WorkflowSettings, rl_stage, stage_parameters, write_stage_configs
 
 PROFILE = str(config.get("profile", "default"))
@@ -41,6 +41,7 @@ NOTEBOOK_SHELL = "{PAPERMILL} {input.notebook} {log.notebook} -y {params.p:q} 2>
 REPORT = P.report_files()
 LSA = f"{sys.executable} -m lsa.cli"
 SHARDS = evaluation_shards(PROFILE_CONFIG)  # the baseline evaluation's jobs (workflow.evaluation_shards)
+LLM_SHARDS = split_runs(list(S.llm_policies()), llm_evaluation_shard_count(PROFILE_CONFIG))  # policy runs per job
 GPUS = rule_gpus(PROFILE_CONFIG)  # GPUs per job of the learning / LLM rules (workflow.gpus; default 0)
 RUNTIME = rule_runtimes(PROFILE_CONFIG)  # minutes per job a cluster is asked for (workflow.runtime_min)
 
@@ -50,7 +51,6 @@ wildcard_constraints:
     algorithm="dqn|ppo",
     seed=r"\d+",
     shard=r"\d+",
-    policy="|".join(S.llm_policies()),
 
 
 def nb(name):
@@ -214,23 +214,24 @@ rule grpo:
 
 # ------------------------------------------------------------------ LLM policies under the protocol
 rule llm_evaluation_run:
-    # lsa-code of one policy run (a family x training seed, or the base model), its own job (a GPU each
-    # where workflow.gpus asks): main on the evaluation grid, paired with the baselines; the other
-    # sizes and the base model on the family grid at figures.budget_s
+    # lsa-code of a group of policy runs (families x training seeds, the base model; workflow.
+    # llm_evaluation_shards groups, a GPU each where workflow.gpus asks): main on the evaluation grid,
+    # paired with the baselines; the other sizes and the base model on the family grid at figures.budget_s
     input:
         config=STAGE["llm_evaluation"],
-        policy=lambda w: P.base_model_done(S.main_size) if w.policy == BASE_POLICY else P.final_model_done(w.policy),
+        policies=lambda w: [P.base_model_done(S.main_size) if run == BASE_POLICY else P.final_model_done(run)
+                            for run in LLM_SHARDS[int(w.shard)]],
         notebook=nb("06_llm_evaluation"),
     output:
-        P.llm_evaluation_run("{policy}"),
+        P.llm_evaluation_run("{shard}"),
     threads: workflow.cores  # budgets are wall-clock: each evaluation worker is pinned to its own core
     resources:
         gpu=GPUS["llm_evaluation"],
         runtime=RUNTIME["llm_evaluation_run"],
     params:
-        p=lambda w: parameters("llm_evaluation", runs=[w.policy], output=str(P.llm_evaluation_run(w.policy))),
+        p=lambda w: parameters("llm_evaluation", runs=LLM_SHARDS[int(w.shard)], output=str(P.llm_evaluation_run(w.shard))),
     log:
-        **stage_log("llm_evaluation-{policy}"),
+        **stage_log("llm_evaluation-{shard}"),
     shell:
         NOTEBOOK_SHELL
 
@@ -239,14 +240,14 @@ rule llm_evaluation:
     # gathers the policy runs' tables into the one tidy table, in the slice's order
     input:
         config=STAGE["llm_evaluation"],
-        runs=[P.llm_evaluation_run(run) for run in S.llm_policies()],
+        runs=[P.llm_evaluation_run(i) for i in range(len(LLM_SHARDS))],
         notebook=nb("06_llm_evaluation"),
     output:
         P.llm_evaluation,
     resources:
         runtime=RUNTIME["llm_evaluation"],
     params:
-        p=parameters("llm_evaluation", shards={run: str(P.llm_evaluation_run(run)) for run in S.llm_policies()}),
+        p=parameters("llm_evaluation", shards=[str(P.llm_evaluation_run(i)) for i in range(len(LLM_SHARDS))]),
     log:
         **stage_log("llm_evaluation"),
     shell:

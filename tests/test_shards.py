@@ -24,6 +24,7 @@ from lsa.workflow.shards import (
     evaluation_shards,
     gather_shards,
     split_cells,
+    split_runs,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -175,10 +176,15 @@ def test_policy_run_tables_gather_in_the_slice_order_with_the_training_grid():
 
     slice_ = {"policies": {"main": {}, "size-nano": {}, "base": {}},
               "train_grid": {"train_n": [10, 20], "train_regimes": ["dense"]}}
-    tables = {run: pd.DataFrame({"utility": [float(i)], "run": [run], "train_seed": [None if run == "base" else 0],
-                                 "train_n_max": [999]}) for i, run in enumerate(["base", "size-nano", "main"])}
-    table = gather_policies(slice_, tables)
-    assert table["run"].tolist() == ["main", "size-nano", "base"] and table["train_n_max"].tolist() == [20] * 3
-    assert str(table["train_seed"].dtype) == "Int64" and table["train_seed"].isna().tolist() == [False, False, True]
-    with pytest.raises(ConfigError, match="tables are of the runs"):
-        gather_policies(slice_, {"main": tables["main"]})
+    groups = split_runs(list(slice_["policies"]), 2)
+    assert groups == [["main", "size-nano"], ["base"]] and split_runs(["a"], 5) == [["a"]]
+    tables = [pd.DataFrame({"utility": [float(i), float(i)], "run": [run, run], "train_n_max": [999, 999],
+                            "train_seed": [None if run == "base" else 0] * 2})
+              for i, run in enumerate(["base", "size-nano", "main"])]
+    table = gather_policies(slice_, [tables[0], pd.concat([tables[2], tables[1]])])
+    assert table["run"].tolist() == ["main", "main", "size-nano", "size-nano", "base", "base"]
+    assert table["train_n_max"].tolist() == [20] * 6 and str(table["train_seed"].dtype) == "Int64"
+    with pytest.raises(ConfigError, match="tables hold the runs"):
+        gather_policies(slice_, [tables[2]])
+    with pytest.raises(ConfigError, match="tables hold the runs"):
+        gather_policies(slice_, tables + [tables[2]])

@@ -26,7 +26,7 @@ from lsa.errors import ConfigError
 from lsa.workflow.figures import figure_outputs
 from lsa.workflow.paths import PROFILES, Paths
 from lsa.workflow.provenance import sidecar_path
-from lsa.workflow.shards import evaluation_shards
+from lsa.workflow.shards import evaluation_shards, llm_evaluation_shard_count, split_runs
 from lsa.workflow.stages import (
     DIRECT_RUNS,
     WorkflowSettings,
@@ -81,9 +81,10 @@ def jobs_of(dry_run_output: str) -> dict[str, int]:
     return stats
 
 
-def shard_count(profile: str, root: Path = REPO) -> int:
-    cfg, _, _ = profile_settings(profile, root)
-    return len(evaluation_shards(cfg))
+def shard_count(profile: str, root: Path = REPO) -> tuple[int, int]:
+    """Jobs of the baseline evaluation and of the LLM evaluation (lsa.workflow.shards)."""
+    cfg, s, _ = profile_settings(profile, root)
+    return len(evaluation_shards(cfg)), len(split_runs(list(s.llm_policies()), llm_evaluation_shard_count(cfg)))
 
 
 def profile_settings(profile: str, root: Path = REPO) -> tuple[dict, WorkflowSettings, Paths]:
@@ -91,9 +92,9 @@ def profile_settings(profile: str, root: Path = REPO) -> tuple[dict, WorkflowSet
     return cfg, WorkflowSettings.from_config(cfg), Paths.for_profile(profile, root)
 
 
-def full_dag(s: WorkflowSettings, shards: int) -> dict[str, int]:
-    jobs = {"evaluate_shard": shards, "evaluate_baselines": 1, "prompt_length": 1, "pretrain": len(s.model_sizes), "sft": 1,
-            "grpo": len(s.all_runs), "llm_evaluation_run": len(s.llm_policies()), "llm_evaluation": 1, "figures": 1, "report": 1, "all": 1}
+def full_dag(s: WorkflowSettings, shards: tuple[int, int]) -> dict[str, int]:
+    jobs = {"evaluate_shard": shards[0], "evaluate_baselines": 1, "prompt_length": 1, "pretrain": len(s.model_sizes), "sft": 1,
+            "grpo": len(s.all_runs), "llm_evaluation_run": shards[1], "llm_evaluation": 1, "figures": 1, "report": 1, "all": 1}
     return {**jobs, "rl_train": len(s.rl_runs)} if s.rl_runs else jobs
 
 
@@ -101,8 +102,8 @@ def rule_outputs(profile: str, root: Path) -> list[Path]:
     """Every rule output of a profile (what lsa.workflow.paths says the rules produce)."""
     _, s, p = profile_settings(profile, root)
     out = [p.evaluation, p.prompt_length, p.sft_done, p.sft_log, p.llm_evaluation]
-    out += [p.evaluation_shard(i) for i in range(shard_count(profile, root))]
-    out += [p.llm_evaluation_run(run) for run in s.llm_policies()]
+    evaluation_jobs, llm_jobs = shard_count(profile, root)
+    out += [p.evaluation_shard(i) for i in range(evaluation_jobs)] + [p.llm_evaluation_run(i) for i in range(llm_jobs)]
     out += [f for a, seed in s.rl_runs for f in (p.rl_model(a, seed), p.rl_log(a, seed))]
     for size in s.model_sizes:
         out += [p.base_model_done(size), p.pretrain_log(size)]

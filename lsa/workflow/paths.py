@@ -55,9 +55,9 @@ class Paths:
         """One shard job's rows of the baseline evaluation (lsa.workflow.shards); gathered into `evaluation`."""
         return self.results / "shards" / f"evaluation-{shard}.csv"
 
-    def llm_evaluation_run(self, run: str) -> Path:
-        """One policy run's rows of the LLM evaluation (its own job); gathered into `llm_evaluation`."""
-        return self.results / "shards" / f"llm_evaluation-{run}.csv"
+    def llm_evaluation_run(self, shard: int | str) -> Path:
+        """One job's policy runs of the LLM evaluation (lsa.workflow.shards.split_runs); gathered into `llm_evaluation`."""
+        return self.results / "shards" / f"llm_evaluation-{shard}.csv"
 
     @property
     def prompt_length(self) -> Path:

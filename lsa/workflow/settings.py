@@ -36,7 +36,7 @@ BASE_POLICY = "base"
 #: sections every learning stage reads (the network decides the training instances)
 POLICY_SECTIONS = ("network", "model")
 WORKFLOW_KEYS = ("model_sizes", "training_seeds", "grpo_runs", "prompt_study", "llm_evaluation",
-                 "evaluation_shards", "gpus", "runtime_min")   # the last three: lsa.workflow.shards, .resources
+                 "evaluation_shards", "llm_evaluation_shards", "gpus", "runtime_min")   # lsa.workflow.shards, .resources
 LLM_EVALUATION_KEYS = ("family_instances",)
 _SEEDED = re.compile(r".*-s\d+")
 

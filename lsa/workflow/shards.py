@@ -3,7 +3,8 @@ split into shards of similar estimated cost, one workflow job each, and the gath
 the shard tables back together as the single table `evaluate` writes (same columns, same row order).
 
 A profile says how many shards with `workflow.evaluation_shards` (default 1: one job, as on one
-machine). Shards are contiguous runs of the grid (an instance's runs stay together where they can:
+machine); the LLM evaluation's policy runs are split into `workflow.llm_evaluation_shards` jobs
+(`split_runs`; a policy run's instances stay in one job: lsa-code's program cache learns across them). Shards are contiguous runs of the grid (an instance's runs stay together where they can:
 its network is generated once per job), cut where the running sum of estimated costs crosses a
 multiple of the total / shards. A run's estimated cost is its budget plus RUN_OVERHEAD_S.
 """
@@ -33,6 +34,23 @@ def evaluation_shard_count(config: dict) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10_000:
         raise ConfigError(f"workflow.evaluation_shards must be an integer in [1, 10000], got {value!r}")
     return value
+
+
+def llm_evaluation_shard_count(config: dict) -> int:
+    """`workflow.llm_evaluation_shards` of a loaded profile (default 1): jobs the policy runs of the
+    LLM evaluation are split into (at most one per run)."""
+    value = ((config or {}).get("workflow") or {}).get("llm_evaluation_shards", 1)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1000:
+        raise ConfigError(f"workflow.llm_evaluation_shards must be an integer in [1, 1000], got {value!r}")
+    return value
+
+
+def split_runs(runs: list[str], shards: int) -> list[list[str]]:
+    """`runs` as min(shards, len(runs)) contiguous groups whose sizes differ by at most one."""
+    count = max(1, min(shards, len(runs)))
+    size, extra = divmod(len(runs), count)
+    bounds = [i * size + min(i, extra) for i in range(count + 1)]
+    return [list(runs[a:b]) for a, b in zip(bounds, bounds[1:])]
 
 
 def cell_cost_s(cell: Cell) -> float:
@@ -121,4 +139,5 @@ def gather_shards(tables: list[pd.DataFrame], runs: int | None = None) -> pd.Dat
 
 
 __all__ = ["Shard", "RUN_OVERHEAD_S", "JOB_STARTUP_S", "RUNTIME_SAFETY", "CELL_COLUMN", "evaluation_shard_count",
+           "llm_evaluation_shard_count", "split_runs",
            "cell_cost_s", "split_cells", "evaluation_shards", "evaluate_shard", "gather_shards"]

@@ -137,14 +137,18 @@ def _with_training_grid(table: pd.DataFrame, config: dict) -> pd.DataFrame:
     return table
 
 
-def gather_policies(config: dict, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """The tables of `evaluate_policies(..., runs=[run])` (run -> table) as the one table of
-    `evaluate_policies` on the whole slice: every policy run once, in the slice's order."""
+def gather_policies(config: dict, tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """The tables of `evaluate_policies(..., runs=...)` jobs as the one table of `evaluate_policies` on
+    the whole slice: every policy run from exactly one table, runs in the slice's order."""
     policies = list((config.get("policies") or {}))
-    if sorted(tables) != sorted(policies):
-        raise ConfigError(f"the LLM evaluation tables are of the runs {sorted(tables)}, the slice has {sorted(policies)}")
-    frames = [tables[run].drop(columns=[c for c in _GRID_COLUMNS if c in tables[run].columns]) for run in policies]
-    return _with_training_grid(pd.concat(frames, ignore_index=True, sort=False), config)
+    seen = [sorted(set(t["run"])) for t in tables if len(t)]
+    runs = [run for group in seen for run in group]
+    if sorted(runs) != sorted(policies):
+        raise ConfigError(f"the LLM evaluation tables hold the runs {sorted(runs)}, the slice has {sorted(policies)}")
+    table = pd.concat([t for t in tables if len(t)], ignore_index=True, sort=False)
+    order = table["run"].map({run: i for i, run in enumerate(policies)})
+    table = table.iloc[order.argsort(kind="stable")].reset_index(drop=True)
+    return _with_training_grid(table.drop(columns=[c for c in _GRID_COLUMNS if c in table.columns]), config)
 
 
 def export_log(source: str | Path, output: str | Path, config: dict | None = None,
