@@ -29,8 +29,10 @@ from lsa.errors import LSAError
 from lsa.workflow.figures import figure_inputs, figure_outputs
 from lsa.workflow.figures.claims import claim_inputs
 from lsa.workflow.paths import Paths, profile_config_path
+from lsa.workflow.resources import rule_gpus, rule_runtimes
 from lsa.workflow.settings import check_profile
-from lsa.workflow.stages import rl_stage, stage_parameters, write_stage_configs
+from lsa.workflow.shards import evaluation_shards, llm_evaluation_shard_count, split_runs
+from lsa.workflow.stages import BASE_POLICY, rl_stage, stage_parameters, write_stage_configs
 
 PROFILE = str(config.get("profile", "default"))
 try:  # the one validation door: every section of the profile, before any slice is written
@@ -45,21 +47,28 @@ STAGE = {k: str(v) for k, v in write_stage_configs(PROFILE_CONFIG, P).items()}
 PAPERMILL = f"{sys.executable} -m papermill --kernel lsa --no-progress-bar"
 NOTEBOOK_SHELL = "{PAPERMILL} {input.notebook} {log.notebook} -y {params.p:q} 2> {log.stderr}"
 REPORT = P.report_files()
+LSA = f"{sys.executable} -m lsa.cli"
+SHARDS = evaluation_shards(PROFILE_CONFIG)  # the baseline evaluation's jobs (workflow.evaluation_shards)
+LLM_SHARDS = split_runs(list(S.llm_policies()), llm_evaluation_shard_count(PROFILE_CONFIG))  # policy runs per job
+GPUS = rule_gpus(PROFILE_CONFIG)  # GPUs per job of the learning / LLM rules (workflow.gpus; default 0)
+RUNTIME = rule_runtimes(PROFILE_CONFIG)  # minutes per job a cluster is asked for (workflow.runtime_min)
 
 wildcard_constraints:
     size="|".join(S.model_sizes),
     run="|".join(S.all_runs),
     algorithm="dqn|ppo",
     seed=r"\d+",
+    shard=r"\d+",
 
 
 def nb(name):
     return f"notebooks/{name}.ipynb"
 
 
-def parameters(stage):
-    """The stage's notebook parameters (config slice + paths from lsa.workflow.paths) as YAML."""
-    return yaml.safe_dump(stage_parameters(stage, P, S), default_flow_style=True, width=10_000).strip()
+def parameters(stage, **extra):
+    """The stage's notebook parameters (config slice + paths from lsa.workflow.paths, and `extra`) as YAML."""
+    p = {**stage_parameters(stage, P, S), **extra}
+    return yaml.safe_dump(p, default_flow_style=True, width=10_000).strip()
 
 
 def stage_log(stage):
@@ -74,16 +83,38 @@ rule all:
 
 
 # ------------------------------------------------------------------ classical baselines
-rule evaluate_baselines:
+rule evaluate_shard:
+    # one job per shard of the grid (lsa.workflow.shards: contiguous runs of similar estimated cost);
+    # on a cluster each is its own job, with a runtime estimated from its runs' budgets
     input:
         config=STAGE["evaluation"],
         models=S.rl_models(P).values(),  # the RL baselines evaluation.methods names (trained below)
+    output:
+        P.evaluation_shard("{shard}"),
+    threads: workflow.cores  # budgets are wall-clock: each evaluation worker is pinned to its own core
+    resources:
+        runtime=lambda w, threads: SHARDS[int(w.shard)].runtime_min(threads),
+    params:
+        shard=lambda w: f"{w.shard}/{len(SHARDS)}",
+        models=" ".join(f"--model {m}={f}" for m, f in S.rl_models(P).items()),
+    log:
+        P.log("evaluation-shard-{shard}"),
+    shell:
+        "{LSA} evaluate --config {input.config} --shard {params.shard} {params.models} --output {output} > {log} 2>&1"
+
+
+rule evaluate_baselines:
+    # gathers the shard tables into the one tidy table, rows in grid order
+    input:
+        config=STAGE["evaluation"],
+        shards=[P.evaluation_shard(s.index) for s in SHARDS],
         notebook=nb("01_evaluate_baselines"),
     output:
         P.evaluation,
-    threads: workflow.cores  # budgets are wall-clock: each evaluation worker is pinned to its own core
+    resources:
+        runtime=RUNTIME["evaluate_baselines"],
     params:
-        p=parameters("evaluation"),
+        p=parameters("evaluation", shards=[str(P.evaluation_shard(s.index)) for s in SHARDS]),
     log:
         **stage_log("evaluation"),
     shell:
@@ -99,6 +130,8 @@ rule rl_train:
     output:
         model=P.rl_model("{algorithm}", "{seed}"),
         log=P.rl_log("{algorithm}", "{seed}"),
+    resources:
+        runtime=RUNTIME["rl_train"],
     params:
         p=lambda w: parameters(rl_stage(w.algorithm, w.seed)),
     log:
@@ -115,6 +148,8 @@ rule prompt_length:
         notebook=nb("02_prompt_length"),
     output:
         P.prompt_length,
+    resources:
+        runtime=RUNTIME["prompt_length"],
     params:
         p=parameters("prompt_length"),
     log:
@@ -131,6 +166,9 @@ rule pretrain:
     output:
         done=P.base_model_done("{size}"),
         log=P.pretrain_log("{size}"),
+    resources:
+        gpu=GPUS["pretrain"],
+        runtime=RUNTIME["pretrain"],
     params:
         p=lambda w: parameters(f"pretrain-{w.size}"),
     log:
@@ -148,6 +186,9 @@ rule sft:
     output:
         done=P.sft_done,
         log=P.sft_log,
+    resources:
+        gpu=GPUS["sft"],
+        runtime=RUNTIME["sft"],
     params:
         p=parameters("sft"),
     log:
@@ -168,6 +209,9 @@ rule grpo:
         done=P.final_model_done("{run}"),
         log=P.grpo_log("{run}"),
     threads: 1  # on 2 cores two runs side by side finish sooner than one after the other
+    resources:
+        gpu=GPUS["grpo"],
+        runtime=RUNTIME["grpo"],
     params:
         p=lambda w: parameters(f"grpo-{w.run}"),
     log:
@@ -177,18 +221,41 @@ rule grpo:
 
 
 # ------------------------------------------------------------------ LLM policies under the protocol
-rule llm_evaluation:
-    # lsa-code of every policy family x training seed (main: the evaluation grid, paired with the
-    # baselines; the other sizes and the base model: the family grid at figures.budget_s)
+rule llm_evaluation_run:
+    # lsa-code of a group of policy runs (families x training seeds, the base model; workflow.
+    # llm_evaluation_shards groups, a GPU each where workflow.gpus asks): main on the evaluation grid,
+    # paired with the baselines; the other sizes and the base model on the family grid at figures.budget_s
     input:
         config=STAGE["llm_evaluation"],
-        policies=S.llm_model_done(P),
+        policies=lambda w: [P.base_model_done(S.main_size) if run == BASE_POLICY else P.final_model_done(run)
+                            for run in LLM_SHARDS[int(w.shard)]],
+        notebook=nb("06_llm_evaluation"),
+    output:
+        P.llm_evaluation_run("{shard}"),
+    threads: workflow.cores  # budgets are wall-clock: each evaluation worker is pinned to its own core
+    resources:
+        gpu=GPUS["llm_evaluation"],
+        runtime=RUNTIME["llm_evaluation_run"],
+    params:
+        p=lambda w: parameters("llm_evaluation", runs=LLM_SHARDS[int(w.shard)], output=str(P.llm_evaluation_run(w.shard))),
+    log:
+        **stage_log("llm_evaluation-{shard}"),
+    shell:
+        NOTEBOOK_SHELL
+
+
+rule llm_evaluation:
+    # gathers the policy runs' tables into the one tidy table, in the slice's order
+    input:
+        config=STAGE["llm_evaluation"],
+        runs=[P.llm_evaluation_run(i) for i in range(len(LLM_SHARDS))],
         notebook=nb("06_llm_evaluation"),
     output:
         P.llm_evaluation,
-    threads: workflow.cores  # budgets are wall-clock: each evaluation worker is pinned to its own core
+    resources:
+        runtime=RUNTIME["llm_evaluation"],
     params:
-        p=parameters("llm_evaluation"),
+        p=parameters("llm_evaluation", shards=[str(P.llm_evaluation_run(i)) for i in range(len(LLM_SHARDS))]),
     log:
         **stage_log("llm_evaluation"),
     shell:
@@ -206,6 +273,8 @@ rule figures:
         notebook=nb("07_figures"),
     output:
         figure_outputs(P),
+    resources:
+        runtime=RUNTIME["figures"],
     params:
         p=parameters("figures"),
     log:
@@ -224,6 +293,8 @@ rule report:
         notebook=nb("09_report"),
     output:
         REPORT.values(),
+    resources:
+        runtime=RUNTIME["report"],
     params:
         p=parameters("report"),
     log:

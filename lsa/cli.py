@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "figures": "render every figure and table from a results directory alone",
     "report": "compare a run's results with the committed reference, claim by claim",
     "warmup": "compile every numba kernel into this machine's cache (once, after installing)",
+    "plan": "the cost plan of a profile on a cluster: jobs, core-hours, GPU-hours",
 }
 
 
@@ -160,6 +161,21 @@ def _evaluate_arguments(p):
     p.add_argument("--config", required=True, type=Path, help="YAML profile with an 'evaluation' section")
     p.add_argument("--output", required=True, type=Path, help="tidy CSV to write (plus a provenance sidecar)")
     p.add_argument("--methods", nargs="+", help="override evaluation.methods")
+    p.add_argument("--shard", type=_shard, metavar="I/N",
+                   help="run only shard I of N (0-based; lsa.workflow.shards): a shard table with a 'cell' column")
+    p.add_argument("--model", action="append", default=[], metavar="METHOD=PATH",
+                   help="the trained model a method runs with (the RL baselines), repeatable")
+
+
+def _shard(text: str) -> tuple[int, int]:
+    index, _, count = text.partition("/")
+    shard, shards = int(index), int(count)
+    if not 0 <= shard < shards:
+        raise ValueError
+    return shard, shards
+
+
+_shard.__name__ = "shard I/N with 0 <= I < N"
 
 
 def _evaluate(args) -> int:
@@ -169,8 +185,24 @@ def _evaluate(args) -> int:
 
     config = load_yaml(args.config)
     check_profile(config)                      # validate before anything runs: every section ...
-    check_evaluation(config, args.methods)     # ... and the evaluation with --methods
+    models = dict(m.partition("=")[::2] for m in args.model)
+    if any(not k or not v for k, v in models.items()):
+        raise LSAError(f"--model must be METHOD=PATH, got {args.model}")
+    if models:
+        from lsa.workflow.studies import with_models
+
+        config = with_models(config, models)
+    check_evaluation(config, args.methods)     # ... and the evaluation with --methods (and --model)
     check_writable(args.output)
+    if args.shard is not None:
+        from lsa.workflow.shards import evaluate_shard
+
+        if args.methods:
+            raise LSAError("--shard runs the config's methods: leave out --methods")
+        df = evaluate_shard(config, *args.shard)
+        write_table(df, args.output, config, args.config, shard=list(args.shard))
+        print(f"wrote {args.output} (shard {args.shard[0]} of {args.shard[1]}, {len(df)} rows)")
+        return 0
     df = evaluate(config, args.methods)
     write_table(df, args.output, config, args.config)
     summary = df.groupby(["regime", "N", "budget_s", "method"])["utility"].mean().unstack("method")
@@ -282,6 +314,7 @@ _HANDLERS = {
     "rl-train": (training.rl_train_arguments, training.rl_train),
     "figures": (reports.figures_arguments, reports.figures), "report": (reports.report_arguments, reports.report),
     "warmup": (None, _warmup),
+    "plan": (reports.plan_arguments, reports.plan),
 }
 
 

@@ -26,6 +26,7 @@ from lsa.errors import ConfigError
 from lsa.workflow.figures import figure_outputs
 from lsa.workflow.paths import PROFILES, Paths
 from lsa.workflow.provenance import sidecar_path
+from lsa.workflow.shards import evaluation_shards, llm_evaluation_shard_count, split_runs
 from lsa.workflow.stages import (
     DIRECT_RUNS,
     WorkflowSettings,
@@ -80,14 +81,20 @@ def jobs_of(dry_run_output: str) -> dict[str, int]:
     return stats
 
 
+def shard_count(profile: str, root: Path = REPO) -> tuple[int, int]:
+    """Jobs of the baseline evaluation and of the LLM evaluation (lsa.workflow.shards)."""
+    cfg, s, _ = profile_settings(profile, root)
+    return len(evaluation_shards(cfg)), len(split_runs(list(s.llm_policies()), llm_evaluation_shard_count(cfg)))
+
+
 def profile_settings(profile: str, root: Path = REPO) -> tuple[dict, WorkflowSettings, Paths]:
     cfg = yaml.safe_load((root / "config" / f"{profile}.yaml").read_text())
     return cfg, WorkflowSettings.from_config(cfg), Paths.for_profile(profile, root)
 
 
-def full_dag(s: WorkflowSettings) -> dict[str, int]:
-    jobs = {"evaluate_baselines": 1, "prompt_length": 1, "pretrain": len(s.model_sizes), "sft": 1,
-            "grpo": len(s.all_runs), "llm_evaluation": 1, "figures": 1, "report": 1, "all": 1}
+def full_dag(s: WorkflowSettings, shards: tuple[int, int]) -> dict[str, int]:
+    jobs = {"evaluate_shard": shards[0], "evaluate_baselines": 1, "prompt_length": 1, "pretrain": len(s.model_sizes), "sft": 1,
+            "grpo": len(s.all_runs), "llm_evaluation_run": shards[1], "llm_evaluation": 1, "figures": 1, "report": 1, "all": 1}
     return {**jobs, "rl_train": len(s.rl_runs)} if s.rl_runs else jobs
 
 
@@ -95,6 +102,8 @@ def rule_outputs(profile: str, root: Path) -> list[Path]:
     """Every rule output of a profile (what lsa.workflow.paths says the rules produce)."""
     _, s, p = profile_settings(profile, root)
     out = [p.evaluation, p.prompt_length, p.sft_done, p.sft_log, p.llm_evaluation]
+    evaluation_jobs, llm_jobs = shard_count(profile, root)
+    out += [p.evaluation_shard(i) for i in range(evaluation_jobs)] + [p.llm_evaluation_run(i) for i in range(llm_jobs)]
     out += [f for a, seed in s.rl_runs for f in (p.rl_model(a, seed), p.rl_log(a, seed))]
     for size in s.model_sizes:
         out += [p.base_model_done(size), p.pretrain_log(size)]
@@ -260,7 +269,7 @@ def test_dry_run_lists_the_whole_dag(tmp_path):
         res = snakemake(root, "-n", "--config", f"profile={profile}")
         assert res.returncode == 0, res.stderr[-3000:] + res.stdout[-3000:]
         _, s, _ = profile_settings(profile, root)
-        assert jobs_of(res.stdout) == full_dag(s), profile
+        assert jobs_of(res.stdout) == full_dag(s, shard_count(profile, root)), profile
 
 
 def test_fresh_copy_plans_a_full_run_whatever_the_mtimes(tmp_path):
@@ -276,7 +285,7 @@ def test_fresh_copy_plans_a_full_run_whatever_the_mtimes(tmp_path):
     res = snakemake(root, "-n")
     assert res.returncode == 0, res.stderr[-3000:]
     _, s, _ = profile_settings("default", root)
-    assert jobs_of(res.stdout) == full_dag(s)
+    assert jobs_of(res.stdout) == full_dag(s, shard_count("default", root))
     reasons = re.findall(r"reason: (.*)", res.stdout)
     assert reasons and all("Missing output files" in r or "Input files updated by another job" in r for r in reasons)
     assert "missing provenance" not in res.stdout + res.stderr
@@ -292,8 +301,8 @@ def test_rl_baselines_the_evaluation_runs_are_trained_by_the_workflow(tmp_path):
     res = snakemake(root, "-n", "-p", "--config", "profile=smoke")
     assert res.returncode == 0, res.stderr[-3000:]
     assert jobs_of(res.stdout)["rl_train"] == 4                     # 2 algorithms x 2 seeds
-    command = next(line for line in res.stdout.splitlines() if "papermill" in line and "01_evaluate" in line)
-    assert "models: {dqn: results/smoke/models/rl-dqn-s0.zip, ppo: results/smoke/models/rl-ppo-s0.zip}" in command
+    command = next(line for line in res.stdout.splitlines() if "lsa.cli evaluate" in line and "--shard" in line)
+    assert "--model dqn=results/smoke/models/rl-dqn-s0.zip --model ppo=results/smoke/models/rl-ppo-s0.zip" in command
 
 
 def test_unknown_profile_is_a_clear_error(tmp_path):
@@ -326,13 +335,14 @@ def test_config_change_reruns_only_what_depends_on_it(tmp_path):
     cfg["evaluation"]["methods"] = [m for m in cfg["evaluation"]["methods"] if m != "de"]
     cfg_path.write_text(yaml.safe_dump(cfg))
     jobs = jobs_of(snakemake(root, "-n", "--config", "profile=smoke").stdout)
-    assert set(jobs) == {"evaluate_baselines", "figures", "report", "all"}, jobs
+    assert set(jobs) == {"evaluate_shard", "evaluate_baselines", "figures", "report", "all"}, jobs
     snakemake(root, "--touch", "--cores", "1", "--config", "profile=smoke")
     # 2b. an evaluation budget: the baselines and lsa-code (paired per instance and budget), no training
     cfg["evaluation"]["instances"][0]["budgets_s"] = [0.2]
     cfg_path.write_text(yaml.safe_dump(cfg))
     jobs = jobs_of(snakemake(root, "-n", "--config", "profile=smoke").stdout)
-    assert set(jobs) == {"evaluate_baselines", "llm_evaluation", "figures", "report", "all"}, jobs
+    assert set(jobs) == {"evaluate_shard", "evaluate_baselines", "llm_evaluation_run", "llm_evaluation", "figures",
+                         "report", "all"}, jobs
     snakemake(root, "--touch", "--cores", "1", "--config", "profile=smoke")
     # 3. one ablation's override: that GRPO run and figure d only
     cfg["workflow"]["grpo_runs"]["G4"] = {"num_generations": 2}
@@ -348,7 +358,7 @@ def test_slurm_profile_plans_without_a_cluster(tmp_path):
     res = snakemake(root, "-n", "--profile", "workflow/profiles/slurm", "--config", "profile=paper")
     assert res.returncode == 0, res.stderr[-3000:] + res.stdout[-3000:]
     _, s, _ = profile_settings("paper", root)
-    assert jobs_of(res.stdout) == full_dag(s)
+    assert jobs_of(res.stdout) == full_dag(s, shard_count("paper", root))
     assert "slurm_partition=gpu" in res.stdout  # the GPU stages carry the profile's resources
 
 

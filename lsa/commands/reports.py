@@ -65,3 +65,29 @@ def report(args) -> int:
     print("\n".join(line for line in files["md"].read_text().splitlines() if line.startswith("**")))
     print(f"wrote {', '.join(str(f) for f in files.values())}")
     return 0
+
+
+# ------------------------------------------------------------------------- plan
+def plan_arguments(p):
+    from lsa.workflow.paths import PROFILES
+    from lsa.workflow.plan import SLURM_PROFILE
+
+    p.add_argument("--profile", default="default", choices=PROFILES, help="workflow profile (config/<profile>.yaml)")
+    p.add_argument("--cluster-profile", type=Path, default=SLURM_PROFILE,
+                   help=f"Snakemake profile whose resources the jobs ask for (default: {SLURM_PROFILE})")
+    p.add_argument("--root", type=Path, default=Path("."), help="the checkout (its Snakefile); default: here")
+
+
+def plan(args) -> int:
+    from lsa.workflow.plan import markdown
+    from lsa.workflow.plan import plan as cost_plan
+
+    if not (args.root / "Snakefile").is_file():
+        raise LSAError(f"no Snakefile in {args.root}: run `lsa plan` in the repository root (or pass --root)")
+    if not (args.root / args.cluster_profile / "config.yaml").is_file():
+        raise LSAError(f"no Snakemake profile at {args.cluster_profile} (its config.yaml)")
+    table = cost_plan(args.profile, args.cluster_profile, args.root)
+    print(f"profile {args.profile}: the jobs `snakemake --profile {args.cluster_profile} --config profile={args.profile}` "
+          "submits; hours are runtime requests (upper bounds)")
+    print(markdown(table))
+    return 0

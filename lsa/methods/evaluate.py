@@ -156,13 +156,36 @@ def core_groups(threads: int, workers: int | None) -> list[list[int]]:
     return [cores[i * threads:(i + 1) * threads] or cores[:threads] for i in range(n)]
 
 
-def _run_instance(config: dict, name: str, spec: tuple, methods: list, budgets: list) -> list[dict]:
-    """Every method x budget on one instance."""
+@dataclass(frozen=True)
+class Cell:
+    """One run of the grid: a method at a budget on an instance (`index`: its row in `evaluate`'s table)."""
+
+    index: int
+    instance: int
+    name: str
+    spec: tuple
+    method: str
+    budget_s: float
+
+
+def evaluation_cells(config: dict, methods: list | None = None) -> list[Cell]:
+    """Every run of the `evaluation:` grid, in the row order of `evaluate`'s table (instance by
+    instance, then method x budget)."""
+    cfg = evaluation_config(config)
+    cells: list[Cell] = []
+    for idx, (name, spec, grid_methods, budgets) in enumerate(iter_instances(cfg, methods)):
+        for method, budget in itertools.product(grid_methods, budgets):
+            cells.append(Cell(len(cells), idx, name, spec, method, float(budget)))
+    return cells
+
+
+def _run_instance(config: dict, name: str, spec: tuple, runs: list) -> list[dict]:
+    """Every (method, budget) of `runs` on one instance."""
     cfg = evaluation_config(config)
     n, k, regime, seed = spec
     net = generate_ppp(n, k, regime, seed, network_config(config))
     rows = []
-    for method, budget in itertools.product(methods, budgets):
+    for method, budget in runs:
         row, _ = run_method(net, method, float(budget), seed, cfg.method_params.get(method, {}),
                             instance=name, threads=cfg.threads)
         rows.append(row)
@@ -171,14 +194,30 @@ def _run_instance(config: dict, name: str, spec: tuple, methods: list, budgets: 
 
 def _worker(config: dict, jobs: list, cores: list[int], queue) -> None:
     """One evaluation worker: pinned to its cores (its sandbox children inherit that), it runs its
-    instances in order and reports each one's rows (or the error) through `queue`."""
+    jobs in order and reports each one's rows (or the error) through `queue`."""
     try:
         if hasattr(os, "sched_setaffinity"):
             os.sched_setaffinity(0, cores)
-        for idx, name, spec, methods, budgets in jobs:
-            queue.put((idx, _run_instance(config, name, spec, methods, budgets), None))
+        for idx, name, spec, runs in jobs:
+            queue.put((idx, _run_instance(config, name, spec, runs), None))
     except BaseException as exc:              # noqa: BLE001 - reported to the parent, which raises
         queue.put((None, None, f"{type(exc).__name__}: {exc}"))
+
+
+def _jobs(cells: list[Cell], split_for: int = 1) -> list[tuple]:
+    """The cells as jobs (job index, instance name, spec, [(method, budget), ...]): one per instance,
+    in cell order; with fewer instances than `split_for` workers, each instance's runs are dealt
+    round-robin into that many jobs so that every worker has work (a shard of a few instances)."""
+    by_instance: dict[int, list[Cell]] = {}
+    for cell in cells:
+        by_instance.setdefault(cell.instance, []).append(cell)
+    parts = max(1, -(-split_for // len(by_instance))) if by_instance else 1
+    jobs = []
+    for group in by_instance.values():
+        for part in range(min(parts, len(group))):
+            jobs.append((len(jobs), group[0].name, group[0].spec, [(c.method, c.budget_s) for c in group[part::parts]],
+                         [c.index for c in group[part::parts]]))
+    return jobs
 
 
 def evaluate(config: dict, methods: list | None = None, progress: bool = True) -> pd.DataFrame:
@@ -188,17 +227,27 @@ def evaluate(config: dict, methods: list | None = None, progress: bool = True) -
     order. No method learns across instances (each run starts from the same method state, see
     docs/protocol.md), so the rows do not depend on that order or on the number of workers.
     The config is checked first (`check_evaluation`): a bad one fails before anything runs."""
-    cfg = check_evaluation(config, methods)
-    specs = [(idx, *spec) for idx, spec in enumerate(iter_instances(cfg, methods))]
+    check_evaluation(config, methods)
+    return evaluate_cells(config, evaluation_cells(config, methods), progress=progress)
+
+
+def evaluate_cells(config: dict, cells: list[Cell], progress: bool = True, split: bool = False) -> pd.DataFrame:
+    """Run `cells` (from `evaluation_cells`: all of them, or a shard) under the protocol; one row per
+    cell, in cell-index order. Jobs (an instance's cells) are dealt round-robin to the pinned workers;
+    `split`: an instance's cells may be spread over several workers when there are fewer instances
+    than workers (each such job generates the instance again; evaluate() never splits)."""
+    cfg = evaluation_config(config)
     groups = core_groups(cfg.threads, cfg.workers)
-    runs = {idx: len(m) * len(b) for idx, _, _, m, b in specs}
+    jobs = _jobs(cells, len(groups) if split else 1)
+    index = {j[0]: j[4] for j in jobs}
+    specs = [j[:4] for j in jobs]
     results: dict[int, list[dict]] = {}
-    with tqdm(total=sum(runs.values()), desc="evaluate", unit="run", disable=not progress) as bar:
+    with tqdm(total=len(cells), desc="evaluate", unit="run", disable=not progress) as bar:
         if len(groups) == 1 or len(specs) == 1:
-            for idx, name, spec, grid_methods, budgets in specs:
+            for idx, name, spec, runs in specs:
                 bar.set_postfix_str(name)
-                results[idx] = _run_instance(config, name, spec, grid_methods, budgets)
-                bar.update(runs[idx])
+                results[idx] = _run_instance(config, name, spec, runs)
+                bar.update(len(runs))
         else:
             # fork: workers inherit the loaded package (nothing here has started threads yet)
             ctx = multiprocessing.get_context("fork")
@@ -218,10 +267,11 @@ def evaluate(config: dict, methods: list | None = None, progress: bool = True) -
                     if error is not None:
                         raise RuntimeError(f"an evaluation worker failed: {error}")
                     results[idx] = rows
-                    bar.update(runs[idx])
+                    bar.update(len(rows))
             finally:
                 for w in workers:
                     if w.is_alive():
                         w.terminate()
                     w.join()
-    return pd.DataFrame([row for idx in sorted(results) for row in results[idx]])
+    ordered = sorted(((cell, row) for idx in results for cell, row in zip(index[idx], results[idx])), key=lambda t: t[0])
+    return pd.DataFrame([row for _, row in ordered])

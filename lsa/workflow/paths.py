@@ -51,6 +51,14 @@ class Paths:
         """Baselines: methods x instances x budgets x seeds (`evaluate`)."""
         return self.results / "evaluation.csv"
 
+    def evaluation_shard(self, shard: int | str) -> Path:
+        """One shard job's rows of the baseline evaluation (lsa.workflow.shards); gathered into `evaluation`."""
+        return self.results / "shards" / f"evaluation-{shard}.csv"
+
+    def llm_evaluation_run(self, shard: int | str) -> Path:
+        """One job's policy runs of the LLM evaluation (lsa.workflow.shards.split_runs); gathered into `llm_evaluation`."""
+        return self.results / "shards" / f"llm_evaluation-{shard}.csv"
+
     @property
     def prompt_length(self) -> Path:
         """Prompt tokens of the hierarchical and the naive serialization per instance."""

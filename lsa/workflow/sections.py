@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from lsa.config import Section, option
 from lsa.methods.evaluate import InstanceGrid
+from lsa.workflow.resources import rule_gpus, rule_runtimes
 
 #: GRPO runs every profile has (name -> overrides of the `grpo:` section); `workflow.grpo_runs`
 #: in a profile replaces them. `main`'s overrides apply to every policy family and seed; the other
@@ -78,6 +79,11 @@ class WorkflowSection(Section):
                                                      "the Fig. 2 ablations.")
     prompt_study: dict = option({}, "The prompt-length study grid (figure f), see PromptStudy.")
     llm_evaluation: dict = option({}, "Where the families other than main are evaluated, see LLMEvaluationPlan.")
+    evaluation_shards: int = option(1, "Jobs the baseline evaluation is split into (shards of similar estimated cost; "
+                                       "1: one job, as on one machine).")
+    llm_evaluation_shards: int = option(1, "Jobs the LLM evaluation's policy runs are split into (a run stays in one job).")
+    gpus: dict = option({}, "Rule -> GPUs per job (lsa.workflow.resources.GPU_RULES; absent: 0).")
+    runtime_min: dict = option({}, "Rule -> minutes per job a cluster is asked for (absent: the default).")
 
     def check(self) -> None:
         seeds = self.training_seeds
@@ -87,6 +93,10 @@ class WorkflowSection(Section):
             self.fail("grpo_runs must be a mapping that contains the 'main' run")
         PromptStudy.from_mapping(self.prompt_study)
         LLMEvaluationPlan.from_mapping(self.llm_evaluation)
+        if not 1 <= self.evaluation_shards <= 10_000 or not 1 <= self.llm_evaluation_shards <= 1000:
+            self.fail("need evaluation_shards in [1, 10000] and llm_evaluation_shards in [1, 1000]")
+        section = {"workflow": {"gpus": self.gpus, "runtime_min": self.runtime_min}}
+        rule_gpus(section), rule_runtimes(section)     # one line naming the rule or value
 
     @property
     def runs(self) -> dict[str, dict]:

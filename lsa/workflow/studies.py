@@ -85,15 +85,21 @@ def with_models(config: dict, models: dict[str, str | Path]) -> dict:
     return {**config, "evaluation": {**ev, "method_params": params}}
 
 
-def evaluate_policies(config: dict, models: dict[str, str | Path], progress: bool = True) -> pd.DataFrame:
+def evaluate_policies(config: dict, models: dict[str, str | Path], progress: bool = True,
+                      runs: list[str] | None = None) -> pd.DataFrame:
     """Every policy run of the slice (`policies`: run -> policy family, train_seed, model_size, grid)
     as `lsa-code` with its model (`models`: run -> directory), on the evaluation grid (the main
     family: paired with the baselines per instance and budget) or the family grid; one tidy table
     with the columns of `evaluate` and `policy` (family), `train_seed`, `run`, `model_size`,
-    `n_params`, and the training grid of the GRPO runs (`train_n_max`, `train_regimes`)."""
+    `n_params`, and the training grid of the GRPO runs (`train_n_max`, `train_regimes`). `runs`: only
+    these policy runs (one workflow job each; `gather_policies` joins their tables)."""
     ev = dict(config["evaluation"])
     grids = {"evaluation": ev["instances"], "family": config.get("family_instances") or ev["instances"]}
     policies = dict(config.get("policies") or {})
+    unknown = sorted(set(runs or []) - set(policies))
+    if unknown:
+        raise ConfigError(f"the LLM evaluation slice has no policy run(s) {', '.join(unknown)}")
+    policies = {run: meta for run, meta in policies.items() if runs is None or run in runs}
     missing = sorted(set(policies) - set(models))
     if missing:
         raise ConfigError(f"no model directory given for the policy run(s) {', '.join(missing)}")
@@ -111,12 +117,34 @@ def evaluate_policies(config: dict, models: dict[str, str | Path], progress: boo
                                 model_size=meta.get("model_size"), n_params=count_parameters(models[run])))
     if not frames:
         raise ConfigError("the LLM evaluation slice names no policy run")
-    table = pd.concat(frames, ignore_index=True, sort=False)
+    return _with_training_grid(pd.concat(frames, ignore_index=True, sort=False), config)
+
+
+#: columns `evaluate_policies` adds to the whole table (not per policy run)
+_GRID_COLUMNS = ("train_n_max", "train_regimes")
+
+
+def _with_training_grid(table: pd.DataFrame, config: dict) -> pd.DataFrame:
+    table = table.drop(columns=[c for c in _GRID_COLUMNS if c in table.columns])
     table["train_seed"] = table["train_seed"].astype("Int64")
     grid = config.get("train_grid") or {}
     table["train_n_max"] = max(grid["train_n"]) if grid.get("train_n") else None
     table["train_regimes"] = ",".join(grid["train_regimes"]) if grid.get("train_regimes") else None
     return table
+
+
+def gather_policies(config: dict, tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """The tables of `evaluate_policies(..., runs=...)` jobs as the one table of `evaluate_policies` on
+    the whole slice: every policy run from exactly one table, runs in the slice's order."""
+    policies = list((config.get("policies") or {}))
+    seen = [sorted(set(t["run"])) for t in tables if len(t)]
+    runs = [run for group in seen for run in group]
+    if sorted(runs) != sorted(policies):
+        raise ConfigError(f"the LLM evaluation tables hold the runs {sorted(runs)}, the slice has {sorted(policies)}")
+    table = pd.concat([t for t in tables if len(t)], ignore_index=True, sort=False)
+    order = table["run"].map({run: i for i, run in enumerate(policies)})
+    table = table.iloc[order.argsort(kind="stable")].reset_index(drop=True)
+    return _with_training_grid(table.drop(columns=[c for c in _GRID_COLUMNS if c in table.columns]), config)
 
 
 def export_log(source: str | Path, output: str | Path, config: dict | None = None,
@@ -131,4 +159,4 @@ def export_log(source: str | Path, output: str | Path, config: dict | None = Non
     return df
 
 
-__all__ = ["prompt_length_study", "evaluate_policies", "with_models", "count_parameters", "export_log"]
+__all__ = ["prompt_length_study", "evaluate_policies", "gather_policies", "with_models", "count_parameters", "export_log"]

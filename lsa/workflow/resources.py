@@ -1,0 +1,55 @@
+"""What each workflow job asks a cluster for that depends on the profile's scale (CPUs, memory,
+account and partitions are the site's, in the Snakemake profile workflow/profiles/slurm):
+
+- GPUs of the learning and LLM stages, `workflow.gpus` (rule -> GPUs per job; absent: 0, a CPU-only
+  job). The SLURM executor turns a job's `gpu` resource into `--gpus=N`; a job with 0 asks for none.
+- runtimes, `workflow.runtime_min` (rule -> minutes per job; absent: DEFAULT_RUNTIME_MIN). The
+  evaluation shards' runtimes come from their runs' budgets instead (lsa.workflow.shards).
+"""
+from __future__ import annotations
+
+from lsa.errors import ConfigError
+
+#: the rules that may run on GPUs (the baseline evaluation, RL training, figures and report never do);
+#: `llm_evaluation` is its per-policy-run jobs (rule llm_evaluation_run), the gather step needs none
+GPU_RULES = ("pretrain", "sft", "grpo", "llm_evaluation")
+#: the most GPUs one job may ask for (one node)
+MAX_GPUS_PER_JOB = 16
+#: the rules whose runtime a profile sets (evaluate_baselines, llm_evaluation: the gather steps;
+#: llm_evaluation_run: one policy run's job; evaluate_shard: estimated from its budgets)
+RUNTIME_RULES = ("rl_train", "prompt_length", "pretrain", "sft", "grpo", "evaluate_baselines", "llm_evaluation_run",
+                 "llm_evaluation", "figures", "report")
+DEFAULT_RUNTIME_MIN = 60
+MAX_RUNTIME_MIN = 14 * 24 * 60
+
+
+def rule_gpus(config: dict) -> dict[str, int]:
+    """GPU_RULES -> GPUs per job of that rule, from `workflow.gpus` of a loaded profile (default 0)."""
+    raw = ((config or {}).get("workflow") or {}).get("gpus") or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"workflow.gpus must be a mapping rule -> GPUs per job, got {type(raw).__name__}")
+    unknown = sorted(str(k) for k in raw if k not in GPU_RULES)
+    if unknown:
+        raise ConfigError(f"workflow.gpus: unknown rule(s) {', '.join(unknown)} (known: {', '.join(GPU_RULES)})")
+    for rule, n in raw.items():
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_GPUS_PER_JOB:
+            raise ConfigError(f"workflow.gpus.{rule} must be an integer in [0, {MAX_GPUS_PER_JOB}], got {n!r}")
+    return {rule: int(raw.get(rule, 0)) for rule in GPU_RULES}
+
+
+def rule_runtimes(config: dict) -> dict[str, int]:
+    """RUNTIME_RULES -> minutes a job of that rule asks for, from `workflow.runtime_min` of a loaded profile."""
+    raw = ((config or {}).get("workflow") or {}).get("runtime_min") or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"workflow.runtime_min must be a mapping rule -> minutes, got {type(raw).__name__}")
+    unknown = sorted(str(k) for k in raw if k not in RUNTIME_RULES)
+    if unknown:
+        raise ConfigError(f"workflow.runtime_min: unknown rule(s) {', '.join(unknown)} "
+                          f"(known: {', '.join(RUNTIME_RULES)})")
+    for rule, n in raw.items():
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_RUNTIME_MIN:
+            raise ConfigError(f"workflow.runtime_min.{rule} must be minutes in [1, {MAX_RUNTIME_MIN}], got {n!r}")
+    return {rule: int(raw.get(rule, DEFAULT_RUNTIME_MIN)) for rule in RUNTIME_RULES}
+
+
+__all__ = ["GPU_RULES", "MAX_GPUS_PER_JOB", "RUNTIME_RULES", "DEFAULT_RUNTIME_MIN", "rule_gpus", "rule_runtimes"]
