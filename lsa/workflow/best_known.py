@@ -185,11 +185,12 @@ def raise_to_evaluated(best: pd.DataFrame, rows: pd.DataFrame) -> tuple[pd.DataF
 
 
 def with_share(rows: pd.DataFrame, best: pd.DataFrame) -> pd.DataFrame:
-    """`rows` with `best_known` (of its instance; NaN where none was computed) and
-    `share_of_best_known` = utility / best_known."""
-    ref = best.drop_duplicates("instance").set_index("instance")["best_known"]
+    """`rows` with `best_known` (of its instance; NaN where none was computed), `best_known_proven`
+    (it is a proven optimum) and `share_of_best_known` = utility / best_known."""
+    best = best.drop_duplicates("instance").set_index("instance")
     out = rows.copy()
-    out["best_known"] = out["instance"].map(ref).astype(float)
+    out["best_known"] = out["instance"].map(best["best_known"]).astype(float)
+    out["best_known_proven"] = out["instance"].map(best["proven_optimal"].astype(bool)).fillna(False).astype(bool)
     out["share_of_best_known"] = out["utility"].astype(float) / out["best_known"]
     return out
 

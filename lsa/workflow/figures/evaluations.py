@@ -6,6 +6,7 @@ instance (so a 95 % interval is over instances), and its spread over seeds is gi
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from lsa.workflow.figures.data import (
@@ -114,8 +115,9 @@ def exact_share(rows: pd.DataFrame, max_n: int) -> pd.DataFrame:
     """Per row at N <= max_n: the method's utility as a share of the best known on that instance.
 
     The best known utility of an instance is the best any method (any training seed) reached on it
-    at any budget; `exact` is among them, and where it proved optimality (`optimal` column) that is
-    the optimum (`reference_optimal` True). Under a short budget `exact` may stop before proving it,
+    at any budget, and the best-known stage's (`best_known` column, when computed); `exact` is among
+    them, and where it (or the best-known stage's `exact`) proved optimality that is the optimum
+    (`reference_optimal` True). Under a short budget `exact` may stop before proving it,
     so a bare `exact` row is not assumed optimal."""
     small = rows[rows["N"] <= max_n].copy()
     if small[small["method"] == "exact"].empty:
@@ -125,6 +127,9 @@ def exact_share(rows: pd.DataFrame, max_n: int) -> pd.DataFrame:
     exact = small[small["method"] == "exact"]
     optimal = exact["optimal"].fillna(False).astype(bool) if "optimal" in exact else pd.Series(False, index=exact.index)
     proven = optimal.groupby([exact["instance"], exact["seed"]]).any()
+    if "best_known" in small:   # the best-known stage's long runs and proven optima count too
+        best = np.fmax(best, small.groupby(key)["best_known"].max().reindex(best.index)).rename("reference")
+        proven = proven.reindex(best.index, fill_value=False) | small.groupby(key)["best_known_proven"].any()
     other = small[small["method"] != "exact"].join(best, on=key)
     other["reference_optimal"] = proven.reindex(pd.MultiIndex.from_frame(other[key])).fillna(False).to_numpy(dtype=bool)
     other["share"] = other["utility"] / other["reference"]
