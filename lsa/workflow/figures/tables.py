@@ -59,8 +59,9 @@ def best_known_texts(res: Results) -> dict[str, str]:
     """ext -> text of the best-known table: csv (tidy, per regime and N), md (with the evaluated rows
     that raised a best-known)."""
     summary, updates = evaluations.best_known_summary(res)
-    caption = ("Best-known utility per density and N: the best of long runs of the strongest methods (budget per "
-               "run in s), exact optima where proven; an evaluated run above it raised it (listed below). Budgets "
+    caption = ("Best-known utility per density and N (mean over instances): the best of long runs of the strongest "
+               "methods, exact optima where proven (best_run_budget_s: the longest budget among the runs that reached "
+               "a best-known, in s); an evaluated run above it raised it (listed below). Budgets "
                "are wall-clock and load_1min is the machine's load while the long runs ran: a best-known is a lower "
                "bound on what a quiet machine reaches.")
     shown = summary.assign(best_known=summary["best_known"].round(2), load_1min=summary["load_1min"].round(2))
