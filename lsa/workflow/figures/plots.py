@@ -77,7 +77,8 @@ def _share_row(axes_row, share: pd.DataFrame, spread, x: str, seeds: int) -> str
     for ax in axes_row:
         ax.axhline(100, color="black", linewidth=0.8, linestyle="--")
     below = data.ordered(share.loc[share["mean"] < SHARE_FLOOR_PCT, "method"], METHOD_ORDER)
-    return f"\nbelow {SHARE_FLOOR_PCT:g} % of best-known (off the share panels): {', '.join(below)}" if below else ""
+    return (f"\nshare panels: below {SHARE_FLOOR_PCT:g} % of best-known somewhere (off the panel there): {', '.join(below)}"
+            if below else "")
 
 
 def _seeds_note(seeds: int) -> str:
