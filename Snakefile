@@ -121,6 +121,24 @@ rule evaluate_baselines:
         NOTEBOOK_SHELL
 
 
+# ------------------------------------------------------------------ the limit: best-known utilities
+rule best_known:
+    # every evaluation instance: the best of long runs of best_known.methods (exact optima where exact
+    # proves them); per-instance results are cached under <results>/runs/best_known (a rerun resumes)
+    input:
+        config=STAGE["best_known"],
+        notebook=nb("10_best_known"),
+    output:
+        P.best_known,
+    threads: workflow.cores  # budgets are wall-clock: each worker is pinned to its own core
+    params:
+        p=parameters("best_known"),
+    log:
+        **stage_log("best_known"),
+    shell:
+        NOTEBOOK_SHELL
+
+
 # ------------------------------------------------------------------ RL baselines (DQN / PPO, stable-baselines3)
 rule rl_train:
     # only for the RL methods the evaluation runs; one model per algorithm and rl.seeds entry

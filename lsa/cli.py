@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lsa.commands import reports, training
+from lsa.commands import limit, reports, training
 from lsa.commands.arguments import MAX_THREADS, positive_int, seed
 from lsa.config import load_yaml
 from lsa.errors import LSAError
@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "solve": "solve one or more instances with one method under a wall-clock budget (model loaded once)",
     "methods": "list the available methods",
     "evaluate": "run methods x instances x budgets x seeds from a config; tidy CSV",
+    "best-known": "best-known utility of every evaluation instance (long runs, exact optima); tidy CSV",
     "serialize": "print the hierarchical (or naive) prompt of an instance",
     "exec": "run one generated program file on an instance in the sandbox",
     "pretrain": "build and pretrain the embedded base model",
@@ -309,6 +310,7 @@ def _warmup(args) -> int:
 _HANDLERS = {
     "generate": (_generate_arguments, _generate), "solve": (_solve_arguments, _solve),
     "methods": (None, _methods), "evaluate": (_evaluate_arguments, _evaluate),
+    "best-known": (limit.best_known_arguments, limit.best_known),
     "serialize": (_serialize_arguments, _serialize), "exec": (_exec_arguments, _exec),
     "pretrain": (training.pretrain_arguments, training.pretrain), "train": (training.train_arguments, training.train),
     "rl-train": (training.rl_train_arguments, training.rl_train),

@@ -38,7 +38,7 @@ from lsa.workflow.stages import (
 from lsa.workflow.studies import prompt_length_study
 
 REPO = Path(__file__).resolve().parent.parent
-RULES = ("evaluate_baselines", "prompt_length", "pretrain", "sft", "grpo", "llm_evaluation", "figures", "report",
+RULES = ("evaluate_baselines", "best_known", "prompt_length", "pretrain", "sft", "grpo", "llm_evaluation", "figures", "report",
          "all")
 #: a hang guard for the smoke run, not a speed target (benchmarks/bench_cli.py --smoke measures that)
 SMOKE_BUDGET_S = 300
@@ -46,7 +46,7 @@ SMOKE_BUDGET_S = 300
 NOTEBOOK_STAGES = {"01_evaluate_baselines": "evaluation", "02_prompt_length": "prompt_length",
                    "03_pretrain": "pretrain-tiny", "04_sft": "sft", "05_grpo": "grpo-main",
                    "06_llm_evaluation": "llm_evaluation", "07_figures": "figures", "08_rl_train": "rl-dqn-s0",
-                   "09_report": "report"}
+                   "09_report": "report", "10_best_known": "best_known"}
 
 
 def copy_repo(dest: Path) -> Path:
@@ -93,15 +93,16 @@ def profile_settings(profile: str, root: Path = REPO) -> tuple[dict, WorkflowSet
 
 
 def full_dag(s: WorkflowSettings, shards: tuple[int, int]) -> dict[str, int]:
-    jobs = {"evaluate_shard": shards[0], "evaluate_baselines": 1, "prompt_length": 1, "pretrain": len(s.model_sizes), "sft": 1,
-            "grpo": len(s.all_runs), "llm_evaluation_run": shards[1], "llm_evaluation": 1, "figures": 1, "report": 1, "all": 1}
+    jobs = {"evaluate_shard": shards[0], "evaluate_baselines": 1, "best_known": 1, "prompt_length": 1,
+            "pretrain": len(s.model_sizes), "sft": 1, "grpo": len(s.all_runs), "llm_evaluation_run": shards[1],
+            "llm_evaluation": 1, "figures": 1, "report": 1, "all": 1}
     return {**jobs, "rl_train": len(s.rl_runs)} if s.rl_runs else jobs
 
 
 def rule_outputs(profile: str, root: Path) -> list[Path]:
     """Every rule output of a profile (what lsa.workflow.paths says the rules produce)."""
     _, s, p = profile_settings(profile, root)
-    out = [p.evaluation, p.prompt_length, p.sft_done, p.sft_log, p.llm_evaluation]
+    out = [p.evaluation, p.best_known, p.prompt_length, p.sft_done, p.sft_log, p.llm_evaluation]
     evaluation_jobs, llm_jobs = shard_count(profile, root)
     out += [p.evaluation_shard(i) for i in range(evaluation_jobs)] + [p.llm_evaluation_run(i) for i in range(llm_jobs)]
     out += [f for a, seed in s.rl_runs for f in (p.rl_model(a, seed), p.rl_log(a, seed))]
@@ -114,7 +115,7 @@ def rule_outputs(profile: str, root: Path) -> list[Path]:
 
 def _paths_in(value) -> list[str]:
     if isinstance(value, dict):
-        return [*value.keys(), *(x for v in value.values() for x in _paths_in(v))]
+        return [*(k for k in value if isinstance(k, str)), *(x for v in value.values() for x in _paths_in(v))]
     if isinstance(value, list):
         return [x for v in value for x in _paths_in(v)]
     return [value] if isinstance(value, str) else []
@@ -125,7 +126,7 @@ def _paths_in(value) -> list[str]:
 def test_slices_hold_settings_only_and_parameters_hold_every_path(profile):
     cfg, s, paths = profile_settings(profile, Path("."))
     slices = stage_configs(cfg)
-    expected = {"evaluation", "prompt_length", "sft", "llm_evaluation", "figures", *(["rl"] if s.rl_runs else []),
+    expected = {"evaluation", "best_known", "prompt_length", "sft", "llm_evaluation", "figures", *(["rl"] if s.rl_runs else []),
                 *(f"pretrain-{size}" for size in s.model_sizes), *(f"grpo-{run}" for run in s.all_runs)}
     assert set(slices) == expected
     for stage, data in slices.items():  # no path, no path key, anywhere in a slice

@@ -192,14 +192,14 @@ def _run_instance(config: dict, name: str, spec: tuple, runs: list) -> list[dict
     return rows
 
 
-def _worker(config: dict, jobs: list, cores: list[int], queue) -> None:
-    """One evaluation worker: pinned to its cores (its sandbox children inherit that), it runs its
-    jobs in order and reports each one's rows (or the error) through `queue`."""
+def _worker(run_one, jobs: list, cores: list[int], queue) -> None:
+    """One worker: pinned to its cores (its sandbox children inherit that), it runs its jobs in
+    order and reports each one's result (or the error) through `queue`."""
     try:
         if hasattr(os, "sched_setaffinity"):
             os.sched_setaffinity(0, cores)
-        for idx, name, spec, runs in jobs:
-            queue.put((idx, _run_instance(config, name, spec, runs), None))
+        for idx, args in jobs:
+            queue.put((idx, run_one(*args), None))
     except BaseException as exc:              # noqa: BLE001 - reported to the parent, which raises
         queue.put((None, None, f"{type(exc).__name__}: {exc}"))
 
@@ -218,6 +218,41 @@ def _jobs(cells: list[Cell], split_for: int = 1) -> list[tuple]:
             jobs.append((len(jobs), group[0].name, group[0].spec, [(c.method, c.budget_s) for c in group[part::parts]],
                          [c.index for c in group[part::parts]]))
     return jobs
+
+
+def run_pinned(run_one, jobs: list[tuple[int, tuple]], groups: list[list[int]], on_result) -> None:
+    """Run `run_one(*args)` for every (idx, args) of `jobs`, dealt round-robin to one worker per core
+    group (each pinned to its cores: wall-clock budgets never share a core), and call
+    `on_result(idx, result)` as each finishes; one group or one job: in this process, in order."""
+    if len(groups) == 1 or len(jobs) == 1:
+        for idx, args in jobs:
+            on_result(idx, run_one(*args))
+        return
+    # fork: workers inherit the loaded package (nothing here has started threads yet)
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    workers = [ctx.Process(target=_worker, args=(run_one, jobs[w::len(groups)], groups[w], queue), daemon=True)
+               for w in range(len(groups))]
+    for w in workers:
+        w.start()
+    done = 0
+    try:
+        while done < len(jobs):
+            try:
+                idx, result, error = queue.get(timeout=1.0)
+            except queue_module.Empty:
+                if not any(w.is_alive() for w in workers) and queue.empty():
+                    raise RuntimeError("the workers died before finishing (killed?)") from None
+                continue
+            if error is not None:
+                raise RuntimeError(f"a worker failed: {error}")
+            done += 1
+            on_result(idx, result)
+    finally:
+        for w in workers:
+            if w.is_alive():
+                w.terminate()
+            w.join()
 
 
 def evaluate(config: dict, methods: list | None = None, progress: bool = True) -> pd.DataFrame:
@@ -243,35 +278,11 @@ def evaluate_cells(config: dict, cells: list[Cell], progress: bool = True, split
     specs = [j[:4] for j in jobs]
     results: dict[int, list[dict]] = {}
     with tqdm(total=len(cells), desc="evaluate", unit="run", disable=not progress) as bar:
-        if len(groups) == 1 or len(specs) == 1:
-            for idx, name, spec, runs in specs:
-                bar.set_postfix_str(name)
-                results[idx] = _run_instance(config, name, spec, runs)
-                bar.update(len(runs))
-        else:
-            # fork: workers inherit the loaded package (nothing here has started threads yet)
-            ctx = multiprocessing.get_context("fork")
-            queue = ctx.Queue()
-            workers = [ctx.Process(target=_worker, args=(config, specs[w::len(groups)], groups[w], queue), daemon=True)
-                       for w in range(len(groups))]
-            for w in workers:
-                w.start()
-            try:
-                while len(results) < len(specs):
-                    try:
-                        idx, rows, error = queue.get(timeout=1.0)
-                    except queue_module.Empty:
-                        if not any(w.is_alive() for w in workers) and queue.empty():
-                            raise RuntimeError("the evaluation workers died before finishing (killed?)") from None
-                        continue
-                    if error is not None:
-                        raise RuntimeError(f"an evaluation worker failed: {error}")
-                    results[idx] = rows
-                    bar.update(len(rows))
-            finally:
-                for w in workers:
-                    if w.is_alive():
-                        w.terminate()
-                    w.join()
+        def done(idx: int, rows: list[dict]) -> None:
+            results[idx] = rows
+            bar.set_postfix_str(specs[idx][1])
+            bar.update(len(rows))
+
+        run_pinned(_run_instance, [(idx, (config, name, spec, runs)) for idx, name, spec, runs in specs], groups, done)
     ordered = sorted(((cell, row) for idx in results for cell, row in zip(index[idx], results[idx])), key=lambda t: t[0])
     return pd.DataFrame([row for _, row in ordered])

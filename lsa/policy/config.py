@@ -58,8 +58,14 @@ class ModelConfig(Section):
     api_doc_in_prompt: bool | None = option(
         None, "Show the primitives API_DOC in the prompt. null = only for models with a chat template.")
     trust_remote_code: bool = option(False, "Passed to from_pretrained.")
+    vocabulary: str = option(
+        "full", "Program vocabulary: full (every net method) or primitives (no complete search: local_search, "
+                "ils, anneal, tabu_search, restarts are left out of the pretraining grammar and the API "
+                "documentation, and a program calling one earns the allow-list's rejection reward in GRPO).")
 
     def check(self) -> None:
+        if self.vocabulary not in ("full", "primitives"):
+            self.fail(f"vocabulary must be full or primitives, got {self.vocabulary!r}")
         if self.size not in SIZES:
             self.fail(f"size must be one of {', '.join(SIZES)}, got {self.size!r}")
         if self.dtype not in ("float32", "bfloat16", "float16"):

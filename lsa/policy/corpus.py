@@ -24,7 +24,8 @@ def sample_channel_list(N: int, K: int, rng: np.random.Generator) -> str:
 
 def build_corpus(n_programs: int, n_instances: int, instance_n, instance_k, seed: int,
                  tokenizer=None, prompt_max_tokens: int | None = 256, direct_share: float = 0.0,
-                 api_doc: bool = False, network: NetworkConfig | None = None, progress: bool = True) -> list[dict]:
+                 api_doc: bool = False, network: NetworkConfig | None = None, progress: bool = True,
+                 vocabulary: str = "full") -> list[dict]:
     """Pairs {'prompt', 'completion'}: prompts from `n_instances` random PPP instances, completions
     drawn independently from the program grammar (or random channel lists for `direct_share`)."""
     rng = np.random.default_rng(seed)
@@ -34,7 +35,8 @@ def build_corpus(n_programs: int, n_instances: int, instance_n, instance_k, seed
         K = int(rng.choice(instance_k))
         regime = str(rng.choice(REGIMES))
         net = generate_ppp(N, K, regime, seed=CORPUS_INSTANCE_SEED + int(seed * 1_000_003 + idx), params=network)
-        prompts_code.append(code_prompt(net, tokenizer=tokenizer, max_tokens=prompt_max_tokens, api_doc=api_doc))
+        prompts_code.append(code_prompt(net, tokenizer=tokenizer, max_tokens=prompt_max_tokens, api_doc=api_doc,
+                                        vocabulary=vocabulary))
         if direct_share > 0:
             prompts_direct.append(direct_prompt(net, tokenizer=tokenizer, max_tokens=prompt_max_tokens))
         sizes.append((N, K))
@@ -44,5 +46,5 @@ def build_corpus(n_programs: int, n_instances: int, instance_n, instance_k, seed
         if direct_share > 0 and rng.random() < direct_share:
             out.append({"prompt": prompts_direct[j], "completion": sample_channel_list(*sizes[j], rng)})
         else:
-            out.append({"prompt": prompts_code[j], "completion": sample_program(rng)})
+            out.append({"prompt": prompts_code[j], "completion": sample_program(rng, vocabulary)})
     return out

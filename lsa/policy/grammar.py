@@ -12,6 +12,8 @@ import re
 
 import numpy as np
 
+from lsa.policy.vocabulary import allowed
+
 _ORDERS = ["net.order_by_signal()", "net.order_by_coupling()", "rng.permutation(net.N)",
            "net.order_by_coupling()[::-1]", "net.order_by_signal()[::-1]"]
 _COUNTS = ["1", "2", "3", "5", "8"]
@@ -148,9 +150,17 @@ def _anytime(rng: np.random.Generator) -> list[str]:
             "        net.offer(a)"]
 
 
-def sample_program(rng: np.random.Generator) -> str:
+def sample_program(rng: np.random.Generator, vocabulary: str = "full") -> str:
     """One random program, as the completion the model learns to write: the prompt ends with the
-    opening fence, so the completion is the function followed by the closing fence."""
+    opening fence, so the completion is the function followed by the closing fence. Under the
+    `primitives` vocabulary, programs that call a complete search are drawn again."""
+    while True:
+        program = _sample_program(rng)
+        if allowed(program.removesuffix("```"), vocabulary):
+            return program
+
+
+def _sample_program(rng: np.random.Generator) -> str:
     body = _init(rng)
     if body[-1].startswith(("a = np.arange", "a = np.zeros", "a = net.random", "a = np.argmin")):
         body.append("a = np.array(a)")

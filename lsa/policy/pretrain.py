@@ -66,14 +66,16 @@ def pretrain(model_cfg: ModelConfig, pre: PretrainConfig, output_dir: str | Path
     # pass 1: prompts budgeted with the whitespace counter, to learn the vocabulary
     draft = build_corpus(min(pre.n_programs, 4000), min(pre.n_instances, 120), pre.instance_n, pre.instance_k,
                          seed=pre.seed + 7919, tokenizer=None, prompt_max_tokens=model_cfg.prompt_max_tokens,
-                         direct_share=pre.direct_share, network=network, progress=progress)
+                         direct_share=pre.direct_share, network=network, progress=progress,
+                         vocabulary=model_cfg.vocabulary)
     texts = [d["prompt"] for d in draft[:400]] + [d["completion"] for d in draft]
     tokenizer = train_tokenizer(texts, vocab_size=model_cfg.vocab_size)
     tokenizer.model_max_length = model_cfg.max_position_embeddings
     # pass 2: the real corpus, prompts budgeted with the model's own tokenizer
     pairs = build_corpus(pre.n_programs, pre.n_instances, pre.instance_n, pre.instance_k, seed=pre.seed,
                          tokenizer=tokenizer, prompt_max_tokens=model_cfg.prompt_max_tokens,
-                         direct_share=pre.direct_share, network=network, progress=progress)
+                         direct_share=pre.direct_share, network=network, progress=progress,
+                         vocabulary=model_cfg.vocabulary)
     data = tokenize_pairs(pairs, tokenizer, model_cfg.max_position_embeddings, pre.loss_on_prompt)
     model = build_model(model_cfg.size, tokenizer, model_cfg.max_position_embeddings, seed=pre.seed)
     work_dir = out_dir.parent / f".{out_dir.name}-trainer"

@@ -9,7 +9,7 @@ import re
 
 from lsa.errors import LSAError
 from lsa.policy.serializer import count_tokens, serialize
-from lsa.programs.primitives import API_DOC
+from lsa.policy.vocabulary import api_doc as vocabulary_doc
 
 CODE_OPEN = "```python\n"
 CODE_CLOSE = "```"
@@ -67,15 +67,17 @@ def fit_prompt(build, net, tokenizer=None, max_tokens: int | None = None) -> str
     raise LSAError(f"could not fit the prompt into {max_tokens} tokens")
 
 
-def code_prompt(net, tokenizer=None, max_tokens: int | None = 256, api_doc: bool | None = None) -> str:
+def code_prompt(net, tokenizer=None, max_tokens: int | None = 256, api_doc: bool | None = None,
+                vocabulary: str = "full") -> str:
     """Prompt of the code paradigm, at most `max_tokens` tokens in all. It ends with the opening
     code fence, so every completion is program text followed by the closing fence. `api_doc`
-    (None: only for chat models) adds the primitives documentation."""
+    (None: only for chat models) adds the documentation of the `vocabulary`'s methods."""
+    doc = vocabulary_doc(vocabulary)
     with_doc = has_chat_template(tokenizer) if api_doc is None else api_doc
     if has_chat_template(tokenizer):
-        instruction = f"{CODE_INSTRUCTION}\n\nThe `net` API:\n{API_DOC}" if with_doc else CODE_INSTRUCTION
+        instruction = f"{CODE_INSTRUCTION}\n\nThe `net` API:\n{doc}" if with_doc else CODE_INSTRUCTION
         return fit_prompt(lambda state: _render(tokenizer, instruction, state, CODE_OPEN), net, tokenizer, max_tokens)
-    head = CODE_HEADER + (API_DOC.rstrip() + "\n" if with_doc else "")
+    head = CODE_HEADER + (doc.rstrip() + "\n" if with_doc else "")
     return fit_prompt(lambda state: f"{head}{state.rstrip()}\n{CODE_FOOTER}{CODE_OPEN}", net, tokenizer, max_tokens)
 
 

@@ -33,6 +33,7 @@ import numpy as np
 
 from lsa.methods.protocol import run_method
 from lsa.policy.prompts import program_source
+from lsa.policy.vocabulary import allowed
 from lsa.programs.repair import repair_assignment
 from lsa.programs.runner import run_programs
 from lsa.sim.engine import greedy_assign
@@ -118,8 +119,9 @@ class RewardContext:
     def __init__(self, nets, paradigm: str = "code", timeout_s: float = 2.0, workers: int | None = None,
                  perf_clip=(-1.0, 2.0), depth_free_nodes: int = 120, depth_scale_nodes: int = 240,
                  reference_methods=("local-search",), reference_budget_s: float | None = None,
-                 cache_size: int = 20000):
+                 cache_size: int = 20000, vocabulary: str = "full"):
         self.nets = list(nets)
+        self.vocabulary = vocabulary
         self.paradigm = paradigm
         self.timeout_s = float(timeout_s)
         self.workers = workers
@@ -159,6 +161,9 @@ class RewardContext:
                 ast.parse(source)
             except (SyntaxError, ValueError):
                 self.cache[key] = Outcome(0.2, None, 0.0, 0, False, "syntax")
+                continue
+            if not allowed(source, self.vocabulary):   # a complete search under `primitives`: the allow-list's reward
+                self.cache[key] = Outcome(0.4, None, 0.0, 0, False, "vocabulary")
                 continue
             todo.append(source)
             todo_keys.append(key)

@@ -51,7 +51,7 @@ def training_instances(n: int, sizes, channels, regimes, seed: int, network: Net
 def prompt_for(net, paradigm: str, tokenizer, model_cfg: ModelConfig) -> str:
     if paradigm == "code":
         return code_prompt(net, tokenizer=tokenizer, max_tokens=model_cfg.prompt_max_tokens,
-                           api_doc=model_cfg.api_doc_in_prompt)
+                           api_doc=model_cfg.api_doc_in_prompt, vocabulary=model_cfg.vocabulary)
     return direct_prompt(net, tokenizer=tokenizer, max_tokens=model_cfg.prompt_max_tokens)
 
 
@@ -99,7 +99,7 @@ def train_grpo(model_cfg: ModelConfig, grpo: GRPOConfig, base_model: str | Path 
     ctx = RewardContext(nets, paradigm=grpo.paradigm, timeout_s=grpo.exec_timeout_s, workers=grpo.exec_workers,
                         perf_clip=grpo.perf_clip, depth_free_nodes=grpo.depth_free_nodes,
                         depth_scale_nodes=grpo.depth_scale_nodes, reference_methods=grpo.perf_reference,
-                        reference_budget_s=grpo.perf_reference_budget_s)
+                        reference_budget_s=grpo.perf_reference_budget_s, vocabulary=model_cfg.vocabulary)
     log_cb = CsvLogCallback(log_csv, GRPO_COLUMNS, extra={"paradigm": grpo.paradigm, "G": grpo.num_generations})
     validation = None
     if grpo.validation_every:

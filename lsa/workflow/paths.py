@@ -69,6 +69,16 @@ class Paths:
         """lsa-code of every policy (base, GRPO main, model sizes) + reference methods, same protocol."""
         return self.results / "llm_evaluation.csv"
 
+    @property
+    def best_known(self) -> Path:
+        """Best-known utility of every evaluation instance: long runs of the strongest methods (`best_known`)."""
+        return self.results / "best_known.csv"
+
+    @property
+    def best_known_cache(self) -> Path:
+        """One JSON per instance solved by `best_known` (run state, not a rule output: a rerun resumes)."""
+        return self.results / "runs" / "best_known"
+
     def pretrain_log(self, size: str) -> Path:
         """Tidy loss log of a pretraining run (exported from the in-run log when the stage ends)."""
         return self.results / "training" / f"pretrain-{size}.csv"

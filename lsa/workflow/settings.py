@@ -19,6 +19,7 @@ from lsa.policy.config import GRPOConfig, ModelConfig, PolicyConfig, direct_vari
 from lsa.rl.config import ALGORITHMS as RL_ALGORITHMS
 from lsa.rl.config import RLConfig, rl_config
 from lsa.sim.params import NetworkConfig, network_config
+from lsa.workflow.best_known import BestKnownConfig, best_known_config
 from lsa.workflow.paths import Paths
 from lsa.workflow.sections import DEFAULT_GRPO_RUNS, FigureSettings, WorkflowSection, fixed_budget_s
 
@@ -225,12 +226,14 @@ class Profile:
     rl: RLConfig
     figures: FigureSettings
     workflow: WorkflowSection
+    best_known: BestKnownConfig
     settings: WorkflowSettings
 
 
 def profile_sections() -> tuple[str, ...]:
     """The top-level keys a profile may have (the policy's: the fields of `PolicyConfig`)."""
-    return ("network", "evaluation", *(f.name for f in dataclasses.fields(PolicyConfig)), "rl", "figures", "workflow")
+    return ("network", "evaluation", *(f.name for f in dataclasses.fields(PolicyConfig)), "rl", "figures", "workflow",
+            "best_known")
 
 
 def check_profile(config: dict | None) -> Profile:
@@ -258,7 +261,7 @@ def check_profile(config: dict | None) -> Profile:
     for size in workflow.model_sizes or []:
         _variant(ModelConfig, raw_model, {"size": size}, "workflow.model_sizes")
     settings = WorkflowSettings.from_sections(workflow, policy.model, evaluation, runs["main"], figures, rl)
-    return Profile(network, evaluation, policy, rl, figures, workflow, settings)
+    return Profile(network, evaluation, policy, rl, figures, workflow, best_known_config(config), settings)
 
 
 def _variant(cls, raw: dict, overrides: dict, where: str):

@@ -58,11 +58,20 @@ def _llm_evaluation(config: dict, s: WorkflowSettings) -> dict:
             "train_grid": {k: v for k, v in grpo.items() if k in ("train_n", "train_k", "train_regimes")}}
 
 
+def _best_known(config: dict) -> dict:
+    """The best-known stage's slice: the network, the evaluation grid's instances (not its methods or
+    budgets) and `best_known:`."""
+    grids = [{k: copy.deepcopy(v) for k, v in g.items() if k in ("N", "K", "regimes", "seeds")}
+             for g in (config.get("evaluation") or {}).get("instances") or []]
+    return {**_pick(config, "network", "best_known"), "evaluation": {"instances": grids}}
+
+
 def stage_configs(config: dict) -> dict[str, dict]:
     """Stage name -> the config slice that stage runs from (settings only: the workflow passes
     every path to the stage as a rule param)."""
     s = WorkflowSettings.from_config(config)
     out: dict[str, dict] = {"evaluation": _pick(config, "network", "evaluation")}
+    out["best_known"] = _best_known(config)
     out["prompt_length"] = {**_pick(config, *POLICY_SECTIONS), "prompt_study": dict(s.prompt_study)}
     # every size pretrains with the same settings, and every family trains with the same GRPO settings
     # (figure h compares sizes trained alike); the seed of a run is its grpo.seed
@@ -99,6 +108,8 @@ def stage_parameters(stage: str, paths: Paths, settings: WorkflowSettings) -> di
     kind, _, name = stage.partition("-")
     if stage == "evaluation":
         out = {**common, "models": s.rl_models(p), "output": p.evaluation}
+    elif stage == "best_known":
+        out = {**common, "cache": p.best_known_cache, "output": p.best_known}
     elif stage == "prompt_length":
         out = {**common, "tokenizer": p.base_model(s.main_size), "output": p.prompt_length}
     elif kind == "pretrain" and name in s.model_sizes:

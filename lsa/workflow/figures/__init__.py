@@ -37,7 +37,7 @@ class Figure:
 
 
 def _evaluations(p: Paths, s: WorkflowSettings) -> list[Path]:
-    return [p.evaluation, p.llm_evaluation]
+    return [p.evaluation, p.llm_evaluation, p.best_known]
 
 
 def _dynamics_logs(p: Paths, s: WorkflowSettings) -> list[Path]:
@@ -77,6 +77,8 @@ FIGURES: dict[str, Figure] = {f.name: f for f in [
            "utility relative to the strongest classical method", _evaluations, plots.fig_h_model_size),
     Figure("table_throughput", "aggregate throughput across network densities (CSV, Markdown, LaTeX)",
            _evaluations, tables.throughput_texts, TABLE_EXTS),
+    Figure("table_best_known", "best-known utilities (the limit) per density and N, how they were obtained, and "
+           "the evaluated runs that raised one (CSV, Markdown)", _evaluations, tables.best_known_texts, ("csv", "md")),
 ]}
 FIGURE_NAMES = list(FIGURES)
 

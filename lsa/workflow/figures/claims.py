@@ -36,6 +36,7 @@ from lsa.workflow.figures.evaluations import (
     policy_ratio,
     relative_to,
 )
+from lsa.workflow.figures.limit import limit_claims
 from lsa.workflow.paths import Paths
 from lsa.workflow.settings import DIRECT_RUNS, WorkflowSettings
 from lsa.workflow.stats import FAILS, HOLDS, NOT_SHOWN, VERDICTS, t_interval, verdict, weakest
@@ -410,6 +411,7 @@ CLAIMS: list[Claim] = [
           "paired per instance, mean over training seeds; N = table_n, family grid, fixed budget; the weakest step",
           "every step up in size: 95 % interval of the per-instance difference (paired, n instances) above 0",
           _larger_is_better, 0.0, "ratio difference"),
+    *limit_claims(Claim, _estimate),   # the share of the best-known utility (lsa.workflow.figures.limit)
 ]
 
 #: claims taken out of the registry, and why: a claim whose verdict the set-up fixes cannot fail
@@ -428,7 +430,7 @@ RETIRED: dict[str, str] = {
 def claim_inputs(paths: Paths, settings: WorkflowSettings | None = None) -> list[Path]:
     """The files of a run the claims read (the report rule's inputs)."""
     main_runs = [run for run, family, _ in settings.family_runs if family == MAIN_RUN] if settings else [MAIN_RUN]
-    return [paths.evaluation, paths.llm_evaluation, paths.prompt_length, *map(paths.grpo_log, main_runs),
+    return [paths.evaluation, paths.llm_evaluation, paths.best_known, paths.prompt_length, *map(paths.grpo_log, main_runs),
             *map(paths.grpo_log, DIRECT_RUNS), paths.stage_config("figures")]
 
 

@@ -13,6 +13,7 @@ import pandas as pd
 
 from lsa.config import section
 from lsa.errors import LSAError
+from lsa.workflow.best_known import raise_to_evaluated, with_share
 from lsa.workflow.paths import Paths
 from lsa.workflow.sections import FigureSettings, fixed_budget_s
 from lsa.workflow.stages import BASE_POLICY, DEFAULT_GRPO_RUNS, DIRECT_RUNS, MAIN_RUN, load_stage_config
@@ -118,14 +119,30 @@ class Results:
             df["run"] = df["policy"]
         return df
 
+    @property
+    def has_best_known(self) -> bool:
+        return self.paths.best_known.is_file()
+
+    @cached_property
+    def limit(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(best-known utility per instance, raised to any evaluated utility above it; the evaluated
+        rows that raised it): every method and policy of both evaluations counts."""
+        best = self.read(self.paths.best_known, "best-known utilities")
+        frames = [self.read(self.paths.evaluation, "baseline evaluation")]
+        if self.paths.llm_evaluation.is_file():
+            frames.append(self.llm)
+        return raise_to_evaluated(best, _not_refused(pd.concat(frames, ignore_index=True, sort=False)))
+
     @cached_property
     def method_rows(self) -> pd.DataFrame:
         """Baseline rows + the main policy family's rows, one per training seed (when the LLM evaluation
-        exists); rows where a method refused the instance (e.g. `exact` at large N) are dropped."""
+        exists); rows where a method refused the instance (e.g. `exact` at large N) are dropped. With
+        best-known utilities (best_known.csv): `best_known` and `share_of_best_known` on every row."""
         frames = [self.read(self.paths.evaluation, "baseline evaluation")]
         if self.paths.llm_evaluation.is_file():
             frames.append(self.llm[self.llm["method"].isin(POLICY_METHODS) & (self.llm["policy"] == MAIN_RUN)])
-        return _not_refused(pd.concat(frames, ignore_index=True, sort=False))
+        rows = _not_refused(pd.concat(frames, ignore_index=True, sort=False))
+        return with_share(rows, self.limit[0]) if self.has_best_known else rows
 
     @cached_property
     def classical_rows(self) -> pd.DataFrame:

@@ -6,6 +6,7 @@ instance (so a 95 % interval is over instances), and its spread over seeds is gi
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from lsa.workflow.figures.data import (
@@ -44,9 +45,20 @@ def curves(rows: pd.DataFrame, x: str, value: str) -> tuple[pd.DataFrame, pd.Dat
 
 
 # ====================================================================== a, b: utility curves
+def share_curves(rows: pd.DataFrame, x: str) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """Per regime, method and `x`: the share of the best-known utility [%] (mean, 95 % interval over
+    instances; a policy: its seed mean per instance) and the policy's spread over training seeds;
+    (None, None) when the results hold no best-known utilities."""
+    if "share_of_best_known" not in rows or rows["share_of_best_known"].isna().all():
+        return None, None
+    share = rows.dropna(subset=["share_of_best_known"]).assign(percent=lambda d: 100 * d["share_of_best_known"])
+    return curves(share, x, "percent")
+
+
 def utility_vs_n(res: Results) -> dict:
     """Figure a at the fixed budget: `utility` and `spread` per regime, method and N; when greedy ran,
-    `relative` and `relative_spread`: the paired ratio to greedy [%]."""
+    `relative` and `relative_spread`: the paired ratio to greedy [%]; with best-known utilities,
+    `share` and `share_spread`: the share of the best-known [%]."""
     rows = at_budget(res.method_rows, res.budget_s)
     utility, spread = curves(rows, "N", "utility")
     out = {"utility": utility, "spread": spread, "relative": None, "relative_spread": None,
@@ -54,17 +66,48 @@ def utility_vs_n(res: Results) -> dict:
     if "greedy" in set(rows["method"]):
         rel = relative_to(rows, "greedy").assign(percent=lambda d: 100 * d["ratio"])
         out["relative"], out["relative_spread"] = curves(rel, "N", "percent")
+    out["share"], out["share_spread"] = share_curves(rows, "N")
     return out
 
 
 def anytime(res: Results) -> dict:
-    """Figure b: utility (and the policy's seed spread) per regime, method and budget at N = anytime_n."""
+    """Figure b: utility (and the policy's seed spread) per regime, method and budget at N = anytime_n;
+    with best-known utilities, `share` and `share_spread`: the share of the best-known [%]."""
     n = res.anytime_n
     rows = res.method_rows[res.method_rows["N"] == n]
     if rows.empty:
         raise MissingResults(f"no evaluation rows at N = {n} (figures.anytime_n)")
     utility, spread = curves(rows, "budget_s", "utility")
-    return {"utility": utility, "spread": spread, "N": n, "seeds": training_seeds(rows)}
+    share, share_spread = share_curves(rows, "budget_s")
+    return {"utility": utility, "spread": spread, "N": n, "seeds": training_seeds(rows), "share": share,
+            "share_spread": share_spread}
+
+
+def share_of_best_known(res: Results, method: str, budget_s: float, n: int, regime: str | None = None) -> pd.DataFrame:
+    """`method`'s rows at N = n and `budget_s` (in `regime`, else all) with `share_of_best_known`, one
+    per instance (a policy: the mean over its training seeds). MissingResults when there are none."""
+    if not res.has_best_known:
+        raise MissingResults(f"no best-known utilities: {res.paths.best_known}")
+    rows = at_budget(res.method_rows, budget_s)
+    rows = rows[(rows["method"] == method) & (rows["N"] == n) & ((rows["regime"] == regime) if regime else True)]
+    rows = rows.dropna(subset=["share_of_best_known"])
+    if rows.empty:
+        raise MissingResults(f"no {method} rows with a best-known utility at N = {n}, T = {budget_s:g} s"
+                             + (f", {regime}" if regime else ""))
+    return seed_mean(rows, "share_of_best_known")
+
+
+def best_known_summary(res: Results) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per regime and N: instances, mean best-known utility, how many are proven optima, how many an
+    evaluated run raised, the mean load while the long runs ran; and the rows that raised one."""
+    best, updates = res.limit
+    best = best.assign(raised=best["updated_by"] != "")
+    summary = best.groupby(["regime", "N"]).agg(
+        instances=("instance", "count"), best_known=("best_known", "mean"),
+        proven_optima=("proven_optimal", "sum"), raised_by_evaluation=("raised", "sum"),
+        best_run_budget_s=("budget_s", "max"), load_1min=("load_1min", "mean")).reset_index()
+    summary["regime"] = pd.Categorical(summary["regime"], regimes(summary), ordered=True)
+    return summary.sort_values(["regime", "N"]).astype({"regime": str}).reset_index(drop=True), updates
 
 
 # ====================================================================== c: share of the best known
@@ -72,8 +115,9 @@ def exact_share(rows: pd.DataFrame, max_n: int) -> pd.DataFrame:
     """Per row at N <= max_n: the method's utility as a share of the best known on that instance.
 
     The best known utility of an instance is the best any method (any training seed) reached on it
-    at any budget; `exact` is among them, and where it proved optimality (`optimal` column) that is
-    the optimum (`reference_optimal` True). Under a short budget `exact` may stop before proving it,
+    at any budget, and the best-known stage's (`best_known` column, when computed); `exact` is among
+    them, and where it (or the best-known stage's `exact`) proved optimality that is the optimum
+    (`reference_optimal` True). Under a short budget `exact` may stop before proving it,
     so a bare `exact` row is not assumed optimal."""
     small = rows[rows["N"] <= max_n].copy()
     if small[small["method"] == "exact"].empty:
@@ -83,6 +127,9 @@ def exact_share(rows: pd.DataFrame, max_n: int) -> pd.DataFrame:
     exact = small[small["method"] == "exact"]
     optimal = exact["optimal"].fillna(False).astype(bool) if "optimal" in exact else pd.Series(False, index=exact.index)
     proven = optimal.groupby([exact["instance"], exact["seed"]]).any()
+    if "best_known" in small:   # the best-known stage's long runs and proven optima count too
+        best = np.fmax(best, small.groupby(key)["best_known"].max().reindex(best.index)).rename("reference")
+        proven = proven.reindex(best.index, fill_value=False) | small.groupby(key)["best_known_proven"].any()
     other = small[small["method"] != "exact"].join(best, on=key)
     other["reference_optimal"] = proven.reindex(pd.MultiIndex.from_frame(other[key])).fillna(False).to_numpy(dtype=bool)
     other["share"] = other["utility"] / other["reference"]
@@ -184,15 +231,21 @@ def throughput_table(res: Results) -> pd.DataFrame:
     index = pd.MultiIndex.from_frame(table[["method", "regime"]])
     table["random_fallbacks"] = df.groupby(["method", "regime"])["fallback"].sum().reindex(index).to_numpy(dtype=int)
     table["training_seeds"] = [max(1, training_seeds(df, m)) for m in table["method"]]
+    share = share_curves(df, "N")[0]
+    share = (share.set_index(["method", "regime"]).reindex(index) if share is not None
+             else pd.DataFrame(index=index, columns=["mean", "low", "high"], dtype=float))
+    table["share_of_best_known_pct"] = share["mean"].to_numpy(dtype=float)
+    table["share_ci_low_pct"] = share["low"].to_numpy(dtype=float)
+    table["share_ci_high_pct"] = share["high"].to_numpy(dtype=float)
     table["method"] = pd.Categorical(table["method"], ordered(table["method"], METHOD_ORDER), ordered=True)
     table["regime"] = pd.Categorical(table["regime"], regimes(table), ordered=True)
     table = table.sort_values(["method", "regime"]).astype({"method": str, "regime": str})
     table = table.rename(columns={"mean": "throughput_mbps", "low": "ci_low_mbps", "high": "ci_high_mbps", "n": "runs"})
     columns = ["method", "regime", "N", "budget_s", "throughput_mbps", "ci_low_mbps", "ci_high_mbps", "runs",
-               "training_seeds", "random_fallbacks"]
+               "training_seeds", "random_fallbacks", "share_of_best_known_pct", "share_ci_low_pct", "share_ci_high_pct"]
     return table.assign(N=n, budget_s=budget)[columns].reset_index(drop=True)
 
 
 __all__ = ["relative_to", "curves", "utility_vs_n", "anytime", "exact_share", "exact_share_summary",
            "strongest_classical", "policy_ratio", "instance_ratio", "generalisation", "family_grid_ratios",
-           "model_size", "throughput_table"]
+           "model_size", "throughput_table", "share_curves", "share_of_best_known", "best_known_summary"]

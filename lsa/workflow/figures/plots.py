@@ -27,6 +27,9 @@ RUN_LABELS = {"main": "G=8, λ=(1,1,1) (baseline)", "G4": "G=4", "lambda-struct2
 COLD_START_LABELS = {MAIN_RUN: "code (GRPO)", "direct-cold": "direct (GRPO, no SFT)",
                      "direct-sft": "direct (SFT + GRPO)"}
 RATIO_LABEL = "U / U(strongest classical) [ratio]"
+SHARE_LABEL = "share of best-known U [%]"
+#: the share panels show shares from this [%] up: a method further below runs off the panel (named in the caption)
+SHARE_FLOOR_PCT = 80.0
 
 
 def _subplots(rows: int, cols: int, width: float, height: float, **kw):
@@ -46,7 +49,7 @@ def _seed_band(ax, spread: pd.DataFrame | None, x: str, seeds: int) -> None:
 
 
 def _method_panels(axes_row, summary: pd.DataFrame, x: str, log_y: bool = False, spread: pd.DataFrame | None = None,
-                   seeds: int = 1) -> None:
+                   seeds: int = 1, floor: float | None = None) -> None:
     """One panel per regime, one line per method (mean ± 95 % CI against `x`; the policy's spread over
     training seeds as a band). The y range follows the means: an interval wider than that (few seeds)
     runs off the panel instead of flattening it."""
@@ -62,8 +65,20 @@ def _method_panels(axes_row, summary: pd.DataFrame, x: str, log_y: bool = False,
             ax.set_yscale("log")
             ax.set_ylim(low / 1.5, high * 1.5)
         else:
+            low = low if floor is None else max(low, floor)
             pad = 0.15 * (high - low) or 0.1 * abs(high) or 1.0
             ax.set_ylim(low - pad, high + pad)
+
+
+def _share_row(axes_row, share: pd.DataFrame, spread, x: str, seeds: int) -> str:
+    """The share-of-best-known panels (a line at 100 %); returns the caption's note on the methods
+    whose share runs below the panel."""
+    _method_panels(axes_row, share, x, spread=spread, seeds=seeds, floor=SHARE_FLOOR_PCT)
+    for ax in axes_row:
+        ax.axhline(100, color="black", linewidth=0.8, linestyle="--")
+    below = data.ordered(share.loc[share["mean"] < SHARE_FLOOR_PCT, "method"], METHOD_ORDER)
+    return (f"\nshare panels: below {SHARE_FLOOR_PCT:g} % of best-known somewhere (off the panel there): {', '.join(below)}"
+            if below else "")
 
 
 def _seeds_note(seeds: int) -> str:
@@ -73,15 +88,19 @@ def _seeds_note(seeds: int) -> str:
 def fig_a_utility_vs_n(res: Results):
     """Spectral utility vs N per method at the fixed budget; bottom row: relative to greedy [%]."""
     a = evaluations.utility_vs_n(res)
-    utility, relative = a["utility"], a["relative"]
+    utility, relative, share = a["utility"], a["relative"], a["share"]
     regimes = data.regimes(utility)
-    fig, axes = _subplots(2 if relative is not None else 1, len(regimes), 3.6, 3.0, sharex=True)
+    fig, axes = _subplots(1 + (relative is not None) + (share is not None), len(regimes), 3.6, 3.0, sharex=True)
     _method_panels(axes[0], utility, "N", log_y=True, spread=a["spread"], seeds=a["seeds"])
     if relative is not None:
         _method_panels(axes[1], relative, "N", spread=a["relative_spread"], seeds=a["seeds"])
         for ax in axes[1]:
             ax.axhline(100, color="0.4", linewidth=0.8)
         axes[1, 0].set_ylabel("utility relative to greedy [%]")
+    below = ""
+    if share is not None:
+        below = _share_row(axes[-1], share, a["share_spread"], "N", a["seeds"])
+        axes[-1, 0].set_ylabel(SHARE_LABEL)
     for j, regime in enumerate(regimes):
         axes[0, j].set_title(regime)
         for ax in axes[:, j]:
@@ -91,7 +110,7 @@ def fig_a_utility_vs_n(res: Results):
     axes[0, 0].set_ylabel("spectral utility U\n[bit/s/Hz] (log scale)")
     fig.align_ylabels(axes[:, 0])
     fig.suptitle(f"(a) Spectral utility vs network size at a {a['budget_s']:g} s budget\n(mean ± 95 % CI over "
-                 f"instances{_seeds_note(a['seeds'])})", y=1.02)
+                 f"instances{_seeds_note(a['seeds'])}){below}", y=1.02)
     legend_below(fig, axes)
     return fig
 
@@ -99,17 +118,23 @@ def fig_a_utility_vs_n(res: Results):
 def fig_b_anytime(res: Results):
     """Anytime curves: utility vs wall-clock budget at one N, one panel per density regime."""
     b = evaluations.anytime(res)
-    summary = b["utility"]
+    summary, share = b["utility"], b["share"]
     regimes = data.regimes(summary)
-    fig, axes = _subplots(1, len(regimes), 3.6, 3.4)
+    fig, axes = _subplots(1 if share is None else 2, len(regimes), 3.6, 3.4, sharex=True)
     _method_panels(axes[0], summary, "budget_s", spread=b["spread"], seeds=b["seeds"])
-    for ax, regime in zip(axes[0], regimes):
-        log_axis(ax, "x", summary["budget_s"].unique())
-        ax.set_title(regime)
-        ax.set_xlabel("time budget T [s] (log scale)")
+    below = ""
+    if share is not None:
+        below = _share_row(axes[1], share, b["share_spread"], "budget_s", b["seeds"])
+        axes[1, 0].set_ylabel(SHARE_LABEL)
+    for j, regime in enumerate(regimes):
+        for ax in axes[:, j]:
+            log_axis(ax, "x", summary["budget_s"].unique())
+        axes[0, j].set_title(regime)
+        axes[-1, j].set_xlabel("time budget T [s] (log scale)")
     axes[0, 0].set_ylabel(UTILITY_LABEL)
+    fig.align_ylabels(axes[:, 0])
     fig.suptitle(f"(b) Anytime behaviour at N = {b['N']} links\n(mean ± 95 % CI over instances"
-                 f"{_seeds_note(b['seeds'])})", y=1.04)
+                 f"{_seeds_note(b['seeds'])}){below}", y=1.04 if share is None else 1.03)
     legend_below(fig, axes)
     return fig
 
