@@ -128,10 +128,9 @@ def compute_best_known(config: dict, cache_dir: str | Path, progress: bool = Tru
     order); instances already in `cache_dir` under the same key are read, not rerun."""
     settings = best_known_config(config)
     network = config.get("network") or {}
-    params = network_config(config)
     cache_dir = Path(cache_dir)
     instances = {}
-    for name, spec, _, _ in iter_instances(evaluation_config(config), params):
+    for name, spec, _, _ in iter_instances(evaluation_config(config)):
         instances.setdefault(name, spec)
     rows: dict[int, dict] = {}
     jobs = []
