@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lsa.commands import reports, training
+from lsa.commands import models, reports, training
 from lsa.commands.arguments import MAX_THREADS, positive_int, seed
 from lsa.config import load_yaml
 from lsa.errors import LSAError
@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "rl-train": "train the DQN or PPO baseline (stable-baselines3) from a config's rl: section",
     "figures": "render every figure and table from a results directory alone",
     "report": "compare a run's results with the committed reference, claim by claim",
+    "model": "named offline models: list, fetch (convert once into the cache), path",
 }
 
 
@@ -94,7 +95,7 @@ def _solve_arguments(p):
     p.add_argument("--method", required=True, help="method name (see `lsa methods`)")
     p.add_argument("--budget", type=float, required=True, help="wall-clock budget in seconds")
     p.add_argument("--seed", type=seed, default=0)
-    p.add_argument("--model", help="HF model id or local path, for methods that load a model")
+    p.add_argument("--model", help="HF model id, local path or named offline model (`lsa model list`), for methods that load a model")
     p.add_argument("--threads", type=positive_int, default=1, help="CPU threads every method may use")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--save-assignment", type=Path, help="write the assignment (.npy, int64)")
@@ -289,6 +290,7 @@ _HANDLERS = {
     "pretrain": (training.pretrain_arguments, training.pretrain), "train": (training.train_arguments, training.train),
     "rl-train": (training.rl_train_arguments, training.rl_train),
     "figures": (reports.figures_arguments, reports.figures), "report": (reports.report_arguments, reports.report),
+    "model": (models.model_arguments, models.model),
 }
 
 
