@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "figures": "render every figure and table from a results directory alone",
     "report": "compare a run's results with the committed reference, claim by claim",
     "model": "named offline models: list, fetch (convert once into the cache), path",
+    "cold-start": "zero-shot valid share of a pretrained chat model, code vs direct paradigm",
 }
 
 
@@ -291,6 +292,7 @@ _HANDLERS = {
     "rl-train": (training.rl_train_arguments, training.rl_train),
     "figures": (reports.figures_arguments, reports.figures), "report": (reports.report_arguments, reports.report),
     "model": (models.model_arguments, models.model),
+    "cold-start": (models.cold_start_arguments, models.cold_start),
 }
 
 

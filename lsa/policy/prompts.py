@@ -68,12 +68,19 @@ def fit_prompt(build, net, tokenizer=None, max_tokens: int | None = None) -> str
     raise LSAError(f"could not fit the prompt into {max_tokens} tokens")
 
 
+#: the methods a compact API documentation lists (the rest of the API still works in programs)
+COMPACT_METHODS = ("utility", "rates", "move_gains", "random_assignment", "greedy", "improve", "descend",
+                   "local_search", "start", "offer", "time_left")
+
+
 def compact_api_doc() -> str:
-    """API_DOC cut to its rules paragraph and the method signatures (~630 tokens instead of ~2100
-    with the SmolLM2 tokenizer): for small models whose context or CPU prefill cannot afford the whole."""
-    signatures = re.findall(r"^  (net\.\w+\([^)]*\) -> [^:]+):", API_DOC, flags=re.MULTILINE)
-    return (API_DOC.split("\n\n")[0] + "\n\nAttributes of net: N, K, signal_w (N, K) desired power per channel, "
-            "noise_w.\nMethods of net (return new arrays):\n" + "\n".join("  " + sig for sig in signatures))
+    """API_DOC cut to its rules paragraph, the main attributes and the signatures of COMPACT_METHODS
+    (~260 tokens instead of ~2100 with the SmolLM2 tokenizer): for small models on a CPU, where
+    every prompt token costs prefill and attention in each sampled step."""
+    lines = [m.group(1) for m in re.finditer(r"^  (net\.(\w+)\([^)]*\) -> [^:]+):", API_DOC, flags=re.MULTILINE)
+             if m.group(2) in COMPACT_METHODS]
+    return (API_DOC.split("\n\n")[0] + "\n\nAttributes of net: N links, K channels, signal_w (N, K) desired "
+            "power per channel, noise_w.\nMethods of net (they return new arrays):\n" + "\n".join("  " + x for x in lines))
 
 
 def _api_doc_text(api_doc) -> str | None:
@@ -195,6 +202,18 @@ def _first_complete_assign(region: str) -> str | None:
             continue                           # calls, prints, tests of assign: not part of the program
         kept.append(chunk)
     return "".join(kept) if have_assign else None
+
+
+def _dedent_from(text: str, indent: str) -> str:
+    lines = text.splitlines()
+    out = []
+    for line in lines:
+        if out and line.strip() and not line.startswith(indent + " ") and not line.startswith(indent + "\t") \
+                and not line.startswith(indent + "def ") and len(line) - len(line.lstrip()) <= len(indent) \
+                and not line.lstrip().startswith(("#", ")", "]", "}")):
+            break                             # prose after the function
+        out.append(line[len(indent):] if line.startswith(indent) else line)
+    return "\n".join(out).rstrip() + "\n"
 
 
 def _is_assign(node) -> bool:
