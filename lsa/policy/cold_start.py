@@ -20,7 +20,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-
 from lsa.config import Section, option, section
 from lsa.policy.models import load_policy
 from lsa.policy.prompts import prompt_builder

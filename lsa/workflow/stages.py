@@ -81,6 +81,8 @@ def stage_configs(config: dict) -> dict[str, dict]:
     out["llm_evaluation"] = _llm_evaluation(config, s)
     if s.rl_algorithms:
         out["rl"] = _pick(config, "network", "rl")
+    if config.get("cold_start") is not None:       # the real-LLM cold-start experiment (lsa cold-start)
+        out["cold_start"] = _pick(config, "network", "cold_start")
     out["figures"] = {"figures": dict(config.get("figures") or {}), "dynamics_runs": s.dynamics_runs,
                       "families": s.families, "training_seeds": list(s.training_seeds),
                       "family_runs": {f: [run for run, family, _ in s.family_runs if family == f] for f in s.families},
