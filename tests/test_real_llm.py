@@ -185,3 +185,21 @@ def test_cold_start_config_is_checked(tmp_path):
                            str(tmp_path / "o.csv"), "--summary", str(tmp_path / "s.csv")], capture_output=True, text=True)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and "api_doc" in proc.stderr
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_cold_start_verdict_can_hold_fail_or_be_not_shown():
+    from lsa.policy.cold_start import cold_start_verdict
+
+    def table(code_valid, direct_valid, direct_testable=True, n=64):
+        rows = []
+        for paradigm, k, testable in (("code", code_valid, True), ("direct", direct_valid, direct_testable)):
+            lo, hi = wilson(k, n)
+            rows.append({"paradigm": paradigm, "N": 20, "n": n, "valid": k, "valid_share": k / n, "valid_lo": lo,
+                         "valid_hi": hi, "testable": testable, "valid_upper_hi": hi})
+        return rows
+
+    assert cold_start_verdict(table(30, 0))["verdict"] == "holds"
+    assert cold_start_verdict(table(0, 30))["verdict"] == "fails"
+    assert cold_start_verdict(table(0, 0))["verdict"] == "not shown"
+    assert cold_start_verdict(table(5, 3))["verdict"] == "not shown"
+    assert cold_start_verdict(table(0, 0, direct_testable=False))["verdict"] == "not shown"

@@ -17,6 +17,7 @@ without the cap, so an untestable cell still says how far the model got.
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -196,4 +197,41 @@ def summarize(rows) -> list[dict]:
     return out
 
 
-__all__ = ["ColdStartConfig", "cold_start_config", "run_cold_start", "summarize", "wilson", "SUMMARY_COLUMNS"]
+__all__ = ["ColdStartConfig", "cold_start_config", "run_cold_start", "summarize", "wilson", "cold_start_verdict",
+           "SUMMARY_COLUMNS"]
+
+
+def cold_start_verdict(summary) -> dict:
+    """The cold-start claim on a real pretrained model, from a summary table (`summarize` rows or
+    the summary CSV as a DataFrame): "zero-shot, the code paradigm is valid more often than the
+    direct one". Per N where the direct cell is testable: holds when the code share's 95 % Wilson
+    interval lies above the direct one's; fails when it lies below; otherwise not shown. Over all
+    N: holds if it holds at every testable N, fails if it fails at any, else not shown. `value`,
+    `low`, `high`, `n`: the code valid share at the smallest testable N with its interval."""
+    import pandas as pd
+
+    df = pd.DataFrame(summary)
+    code = df[df["paradigm"] == "code"].set_index("N")
+    direct = df[df["paradigm"] == "direct"].set_index("N")
+    per_n = {}
+    for N in sorted(set(code.index) & set(direct.index)):
+        c, d = code.loc[N], direct.loc[N]
+        if not bool(d["testable"]):
+            # the direct answer cannot fit the token cap: bounded by valid_upper only
+            per_n[int(N)] = "holds" if c["valid_lo"] > d["valid_upper_hi"] else "not testable"
+            continue
+        per_n[int(N)] = ("holds" if c["valid_lo"] > d["valid_hi"] else
+                         "fails" if c["valid_hi"] < d["valid_lo"] else "not shown")
+    tested = [v for v in per_n.values() if v != "not testable"]
+    verdict = ("fails" if "fails" in tested else "holds" if tested and all(v == "holds" for v in tested)
+               else "not shown")
+    first = min((N for N, v in per_n.items() if v != "not testable"), default=None)
+    row = code.loc[first] if first is not None else None
+    detail = "; ".join(
+        f"N={N}: code {code.loc[N, 'valid']}/{code.loc[N, 'n']} vs direct {direct.loc[N, 'valid']}/{direct.loc[N, 'n']}"
+        f" ({v})" for N, v in per_n.items())
+    return {"verdict": verdict, "per_n": per_n, "N": first,
+            "value": math.nan if row is None else float(row["valid_share"]),
+            "low": math.nan if row is None else float(row["valid_lo"]),
+            "high": math.nan if row is None else float(row["valid_hi"]),
+            "n": 0 if row is None else int(row["n"]), "detail": detail}
