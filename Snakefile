@@ -203,7 +203,7 @@ if "cold_start" in STAGE:
             P.log("cold_start"),
         shell:
             "nice -n 5 {sys.executable} -m lsa.cli cold-start --config {input.config} --output {output.samples} "
-            "--summary {output.summary} --no-progress 2> {log}"
+            "--summary {output.summary} --no-progress 2> {log}"  # paths as stage_parameters('cold_start') gives them
 
 
 rule figures:

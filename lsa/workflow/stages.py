@@ -116,6 +116,8 @@ def stage_parameters(stage: str, paths: Paths, settings: WorkflowSettings) -> di
         algorithm, seed = name.split("-s")
         out = {"config": p.stage_config("rl"), "algorithm": algorithm, "seed": int(seed),
                "model_output": p.rl_model(algorithm, int(seed)), "log_output": p.rl_log(algorithm, int(seed))}
+    elif stage == "cold_start":
+        out = {**common, "output": p.cold_start, "summary": p.cold_start_summary}
     elif stage == "figures":
         out = {"results": p.results, "figures": p.figures}
     elif stage == "report":
