@@ -201,7 +201,7 @@ def _first_complete_assign(region: str) -> str | None:
                 isinstance(node, ast.Assign) and not have_assign and isinstance(node.value, ast.Constant)):
             continue                           # calls, prints, tests of assign: not part of the program
         kept.append(chunk)
-    return "".join(kept) if have_assign else None
+    return "\n".join(kept) if have_assign else None
 
 
 def _dedent_from(text: str, indent: str) -> str:
