@@ -71,7 +71,7 @@ def test_lora_grpo_learns_then_lsa_solve_with_the_trained_adapter(chat_model, pa
     grpo = dataclasses.replace(cfg.grpo, bf16=DTYPE == "bfloat16", max_steps=2, num_generations=4, prompts_per_step=1,
                                max_completion_length=64, temperature=1.0, learning_rate=1e-4, n_train_instances=2,
                                train_n=[20], train_k=[4], exec_workers=1, exec_timeout_s=1.0,
-                               perf_reference=["greedy"], perf_reference_budget_s=0.1, save_steps=10, torch_threads=2)
+                               perf_reference=["greedy"], perf_reference_budget_s=0.1, save_steps=10, torch_threads=1)
     info = train_grpo(model_cfg, grpo, None, tmp_path / "run")
     final = tmp_path / "run" / "final"
     assert info["steps"] == 2 and (final / "adapter_config.json").is_file()      # a LoRA adapter, not a full model

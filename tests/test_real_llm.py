@@ -133,9 +133,12 @@ def test_extraction_on_recorded_completions_of_the_real_model():
 
 @needs_model
 def test_live_samples_of_the_real_model_go_through_extraction_and_the_sandbox():
+    import torch
+
     from lsa.policy.models import load_policy
     from lsa.policy.sampling import sample
 
+    torch.set_num_threads(1)               # a shared 2-core machine: one thread is faster than two
     policy = load_policy("smollm2-135m", device="cpu")
     net = generate_ppp(20, 4, "dense", 0)
     from lsa.policy.serializer import serialize
