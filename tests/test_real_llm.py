@@ -184,9 +184,9 @@ def test_summary_of_cold_start_rows():
     rows = []
     for i in range(10):
         rows.append({"paradigm": "code", "N": 20, "K": 4, "valid": i < 3, "usable": i < 5, "cut": False,
-                     "rel_utility": 1.2 if i < 3 else None, "new_tokens": 50, "max_new_tokens": 128,
+                     "rel_utility": 1.2 if i < 3 else None, "new_tokens": 50, "undetermined": False, "max_new_tokens": 128,
                      "tokens_needed": 0, "model": "m"})
-        rows.append({"paradigm": "direct", "N": 20, "K": 4, "valid": False, "usable": False, "cut": i < 4,
+        rows.append({"paradigm": "direct", "N": 20, "K": 4, "valid": False, "usable": False, "cut": i < 4, "undetermined": i < 4,
                      "rel_utility": None, "new_tokens": 96, "max_new_tokens": 96, "tokens_needed": 200, "model": "m"})
     code, direct = summarize(rows)
     assert (code["paradigm"], code["valid"], code["n"]) == ("code", 3, 10) and code["testable"]

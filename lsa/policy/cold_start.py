@@ -11,9 +11,10 @@ prefill (lsa.policy.sampling). A code completion stops at its closing fence, a d
 closing bracket. The direct paradigm needs about 3 tokens per link (SmolLM2 tokenizer): a cell
 whose shortest valid list is longer than `direct_max_new_tokens` cannot produce a valid answer
 here; its rows say so (`tokens_needed` > `max_new_tokens`) and the summary marks it untestable.
-Completions stopped by the token cap (`cut`) are invalid as written, but might have become valid
-with more tokens: `valid_upper` = (valid + cut) / n bounds the valid share the model would reach
-without the cap, so an untestable cell still says how far the model got.
+Completions stopped by the token cap (`cut`) are invalid as written, but some might have become
+valid with more tokens (`undetermined`: a direct list still open, a code answer without a complete
+`assign` that parses): `valid_upper` = (valid + undetermined) / n bounds the valid share the model
+would reach without the cap, so an untestable cell still says how far the model got.
 """
 from __future__ import annotations
 
@@ -133,12 +134,13 @@ def run_cold_start(cfg: ColdStartConfig, network=None, progress: bool = True) ->
                              batch_size=cfg.batch_size, seed=cfg.seed + 7919 * seed + N, stop_strings=stops,
                              progress=bar.update)
                 scored = _score_code(got.texts, net, cfg) if paradigm == "code" else _score_direct(got.texts, net)
-                for i, (text, (valid, usable, utility, status)) in enumerate(zip(got.texts, scored)):
+                for i, (text, (valid, usable, utility, status, complete)) in enumerate(zip(got.texts, scored)):
                     rel = None if utility is None else (utility - refs.random) / max(refs.greedy - refs.random, 1e-12)
                     rows.append({"paradigm": paradigm, "N": N, "K": net.K, "instance_seed": seed, "sample": i,
                                  "valid": bool(valid), "usable": bool(usable), "status": status,
                                  "utility": utility, "rel_utility": rel, "u_random": refs.random,
                                  "u_greedy": refs.greedy, "new_tokens": got.new_tokens[i], "cut": got.cut[i],
+                                 "undetermined": bool(got.cut[i] and not complete),
                                  "max_new_tokens": cap, "tokens_needed": needed if paradigm == "direct" else 0,
                                  "prompt_tokens": got.prompt_tokens, "prefill_s": round(got.prefill_s, 3),
                                  "sample_s": round(got.sample_s, 3), "wall_s": round(time.perf_counter() - t0, 3),
@@ -148,17 +150,24 @@ def run_cold_start(cfg: ColdStartConfig, network=None, progress: bool = True) ->
 
 
 def _score_code(texts, net, cfg: ColdStartConfig):
-    """(valid, usable, utility, status) per completion: the program runs once in the sandbox."""
+    """(valid, usable, utility, status, complete) per completion: the program runs once in the
+    sandbox; `complete`: the extracted program parses (so the token cap did not decide its fate)."""
+    import ast
+
     from lsa.policy.prompts import program_source
 
     sources = [program_source(t) for t in texts]
     todo = [i for i, s in enumerate(sources) if s is not None]
     results = run_programs([sources[i] for i in todo], net, cfg.exec_timeout_s, seeds=todo,
                            workers=cfg.exec_workers) if todo else []
-    out = [(False, False, None, "no-code")] * len(texts)
+    out = [(False, False, None, "no-code", False)] * len(texts)
     for i, res in zip(todo, results):
         utility = None if res.best_utility is None else float(res.best_utility)
-        out[i] = (res.status == "ok" and not res.repaired, utility is not None, utility, res.status)
+        try:
+            complete = "def assign" in sources[i] and ast.parse(sources[i]) is not None
+        except (SyntaxError, ValueError):
+            complete = False
+        out[i] = (res.status == "ok" and not res.repaired, utility is not None, utility, res.status, complete)
     return out
 
 
@@ -167,7 +176,7 @@ def _score_direct(texts, net):
     for text in texts:
         struct, assignment, valid = parse_channel_list(text, net.N, net.K)
         utility = None if assignment is None else float(sum_rate(net, assignment))
-        out.append((bool(valid), assignment is not None, utility, f"struct={struct:.2f}"))
+        out.append((bool(valid), assignment is not None, utility, f"struct={struct:.2f}", False))
     return out
 
 
@@ -180,7 +189,7 @@ def summarize(rows) -> list[dict]:
     for (paradigm, N), g in df.groupby(["paradigm", "N"], sort=True):
         n, k = len(g), int(g["valid"].sum())
         lo, hi = wilson(k, n)
-        cut = int((g["cut"] & ~g["valid"]).sum())
+        cut = int((g["undetermined"] & ~g["valid"]).sum())
         cap = int(g["max_new_tokens"].max())
         needed = int(g["tokens_needed"].max())
         valid_rel = g.loc[g["valid"], "rel_utility"].dropna()
