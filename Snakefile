@@ -80,6 +80,7 @@ rule all:
         figure_outputs(P),
         REPORT.values(),
         [P.rl_model(algorithm, seed) for algorithm, seed in S.rl_runs],  # every rl.seeds model
+        [P.cold_start_summary] if "cold_start" in STAGE else [],  # the real-LLM cold-start table
 
 
 # ------------------------------------------------------------------ classical baselines
@@ -281,6 +282,23 @@ rule llm_evaluation:
 
 
 # ------------------------------------------------------------------ figures and the table
+# ------------------------------------------------------------------ cold start of a real chat model
+if "cold_start" in STAGE:
+    rule cold_start:
+        # zero-shot valid share of a pretrained chat model (cold_start.model, default smollm2-135m,
+        # converted by `make setup`), code vs direct, on the same instances: `lsa cold-start`
+        input:
+            config=STAGE["cold_start"],
+        output:
+            samples=P.cold_start,
+            summary=P.cold_start_summary,
+        log:
+            P.log("cold_start"),
+        shell:
+            "nice -n 5 {sys.executable} -m lsa.cli cold-start --config {input.config} --output {output.samples} "
+            "--summary {output.summary} --no-progress 2> {log}"  # paths as stage_parameters('cold_start') gives them
+
+
 rule figures:
     # Every figure (PDF + PNG) and the throughput table (CSV, Markdown, LaTeX) in one notebook run:
     # rendering all takes seconds, a kernel start per figure would cost more. Without Snakemake:

@@ -90,7 +90,7 @@ def run_section(title, n, densities, budget_s, target, args, tmp: Path) -> pd.Da
             print(f"    {method:<17} share {mean:.4f} [{low:.4f}, {high:.4f}] n = {len(g)}"
                   f"  fallbacks {int(g['fallback'].sum())}{mark}")
     if not updates.empty:
-        print(f"  raised by: " + ", ".join(f"{u.instance} {u.method} +{100 * u.gain:.2f} %"
+        print("  raised by: " + ", ".join(f"{u.instance} {u.method} +{100 * u.gain:.2f} %"
                                           for u in updates.drop_duplicates('instance').itertuples()))
     return df
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lsa.commands import limit, reports, training
+from lsa.commands import limit, models, reports, training
 from lsa.commands.arguments import MAX_THREADS, positive_int, seed
 from lsa.config import load_yaml
 from lsa.errors import LSAError
@@ -32,6 +32,8 @@ COMMANDS: dict[str, str] = {
     "report": "compare a run's results with the committed reference, claim by claim",
     "warmup": "compile every numba kernel into this machine's cache (once, after installing)",
     "plan": "the cost plan of a profile on a cluster: jobs, core-hours, GPU-hours",
+    "model": "named offline models: list, fetch (convert once into the cache), path",
+    "cold-start": "zero-shot valid share of a pretrained chat model, code vs direct paradigm",
 }
 
 
@@ -92,7 +94,7 @@ def _solve_arguments(p):
     p.add_argument("--method", required=True, help="method name (see `lsa methods`)")
     p.add_argument("--budget", type=float, required=True, help="wall-clock budget in seconds")
     p.add_argument("--seed", type=seed, default=0)
-    p.add_argument("--model", help="HF model id or local path, for methods that load a model")
+    p.add_argument("--model", help="HF model id, local path or named offline model (`lsa model list`), for methods that load a model")
     p.add_argument("--threads", type=positive_int, default=1, help="CPU threads every method may use")
     p.add_argument("--json", action="store_true", help="print one JSON object (one line) per instance")
     p.add_argument("--save-assignment", type=Path, help="write the assignment (.npy, int64); one instance only")
@@ -317,6 +319,8 @@ _HANDLERS = {
     "figures": (reports.figures_arguments, reports.figures), "report": (reports.report_arguments, reports.report),
     "warmup": (None, _warmup),
     "plan": (reports.plan_arguments, reports.plan),
+    "model": (models.model_arguments, models.model),
+    "cold-start": (models.cold_start_arguments, models.cold_start),
 }
 
 

@@ -127,6 +127,7 @@ def test_slices_hold_settings_only_and_parameters_hold_every_path(profile):
     cfg, s, paths = profile_settings(profile, Path("."))
     slices = stage_configs(cfg)
     expected = {"evaluation", "best_known", "prompt_length", "sft", "llm_evaluation", "figures", *(["rl"] if s.rl_runs else []),
+                *(["cold_start"] if cfg.get("cold_start") is not None else []),
                 *(f"pretrain-{size}" for size in s.model_sizes), *(f"grpo-{run}" for run in s.all_runs)}
     assert set(slices) == expected
     for stage, data in slices.items():  # no path, no path key, anywhere in a slice

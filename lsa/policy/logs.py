@@ -18,6 +18,8 @@ GRPO_COLUMNS = {
     "r_depth": "rewards/r_depth/mean",
     "reward": "reward",
     "reward_std": "reward_std",
+    "reward_zero_std_share": "frac_reward_zero_std",   # share of groups whose G rewards are all equal (no signal)
+    "grad_norm": "grad_norm",
     "valid_share": "valid_share",
     "ok_share": "ok_share",
     "completion_length": "completions/mean_length",

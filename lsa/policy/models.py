@@ -10,6 +10,7 @@ from pathlib import Path
 
 from lsa.errors import LSAError
 from lsa.policy.config import EMBEDDED_POLICY_DIR, SIZES
+from lsa.policy.named_models import is_named, resolve_named
 
 EOS = "<|endoftext|>"
 PAD = "<|pad|>"
@@ -52,8 +53,9 @@ def n_parameters(model) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-#: files a training stage writes into a model directory; each records the prompt settings it used
-TRAINING_RECORDS = ("lsa_train.json", "lsa_sft.json", "lsa_pretrain.json")
+#: files a training stage writes into a model directory; each records the prompt settings it used (the
+#: conversion record of a named model holds the prompt settings that suit it, lsa.policy.named_models)
+TRAINING_RECORDS = ("lsa_train.json", "lsa_sft.json", "lsa_pretrain.json", "lsa_named_model.json")
 
 
 @dataclass
@@ -73,12 +75,16 @@ class Policy:
 
 
 def resolve_model_path(name_or_path: str | None) -> str:
-    """None → the shipped embedded policy; an existing local dir → itself; otherwise an HF id."""
+    """None → the shipped embedded policy; an existing local dir → itself; a named offline model
+    (`smollm2-135m`, lsa.policy.named_models) → its converted HF folder, converted on first use;
+    otherwise an HF id."""
     if name_or_path in (None, "", "embedded"):
         if not (EMBEDDED_POLICY_DIR / "config.json").is_file():
             raise LSAError(f"the embedded policy is missing at {EMBEDDED_POLICY_DIR}; build it with "
                            f"`lsa pretrain --config config/default.yaml` then `lsa train --config config/default.yaml`")
         return str(EMBEDDED_POLICY_DIR)
+    if is_named(name_or_path) and not Path(name_or_path).is_dir():
+        return resolve_named(name_or_path)
     return str(name_or_path)
 
 

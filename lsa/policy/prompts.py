@@ -5,11 +5,13 @@ content as a user message rendered through its template (so prompts are always p
 """
 from __future__ import annotations
 
+import ast
 import re
 
 from lsa.errors import LSAError
 from lsa.policy.serializer import count_tokens, serialize
 from lsa.policy.vocabulary import api_doc as vocabulary_doc
+from lsa.programs.primitives import API_DOC
 
 CODE_OPEN = "```python\n"
 CODE_CLOSE = "```"
@@ -67,48 +69,143 @@ def fit_prompt(build, net, tokenizer=None, max_tokens: int | None = None) -> str
     raise LSAError(f"could not fit the prompt into {max_tokens} tokens")
 
 
-def code_prompt(net, tokenizer=None, max_tokens: int | None = 256, api_doc: bool | None = None,
+#: the methods a compact API documentation lists (the rest of the API still works in programs)
+COMPACT_METHODS = ("utility", "rates", "move_gains", "random_assignment", "greedy", "improve", "descend",
+                   "local_search", "start", "offer", "time_left")
+
+
+def compact_api_doc(doc: str = API_DOC) -> str:
+    """`doc` (default API_DOC) cut to its rules paragraph, the main attributes and the signatures of
+    the COMPACT_METHODS it documents (~260 tokens instead of ~2100 with the SmolLM2 tokenizer): for
+    small models on a CPU, where every prompt token costs prefill and attention in each sampled step."""
+    lines = [m.group(1) for m in re.finditer(r"^  (net\.(\w+)\([^)]*\) -> [^:]+):", doc, flags=re.MULTILINE)
+             if m.group(2) in COMPACT_METHODS]
+    return (doc.split("\n\n")[0] + "\n\nAttributes of net: N links, K channels, signal_w (N, K) desired "
+            "power per channel, noise_w.\nMethods of net (they return new arrays):\n" + "\n".join("  " + x for x in lines))
+
+
+def _api_doc_text(api_doc, vocabulary: str = "full") -> str | None:
+    doc = vocabulary_doc(vocabulary)
+    if api_doc == "compact":
+        return compact_api_doc(doc)
+    if api_doc in (True, "full"):
+        return doc
+    return None
+
+
+def prompt_builder(paradigm: str, tokenizer=None, api_doc: bool | str | None = None, vocabulary: str = "full"):
+    """`build(state_text) -> prompt` of a paradigm: instruction (+ the documentation of the
+    `vocabulary`'s methods for code: True/'full', 'compact', False; None = only for chat models) +
+    state, through the chat template when the tokenizer has one. A code prompt ends with the opening fence."""
+    chat = has_chat_template(tokenizer)
+    if paradigm == "direct":
+        if chat:
+            return lambda state: _render(tokenizer, DIRECT_INSTRUCTION, state, "")
+        return lambda state: f"{DIRECT_HEADER}{state.rstrip()}\n{DIRECT_FOOTER}"
+    doc = _api_doc_text(chat if api_doc is None else api_doc, vocabulary)
+    if chat:
+        instruction = f"{CODE_INSTRUCTION}\n\nThe `net` API:\n{doc}" if doc else CODE_INSTRUCTION
+        return lambda state: _render(tokenizer, instruction, state, CODE_OPEN)
+    head = CODE_HEADER + (doc.rstrip() + "\n" if doc else "")
+    return lambda state: f"{head}{state.rstrip()}\n{CODE_FOOTER}{CODE_OPEN}"
+
+
+def code_prompt(net, tokenizer=None, max_tokens: int | None = 256, api_doc: bool | str | None = None,
                 vocabulary: str = "full") -> str:
     """Prompt of the code paradigm, at most `max_tokens` tokens in all. It ends with the opening
     code fence, so every completion is program text followed by the closing fence. `api_doc`
-    (None: only for chat models) adds the documentation of the `vocabulary`'s methods."""
-    doc = vocabulary_doc(vocabulary)
-    with_doc = has_chat_template(tokenizer) if api_doc is None else api_doc
-    if has_chat_template(tokenizer):
-        instruction = f"{CODE_INSTRUCTION}\n\nThe `net` API:\n{doc}" if with_doc else CODE_INSTRUCTION
-        return fit_prompt(lambda state: _render(tokenizer, instruction, state, CODE_OPEN), net, tokenizer, max_tokens)
-    head = CODE_HEADER + (doc.rstrip() + "\n" if with_doc else "")
-    return fit_prompt(lambda state: f"{head}{state.rstrip()}\n{CODE_FOOTER}{CODE_OPEN}", net, tokenizer, max_tokens)
+    (None: only for chat models; 'compact': signatures only) adds the documentation of the
+    `vocabulary`'s methods."""
+    return fit_prompt(prompt_builder("code", tokenizer, api_doc, vocabulary), net, tokenizer, max_tokens)
 
 
 def direct_prompt(net, tokenizer=None, max_tokens: int | None = 256) -> str:
     """Prompt of the direct paradigm (at most `max_tokens` tokens); the completion is the channel list."""
-    if has_chat_template(tokenizer):
-        return fit_prompt(lambda state: _render(tokenizer, DIRECT_INSTRUCTION, state, ""), net, tokenizer, max_tokens)
-    return fit_prompt(lambda state: f"{DIRECT_HEADER}{state.rstrip()}\n{DIRECT_FOOTER}", net, tokenizer, max_tokens)
+    return fit_prompt(prompt_builder("direct", tokenizer), net, tokenizer, max_tokens)
+
+
+_FENCE_RE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)```", flags=re.DOTALL | re.IGNORECASE)
+_OPEN_FENCE_RE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*)\Z", flags=re.DOTALL | re.IGNORECASE)
+_ASSIGN_RE = re.compile(r"^([ \t]*)def\s+assign\s*\(", flags=re.MULTILINE)
+#: imports of what the sandbox already provides under the same name: dropped, not a repair
+_PROVIDED_IMPORTS = ("import numpy as np", "import math")
 
 
 def extract_code(completion: str) -> str | None:
-    """The program in a model completion: the last ```python (or bare ```) fenced block that
-    defines `assign`, else the last fenced block, else the text from a bare `def assign` on; None
-    when there is no code at all."""
+    """The program in a model completion. Real chat models wrap code in prose and markdown fences,
+    write several functions or several versions of `assign`, add imports and get cut off. The
+    region searched is the first fenced block that defines `assign` (a final unterminated fence
+    counts), else the whole text. From it: the first `def assign` that parses (complete), the
+    helper functions and constants around it that parse, without prose, later versions of
+    `assign`, other top-level statements, or `import numpy as np` / `import math` (the sandbox
+    provides both). With no `def assign` anywhere: the last fenced block (the sandbox then rejects
+    it), else None."""
     if not isinstance(completion, str):
         return None
-    blocks = [m.group(1) for m in re.finditer(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)```", completion,
-                                              flags=re.DOTALL | re.IGNORECASE)]
-    if not blocks:                            # an unterminated final fence (generation cut off)
-        m = re.search(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*)\Z", completion, flags=re.DOTALL | re.IGNORECASE)
-        if m:
-            blocks = [m.group(1)]
-    with_assign = [b for b in blocks if re.search(r"^\s*def\s+assign\s*\(", b, flags=re.MULTILINE)]
-    if with_assign:
-        return with_assign[-1].strip("\n") + "\n"
+    blocks = [m.group(1) for m in _FENCE_RE.finditer(completion)]
+    tail = _OPEN_FENCE_RE.search(_FENCE_RE.sub("", completion))   # an unterminated final fence (cut off)
+    if tail:
+        blocks.append(tail.group(1))
+    regions = [b for b in blocks if _ASSIGN_RE.search(b)] or ([completion] if _ASSIGN_RE.search(completion) else [])
+    for region in regions:
+        program = _first_complete_assign(region)
+        if program is not None:
+            return program
+    if regions:                                # an `assign` that never parses: hand it on as it is
+        m = _ASSIGN_RE.search(regions[0])
+        return _dedent_from(regions[0][m.start():], m.group(1))
     if blocks and blocks[-1].strip():
         return blocks[-1].strip("\n") + "\n"
-    m = re.search(r"^([ \t]*)def\s+assign\s*\(", completion, flags=re.MULTILINE)
-    if m:
-        return _dedent_from(completion[m.start():], m.group(1))
     return None
+
+
+def _chunks(lines: list[str]) -> list[str]:
+    """Top-level chunks: a line at column 0 (not a comment, decorator or closing bracket) starts one."""
+    chunks: list[list[str]] = []
+    for line in lines:
+        starts = line.strip() and not line[0].isspace() and not line.lstrip().startswith((")", "]", "}"))
+        if starts and chunks and chunks[-1][-1].lstrip().startswith("@"):
+            starts = False                     # a decorated function stays with its decorator
+        if starts or not chunks:
+            chunks.append([line])
+        else:
+            chunks[-1].append(line)
+    return ["\n".join(c).rstrip() + "\n" for c in chunks if "".join(c).strip()]
+
+
+def _parses(text: str):
+    try:
+        return ast.parse(text)
+    except (SyntaxError, ValueError):
+        return None
+
+
+def _first_complete_assign(region: str) -> str | None:
+    m = _ASSIGN_RE.search(region)
+    indent = m.group(1)
+    lines = [line[len(indent):] if line.startswith(indent) else line for line in region.splitlines()]
+    whole = "\n".join(lines).strip("\n") + "\n"
+    tree = _parses(whole)
+    if tree is not None and sum(_is_assign(node) for node in tree.body) == 1 \
+            and not any(line.strip() in _PROVIDED_IMPORTS for line in lines):
+        return whole                           # already a clean program (the embedded model's case)
+    kept, have_assign = [], False
+    for chunk in _chunks(lines):
+        if chunk.strip() in _PROVIDED_IMPORTS:
+            continue
+        tree = _parses(chunk)
+        if tree is None or len(tree.body) != 1:
+            continue                           # prose, a truncated function or several statements
+        node = tree.body[0]
+        if _is_assign(node):
+            if have_assign:
+                continue                       # a later version of assign would replace the first
+            have_assign = True
+        elif not isinstance(node, (ast.FunctionDef, ast.Import, ast.ImportFrom)) and not (
+                isinstance(node, ast.Assign) and not have_assign and isinstance(node.value, ast.Constant)):
+            continue                           # calls, prints, tests of assign: not part of the program
+        kept.append(chunk)
+    return "\n".join(kept) if have_assign else None
 
 
 def _dedent_from(text: str, indent: str) -> str:
@@ -121,6 +218,10 @@ def _dedent_from(text: str, indent: str) -> str:
             break                             # prose after the function
         out.append(line[len(indent):] if line.startswith(indent) else line)
     return "\n".join(out).rstrip() + "\n"
+
+
+def _is_assign(node) -> bool:
+    return isinstance(node, ast.FunctionDef) and node.name == "assign"
 
 
 def program_source(completion: str) -> str | None:

@@ -79,6 +79,16 @@ class Paths:
         """One JSON per instance solved by `best_known` (run state, not a rule output: a rerun resumes)."""
         return self.results / "runs" / "best_known"
 
+    @property
+    def cold_start(self) -> Path:
+        """Every completion of the zero-shot cold-start experiment on a real chat model (`lsa cold-start`)."""
+        return self.results / "cold_start.csv"
+
+    @property
+    def cold_start_summary(self) -> Path:
+        """Valid share per paradigm and N with 95 % Wilson intervals (the cold-start table)."""
+        return self.results / "cold_start_summary.csv"
+
     def pretrain_log(self, size: str) -> Path:
         """Tidy loss log of a pretraining run (exported from the in-run log when the stage ends)."""
         return self.results / "training" / f"pretrain-{size}.csv"

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from lsa.config import section
 from lsa.errors import ConfigError
 from lsa.methods.evaluate import EvaluationConfig, InstanceGrid, check_evaluation
+from lsa.policy.cold_start import ColdStartConfig
 from lsa.policy.config import GRPOConfig, ModelConfig, PolicyConfig, direct_variant, policy_config
 from lsa.rl.config import ALGORITHMS as RL_ALGORITHMS
 from lsa.rl.config import RLConfig, rl_config
@@ -227,13 +228,14 @@ class Profile:
     figures: FigureSettings
     workflow: WorkflowSection
     best_known: BestKnownConfig
+    cold_start: ColdStartConfig | None
     settings: WorkflowSettings
 
 
 def profile_sections() -> tuple[str, ...]:
     """The top-level keys a profile may have (the policy's: the fields of `PolicyConfig`)."""
     return ("network", "evaluation", *(f.name for f in dataclasses.fields(PolicyConfig)), "rl", "figures", "workflow",
-            "best_known")
+            "best_known", "cold_start")
 
 
 def check_profile(config: dict | None) -> Profile:
@@ -261,7 +263,8 @@ def check_profile(config: dict | None) -> Profile:
     for size in workflow.model_sizes or []:
         _variant(ModelConfig, raw_model, {"size": size}, "workflow.model_sizes")
     settings = WorkflowSettings.from_sections(workflow, policy.model, evaluation, runs["main"], figures, rl)
-    return Profile(network, evaluation, policy, rl, figures, workflow, best_known_config(config), settings)
+    cold_start = section(config, ColdStartConfig) if config.get("cold_start") is not None else None
+    return Profile(network, evaluation, policy, rl, figures, workflow, best_known_config(config), cold_start, settings)
 
 
 def _variant(cls, raw: dict, overrides: dict, where: str):

@@ -91,6 +91,8 @@ def stage_configs(config: dict) -> dict[str, dict]:
     out["llm_evaluation"] = _llm_evaluation(config, s)
     if s.rl_algorithms:
         out["rl"] = _pick(config, "network", "rl")
+    if config.get("cold_start") is not None:       # the real-LLM cold-start experiment (lsa cold-start)
+        out["cold_start"] = _pick(config, "network", "cold_start")
     out["figures"] = {"figures": dict(config.get("figures") or {}), "dynamics_runs": s.dynamics_runs,
                       "families": s.families, "training_seeds": list(s.training_seeds),
                       "family_runs": {f: [run for run, family, _ in s.family_runs if family == f] for f in s.families},
@@ -127,6 +129,8 @@ def stage_parameters(stage: str, paths: Paths, settings: WorkflowSettings) -> di
         algorithm, seed = name.split("-s")
         out = {"config": p.stage_config("rl"), "algorithm": algorithm, "seed": int(seed),
                "model_output": p.rl_model(algorithm, int(seed)), "log_output": p.rl_log(algorithm, int(seed))}
+    elif stage == "cold_start":
+        out = {**common, "output": p.cold_start, "summary": p.cold_start_summary}
     elif stage == "figures":
         out = {"results": p.results, "figures": p.figures}
     elif stage == "report":

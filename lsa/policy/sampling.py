@@ -1,0 +1,112 @@
+"""Batched sampling of many completions of ONE prompt with the prompt's prefill done once.
+
+`generate()` with a batch of identical prompts prefills the prompt once per row; on a CPU the
+prefill of a ~1000-token prompt costs as much as ~100 sampled tokens per row. Here the prompt
+(all but its last token) runs once through the model, its key/value cache is repeated across the
+batch, and `generate()` continues from it. Rows stop at EOS (or at `stop_strings`); a batch ends
+when every row has stopped or at `max_new_tokens`.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Samples:
+    """Completions of one prompt and what they cost."""
+
+    texts: list[str] = field(default_factory=list)
+    new_tokens: list[int] = field(default_factory=list)     # tokens sampled per completion (to EOS/stop)
+    cut: list[bool] = field(default_factory=list)           # stopped by max_new_tokens, not by itself
+    prompt_tokens: int = 0
+    prefill_s: float = 0.0
+    sample_s: float = 0.0
+    steps: int = 0                                          # decoding steps over all batches
+
+    @property
+    def tokens_per_s(self) -> float:
+        return sum(self.new_tokens) / self.sample_s if self.sample_s > 0 else 0.0
+
+
+#: tokens at the end of each row that the stop-string check decodes (a stop string is a few characters)
+STOP_TAIL_TOKENS = 8
+
+
+def _stop_on_text(tokenizer, stops, prompt_tokens: int):
+    """A StoppingCriteria that ends a row once its new text contains one of `stops`. It decodes only
+    the last few tokens of each row per step (transformers' `stop_strings` first preprocesses the
+    whole vocabulary, minutes for a 49k-token vocabulary on a busy CPU)."""
+    import torch
+    from transformers import StoppingCriteria
+
+    class _StopOnText(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            start = max(prompt_tokens, input_ids.shape[1] - STOP_TAIL_TOKENS)
+            tails = tokenizer.batch_decode(input_ids[:, start:], skip_special_tokens=True)
+            return torch.tensor([any(s in t for s in stops) for t in tails], dtype=torch.bool, device=input_ids.device)
+
+    return _StopOnText()
+
+
+def prefill(policy, prompt: str):
+    """(input ids of `prompt`, the KV cache of all its tokens but the last)."""
+    import torch
+    from transformers import DynamicCache
+
+    ids = policy.tokenizer(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"].to(policy.model.device)
+    cache = DynamicCache(config=policy.model.config)
+    with torch.no_grad():
+        policy.model(input_ids=ids[:, :-1], past_key_values=cache, use_cache=True)
+    return ids, cache
+
+
+def sample(policy, prompt: str, n: int, max_new_tokens: int, temperature: float = 0.7, top_p: float = 1.0,
+           batch_size: int = 16, seed: int = 0, stop_strings=None, progress=None, min_new_tokens: int = 0) -> Samples:
+    """`n` sampled completions of `prompt` in batches of `batch_size`, sharing one prefill.
+    Seeded: the same call gives the same texts on the same machine and torch build."""
+    import torch
+
+    tok, model = policy.tokenizer, policy.model
+    out = Samples()
+    t0 = time.perf_counter()
+    ids, cache = prefill(policy, prompt)
+    out.prefill_s = time.perf_counter() - t0
+    out.prompt_tokens = int(ids.shape[1])
+    limit = getattr(model.config, "max_position_embeddings", None)
+    if limit:
+        max_new_tokens = max(1, min(max_new_tokens, limit - out.prompt_tokens))
+    eos = tok.eos_token_id
+    criteria = None
+    if stop_strings:
+        from transformers import StoppingCriteriaList
+        criteria = StoppingCriteriaList([_stop_on_text(tok, list(stop_strings), out.prompt_tokens)])
+    done = 0
+    while done < n:
+        b = min(batch_size, n - done)
+        batch_cache = copy.deepcopy(cache)
+        batch_cache.batch_repeat_interleave(b)
+        batch_ids = ids.repeat(b, 1)
+        torch.manual_seed(seed * 1_000_003 + done)
+        t1 = time.perf_counter()
+        with torch.no_grad():
+            gen = model.generate(input_ids=batch_ids, attention_mask=torch.ones_like(batch_ids),
+                                 past_key_values=batch_cache, do_sample=True, temperature=temperature, top_p=top_p,
+                                 top_k=0, max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens or None, pad_token_id=tok.pad_token_id,
+                                 eos_token_id=eos, stopping_criteria=criteria)
+        out.sample_s += time.perf_counter() - t1
+        new = gen[:, out.prompt_tokens:]
+        out.steps += int(new.shape[1])
+        for row in new.tolist():
+            ended = [i for i, t in enumerate(row) if t == eos]
+            length = ended[0] + 1 if ended else len(row)
+            text = tok.decode(row[:length], skip_special_tokens=True)
+            stopped = bool(ended) or bool(stop_strings and any(s in text for s in stop_strings))
+            out.texts.append(text)
+            out.new_tokens.append(length)
+            out.cut.append(not stopped and length >= max_new_tokens)
+        done += b
+        if progress is not None:
+            progress(b)
+    return out
