@@ -324,7 +324,7 @@ rule report:
     # Every README claim on this run vs the committed reference (reference/results): number, 95 % CI,
     # its verdict (holds / not shown / fails). Without Snakemake: `lsa report --results DIR --output DIR`.
     input:
-        results=claim_inputs(P, S),
+        results=claim_inputs(P, S) + ([P.cold_start_summary] if "cold_start" in STAGE else []),
         reference=[f for f in claim_inputs(REFERENCE, S) if f.is_file()],
         notebook=nb("09_report"),
     output:

@@ -34,7 +34,7 @@ def cold_start_arguments(p):
 
     p.add_argument("--config", required=True, type=Path, help="YAML profile with a cold_start: section (and network:)")
     p.add_argument("--output", required=True, type=Path, help="per-completion CSV (paradigm, N, valid, utility, text)")
-    p.add_argument("--summary", required=True, type=Path, help="summary CSV: valid share per paradigm and N, 95 % Wilson interval")
+    p.add_argument("--summary", required=True, type=Path, help="summary CSV: valid share per paradigm and N, 95 %% Wilson interval")
     p.add_argument("--model", default=None, help="override cold_start.model")
     p.add_argument("--samples", type=int, default=None, help="override cold_start.samples")
     p.add_argument("--n-links", type=int, nargs="+", default=None, help="override cold_start.n_links")
