@@ -9,7 +9,7 @@ class LSAError(Exception):
 
 
 class InstanceFormatError(LSAError):
-    """An instance file breaks the `lsa-network-v1` contract (SPEC §4)."""
+    """An instance file breaks the `lsa-network-v1` contract (docs/format.md)."""
 
 
 class ConfigError(LSAError):

@@ -1,4 +1,4 @@
-"""Solution methods under the time-bounded protocol (SPEC §5, §6): the registry, the protocol
+"""Solution methods under the time-bounded protocol (docs/protocol.md; the methods: README, Methods): the registry, the protocol
 harness, `evaluate`, and one module per classical method (each registers itself on import, in
 the order `lsa methods` lists them).
 """

@@ -1,4 +1,4 @@
-"""`evaluate`: methods x instances x budgets x seeds under the time-bounded protocol (SPEC §5).
+"""`evaluate`: methods x instances x budgets x seeds under the time-bounded protocol (docs/protocol.md).
 
 The `evaluation:` section of a profile says what to run; the result is one tidy table (the CLI and
 the workflow decide where it is written).

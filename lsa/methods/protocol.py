@@ -1,4 +1,4 @@
-"""Time-bounded anytime protocol (SPEC §5): the incumbent tracker, the harness and tidy result rows.
+"""Time-bounded anytime protocol (docs/protocol.md): the incumbent tracker, the harness and tidy result rows.
 
 A method is `solve(net, run, rng, **params) -> dict` that offers assignments to `run` (an
 `Anytime`) while `run.remaining() > 0`; the harness takes the incumbent as it stood at the budget.
@@ -128,7 +128,7 @@ def run_method(net: Network, method: str, budget_s: float, seed: int = 0, params
 
 
 class limit_threads:
-    """Cap BLAS/OpenMP threads for matched compute (SPEC §5)."""
+    """Cap BLAS/OpenMP threads for matched compute (docs/protocol.md)."""
 
     def __init__(self, threads: int):
         self.threads = threads

@@ -1,4 +1,4 @@
-"""The method registry (SPEC §6): every solution method is a `Method` under its name.
+"""The method registry (README, Methods): every solution method is a `Method` under its name.
 
 Classical methods register themselves when `lsa.methods` is imported; methods of the outer layers
 (the LLM policy, the RL baselines) declare themselves as entry points of the group `lsa.methods`

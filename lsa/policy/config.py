@@ -1,4 +1,4 @@
-"""Configuration of the LSA policy (SPEC §7): one self-validating section per YAML key —
+"""Configuration of the LSA policy (docs/policy.md): one self-validating section per YAML key —
 `model:`, `pretrain:`, `grpo:`, `sft:`, `direct:`, `inference:`. No section holds a path where a
 stage writes: callers pass output directories (the workflow takes them from `lsa.workflow.paths`).
 """
@@ -115,7 +115,7 @@ class PretrainConfig(Section):
 
 @dataclass(frozen=True)
 class GRPOConfig(Section):
-    """GRPO with TRL's GRPOTrainer (SPEC §7). Reward R = λ1·R_struct + λ2·R_perf + λ3·R_depth."""
+    """GRPO with TRL's GRPOTrainer (docs/policy.md). Reward R = λ1·R_struct + λ2·R_perf + λ3·R_depth."""
 
     SECTION = "grpo"
 
@@ -238,7 +238,7 @@ class DirectConfig(Section):
 
 @dataclass(frozen=True)
 class InferenceConfig(Section):
-    """`lsa-code` / `lsa-direct` under the time-bounded protocol (SPEC §5)."""
+    """`lsa-code` / `lsa-direct` under the time-bounded protocol (docs/protocol.md)."""
 
     SECTION = "inference"
 

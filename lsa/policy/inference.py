@@ -1,4 +1,4 @@
-"""`lsa-code` and `lsa-direct` under the time-bounded protocol (SPEC §5, §7).
+"""`lsa-code` and `lsa-direct` under the time-bounded protocol (docs/protocol.md, docs/policy.md).
 
 `prepare_*` (outside the budget) loads the model once per path with its seed programs, warms it up
 (a first forward pass and a first short `generate` on a dummy prompt, once per loaded model),

@@ -1,4 +1,4 @@
-"""GRPO rewards (SPEC §7): R_struct, R_perf, R_depth as plain TRL reward functions.
+"""GRPO rewards (docs/policy.md): R_struct, R_perf, R_depth as plain TRL reward functions.
 
 R = λ1·R_struct + λ2·R_perf + λ3·R_depth; TRL applies the λ (reward_weights) and logs each
 component's mean every step. A shared `RewardContext` executes each (completion, instance) once in

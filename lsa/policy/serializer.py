@@ -1,4 +1,4 @@
-"""State serialization for the policy's prompt (SPEC §7): hierarchical (global statistics, regional
+"""State serialization for the policy's prompt (docs/policy.md): hierarchical (global statistics, regional
 or cluster summary, locally critical constraints) filled by priority up to a token budget, and naive.
 
 Every level speaks in dB relative to the noise power of one channel (SNR, INR), rounded to whole dB:

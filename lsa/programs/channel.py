@@ -1,4 +1,4 @@
-"""The one channel from a sandboxed child to its parent (SPEC §7): length-checked frames carrying
+"""The one channel from a sandboxed child to its parent (docs/sandbox.md): length-checked frames carrying
 only int64 assignments, a layer mask and short capped diagnostics, validated by the parent.
 
 Frame: kind (1 byte) + payload length (u32, little endian) + payload. Kinds and their exact or

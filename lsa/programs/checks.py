@@ -1,4 +1,4 @@
-"""The program language (SPEC §7): RestrictedPython compilation with our policy, the guards every
+"""The program language (docs/sandbox.md): RestrictedPython compilation with our policy, the guards every
 attribute, item, iteration, write and call goes through, and the allow-listed namespace a program runs in.
 
 Allow-list, not deny-list: a program sees `np` (a facade of named pure numpy functions), `math`,

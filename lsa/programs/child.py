@@ -1,4 +1,4 @@
-"""The sandboxed child (SPEC §7): after the fork it takes its own session, keeps only the result
+"""The sandboxed child (docs/sandbox.md): after the fork it takes its own session, keeps only the result
 channel, confines itself (`oslayer`), runs the program in its namespace and reports through the channel.
 """
 from __future__ import annotations

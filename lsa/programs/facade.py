@@ -1,4 +1,4 @@
-"""What a generated program can see (SPEC §7): the numpy and math facades (named pure functions, no
+"""What a generated program can see (docs/sandbox.md): the numpy and math facades (named pure functions, no
 submodules, no I/O) and the allow-list of attributes per type that the attribute guard enforces.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The OS layer of the program sandbox (SPEC §7), applied in every forked child before a program runs
+"""The OS layer of the program sandbox (docs/sandbox.md), applied in every forked child before a program runs
 and independent of the language layer: rlimits, uid drop, namespaces, no-new-privs, Landlock, seccomp.
 
 `confine()` applies every layer the kernel allows and returns a bit mask of those that took effect;

@@ -1,4 +1,4 @@
-"""Deterministic repair of a program's raw output into a valid channel assignment (SPEC §7).
+"""Deterministic repair of a program's raw output into a valid channel assignment (docs/sandbox.md).
 
 Whatever a generated program returns becomes an (N,) int64 array with values in [0, K); every fix
 is counted by kind so that rewards and result rows can report (and penalise) repair.

@@ -1,4 +1,4 @@
-"""What a program run gives back (SPEC §7): `ExecResult`, every number in it measured or computed
+"""What a program run gives back (docs/sandbox.md): `ExecResult`, every number in it measured or computed
 by the parent; the dict/JSON forms used by `lsa exec --json` and result rows.
 """
 from __future__ import annotations

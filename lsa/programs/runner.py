@@ -1,4 +1,4 @@
-"""Running untrusted generated programs (SPEC §7): one forked, confined child per program, polled,
+"""Running untrusted generated programs (docs/sandbox.md): one forked, confined child per program, polled,
 killed at its deadline; the parent measures time, validates and scores everything itself.
 
 Layers, outermost first: the parent trusts nothing the child says (its clock, length-checked int

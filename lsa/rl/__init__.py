@@ -1,4 +1,4 @@
-"""The reinforcement-learning baselines `dqn` and `ppo` (SPEC §6): a gymnasium environment of
+"""The reinforcement-learning baselines `dqn` and `ppo` (README, Methods): a gymnasium environment of
 sequential channel assignment, stable-baselines3 training, and the anytime methods built on it.
 
 Public API (import from the modules; this package imports nothing, so `lsa methods` stays fast):

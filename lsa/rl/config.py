@@ -1,4 +1,4 @@
-"""Configuration of the reinforcement-learning baselines (SPEC §6): the self-validating `rl:`
+"""Configuration of the reinforcement-learning baselines (README, Methods): the self-validating `rl:`
 section — training instances, steps, seeds, the SB3 hyperparameters of DQN and PPO, inference.
 """
 from __future__ import annotations

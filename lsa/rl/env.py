@@ -1,7 +1,7 @@
 """The gymnasium environment of the RL baselines: one episode assigns every link of an instance a
 channel, one link per step in `signal_order`; the reward is the exact marginal change of sum-rate.
 
-The rewards of an episode therefore sum to the sum-rate of the final assignment (SPEC §2).
+The rewards of an episode therefore sum to the sum-rate of the final assignment (docs/model.md, SINR and utility).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The `dqn` and `ppo` methods (SPEC §6): the policy's greedy rollout is the first incumbent, then
+"""The `dqn` and `ppo` methods (README, Methods): the policy's greedy rollout is the first incumbent, then
 sampled rollouts (PPO: its stochastic policy; DQN: ε-greedy) are offered while the budget lasts.
 
 Rollouts observe and place whole waves of links whose observations do not depend on each other

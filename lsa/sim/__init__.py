@@ -1,4 +1,4 @@
-"""The simulator (SPEC §1-§4): the instance model, generators, file formats, physical parameters,
+"""The simulator (docs/model.md, docs/format.md): the instance model, generators, file formats, physical parameters,
 the utility and its metrics, and the move engine every method shares.
 
 The names below are loaded on first use (PEP 562), so `from lsa.sim import kernels` or

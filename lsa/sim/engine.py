@@ -1,4 +1,4 @@
-"""The incremental move engine every method shares (see notes/ENGINE_API.md): `MoveState` keeps the
+"""The incremental move engine every method shares (its API is `MoveState` below; docs/architecture.md places it): `MoveState` keeps the
 interference I[i, k] each receiver gets on each channel, so one link's exact gains cost O(deg + K).
 
 Module helpers: `move_gains` (all links' gains), `greedy_assign`, `independent_movers`, the link

@@ -1,5 +1,5 @@
-"""Instance files: the `lsa-network-v1` `.npz` format (SPEC §4) and DIMACS `.col` graphs read as
-protocol-model instances (SPEC §3). Loading validates everything; writing is atomic.
+"""Instance files: the `lsa-network-v1` `.npz` format (docs/format.md) and DIMACS `.col` graphs read as
+protocol-model instances (docs/format.md, DIMACS graphs). Loading validates everything; writing is atomic.
 """
 from __future__ import annotations
 
@@ -203,7 +203,7 @@ def _meta(value, path: Path) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------
-# protocol-model instances (SPEC §3)
+# protocol-model instances (docs/format.md, DIMACS graphs)
 # ----------------------------------------------------------------------------------------------
 def read_dimacs(path: str | Path, K: int) -> Network:
     """Read a DIMACS `.col` graph (`p edge n m`, `e u v` 1-based) as a protocol-model instance.

@@ -1,5 +1,5 @@
-"""Instance generators: the Poisson-point-process D2D network (SPEC §1), protocol-model
-instances from an edge list (SPEC §3), and re-truncation of an instance's cross pairs.
+"""Instance generators: the Poisson-point-process D2D network (docs/model.md), protocol-model
+instances from an edge list (docs/model.md, protocol-model instances), and re-truncation of an instance's cross pairs.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from lsa.sim.params import NetworkConfig
 
 
 def generate_ppp(n_links: int, K: int, regime: str, seed: int, params: NetworkConfig | None = None) -> Network:
-    """Poisson point process D2D network (SPEC §1).
+    """Poisson point process D2D network (docs/model.md).
 
     Transmitters are uniform in a square of side sqrt(N / density); each receiver at a uniform
     distance in [d_min, d_max] and uniform direction. Gains follow log-distance path loss with
@@ -89,7 +89,7 @@ def truncate_pairs(rows, cols, gain, keep, cap):
 
 
 def truncate(net: Network, threshold_db: float, cap: int | None) -> Network:
-    """Re-apply the SPEC §1 truncation to an instance (used to measure its effect against dense)."""
+    """Re-apply the truncation of docs/model.md to an instance (used to measure its effect against dense)."""
     threshold_w = net.noise_w * 10 ** (threshold_db / 10)
     rows, cols, gain = truncate_pairs(net.cross_row, net.cross_col, net.cross_gain,
                                       net.cross_power_w > threshold_w, cap)

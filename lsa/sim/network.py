@@ -1,4 +1,4 @@
-"""The network instance (SPEC §1, §4): the immutable `Network` model and the array validation
+"""The network instance (docs/model.md, docs/format.md): the immutable `Network` model and the array validation
 every loader and generator goes through. Cross gains are held in row (incoming) and column
 (outgoing) order so that utility evaluation and every method work in O(N·K + M).
 """
@@ -175,7 +175,7 @@ class Network:
 
 
 # ----------------------------------------------------------------------------------------------
-# validation (SPEC §4)
+# validation (docs/format.md)
 # ----------------------------------------------------------------------------------------------
 #: bytes an instance costs once loaded, validated and indexed: per link-channel, per link, per pair
 #: (the arrays, their validated copies and the derived signal/power/CSR indexes together)
@@ -245,7 +245,7 @@ def _finite_nonneg(key: str, arr: np.ndarray):
 
 
 def validate_arrays(d: dict) -> dict:
-    """Check every SPEC §4 constraint; return normalised arrays with the cross pairs sorted by
+    """Check every constraint of docs/format.md; return normalised arrays with the cross pairs sorted by
     (receiving link, interfering link). Raises `InstanceFormatError` naming the key.
 
     O(N·K + M) when the pairs come sorted (as `save_npz` writes them); duplicates are found as

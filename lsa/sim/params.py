@@ -1,4 +1,4 @@
-"""Physical parameters of generated instances (SPEC §1): the `network:` section of a profile.
+"""Physical parameters of generated instances (docs/model.md): the `network:` section of a profile.
 
 Every modelling assumption is a field here with its unit in the name and its value in
 `config/*.yaml`; the YAML wins.
@@ -17,7 +17,7 @@ def dbm_to_w(dbm: float) -> float:
 
 @dataclass(frozen=True)
 class NetworkConfig(Section):
-    """Physical layer of generated instances (SPEC §1). Units are in the field names."""
+    """Physical layer of generated instances (docs/model.md). Units are in the field names."""
 
     SECTION = "network"
 

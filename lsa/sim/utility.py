@@ -1,4 +1,4 @@
-"""Utility and metrics of a channel assignment (SPEC §2), vectorised over the sparse cross gains.
+"""Utility and metrics of a channel assignment (docs/model.md, SINR and utility), vectorised over the sparse cross gains.
 
 Every method is scored by `evaluate(net, assignment)`; `sum_rate` is the fast path used in loops.
 """
@@ -123,7 +123,7 @@ def is_valid(net: Network, assignment) -> bool:
 
 
 def evaluate(net: Network, assignment: np.ndarray) -> dict:
-    """All SPEC §2 metrics: utility [bit/s/Hz], throughput [bit/s], mean/p5 link rate [bit/s], Jain, conflicts."""
+    """All the metrics of docs/model.md: utility [bit/s/Hz], throughput [bit/s], mean/p5 link rate [bit/s], Jain, conflicts."""
     assignment = np.asarray(assignment, dtype=np.int64)
     interference, n_conflicts = _interference_and_conflicts(net, assignment)   # one pass over the pairs
     signal = net.signal_w[np.arange(net.N), assignment]
