@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from lsa.cli import main
+from lsa.policy.cold_start import wilson
 from lsa.workflow.figures import FIGURE_NAMES, FIGURES, Results, render, render_all
 from lsa.workflow.figures.claims import CLAIMS, RETIRED, Claim, claims_table, paired_ratio
 from lsa.workflow.figures.evaluations import (
@@ -108,6 +109,11 @@ def write_results(paths: Paths, policy_quality: float = 0.95) -> Paths:
                    **({"top_pairs": 10, "top_pairs_named": 8 if n < 1000 else 7, "top_links": 10, "top_links_named": 5}
                       if s == "hierarchical" else {})}
                   for n in (10, 100, 1000) for s in ("hierarchical", "naive")]).to_csv(paths.prompt_length, index=False)
+    cold = [("code", 20, 40, True), ("direct", 20, 5, True), ("code", 200, 30, True), ("direct", 200, 0, False)]
+    pd.DataFrame([{"paradigm": paradigm, "N": n, "K": 8, "n": 64, "valid": k, "valid_share": k / 64,
+                   "valid_lo": wilson(k, 64)[0], "valid_hi": wilson(k, 64)[1], "valid_upper": k / 64,
+                   "valid_upper_hi": wilson(k, 64)[1], "testable": testable}
+                  for paradigm, n, k, testable in cold]).to_csv(paths.cold_start_summary, index=False)
     write_if_changed(paths.stage_config("figures"), {
         "figures": {"budget_s": FIGURE_BUDGET_S, "anytime_n": 2000, "table_n": 2000, "exact_max_n": 20},
         "dynamics_runs": list(DEFAULT_GRPO_RUNS), "families": {f: v[0] for f, v in FAMILIES.items()},

@@ -37,6 +37,7 @@ from lsa.workflow.figures.evaluations import (
     relative_to,
 )
 from lsa.workflow.figures.limit import limit_claims
+from lsa.workflow.figures.retired import RETIRED
 from lsa.workflow.paths import Paths
 from lsa.workflow.settings import DIRECT_RUNS, WorkflowSettings
 from lsa.workflow.stats import FAILS, HOLDS, NOT_SHOWN, VERDICTS, t_interval, verdict, weakest
@@ -427,19 +428,6 @@ CLAIMS: list[Claim] = [
           _larger_is_better, 0.0, "ratio difference"),
     *limit_claims(Claim, _estimate),   # the share of the best-known utility (lsa.workflow.figures.limit)
 ]
-
-#: claims taken out of the registry, and why: a claim whose verdict the set-up fixes cannot fail
-RETIRED: dict[str, str] = {
-    "code-needs-no-cold-start": (
-        "the code paradigm needs no cold start; the direct one does: settled by the set-up on the embedded "
-        "model, whose base is pretrained only on programs (pretrain direct_share 0.0), so the code paradigm "
-        "starts valid and the direct one cannot. It returns as a claim once measured on a model pretrained on "
-        "neither format: real-llm-code-valid-zero-shot, on a real pretrained chat model, replaces it."),
-    "prompt-bounded": (
-        "prompt length stays bounded for any N: true by construction (the serializer cuts every prompt to its "
-        "token budget); replaced by prompt-keeps-strongest-pairs, which measures what the bounded prompt keeps."),
-}
-
 
 def claim_inputs(paths: Paths, settings: WorkflowSettings | None = None) -> list[Path]:
     """The files of a run the claims read (the report rule's inputs)."""
