@@ -92,9 +92,10 @@ def profile_settings(profile: str, root: Path = REPO) -> tuple[dict, WorkflowSet
     return cfg, WorkflowSettings.from_config(cfg), Paths.for_profile(profile, root)
 
 
-def full_dag(s: WorkflowSettings, shards: tuple[int, int]) -> dict[str, int]:
-    jobs = {"evaluate_shard": shards[0], "evaluate_baselines": 1, "best_known": 1, "prompt_length": 1,
-            "pretrain": len(s.model_sizes), "sft": 1, "grpo": len(s.all_runs), "llm_evaluation_run": shards[1],
+def full_dag(s: WorkflowSettings, shards: tuple[int, int], cfg: dict) -> dict[str, int]:
+    """The jobs of a whole run of a profile (`cfg`: the loaded profile; its cold_start: section adds that stage)."""
+    jobs = {**({"cold_start": 1} if cfg.get("cold_start") is not None else {}), "evaluate_shard": shards[0],
+            "evaluate_baselines": 1, "best_known": 1, "prompt_length": 1, "pretrain": len(s.model_sizes), "sft": 1, "grpo": len(s.all_runs), "llm_evaluation_run": shards[1],
             "llm_evaluation": 1, "figures": 1, "report": 1, "all": 1}
     return {**jobs, "rl_train": len(s.rl_runs)} if s.rl_runs else jobs
 
@@ -270,8 +271,8 @@ def test_dry_run_lists_the_whole_dag(tmp_path):
     for profile in ("default", "smoke", "paper"):
         res = snakemake(root, "-n", "--config", f"profile={profile}")
         assert res.returncode == 0, res.stderr[-3000:] + res.stdout[-3000:]
-        _, s, _ = profile_settings(profile, root)
-        assert jobs_of(res.stdout) == full_dag(s, shard_count(profile, root)), profile
+        cfg, s, _ = profile_settings(profile, root)
+        assert jobs_of(res.stdout) == full_dag(s, shard_count(profile, root), cfg), profile
 
 
 def test_fresh_copy_plans_a_full_run_whatever_the_mtimes(tmp_path):
@@ -286,8 +287,8 @@ def test_fresh_copy_plans_a_full_run_whatever_the_mtimes(tmp_path):
         os.utime(path, (now - 10_000 + i, now - 10_000 + i))
     res = snakemake(root, "-n")
     assert res.returncode == 0, res.stderr[-3000:]
-    _, s, _ = profile_settings("default", root)
-    assert jobs_of(res.stdout) == full_dag(s, shard_count("default", root))
+    cfg, s, _ = profile_settings("default", root)
+    assert jobs_of(res.stdout) == full_dag(s, shard_count("default", root), cfg)
     reasons = re.findall(r"reason: (.*)", res.stdout)
     assert reasons and all("Missing output files" in r or "Input files updated by another job" in r for r in reasons)
     assert "missing provenance" not in res.stdout + res.stderr
@@ -359,8 +360,8 @@ def test_slurm_profile_plans_without_a_cluster(tmp_path):
     root = copy_repo(tmp_path)
     res = snakemake(root, "-n", "--profile", "workflow/profiles/slurm", "--config", "profile=paper")
     assert res.returncode == 0, res.stderr[-3000:] + res.stdout[-3000:]
-    _, s, _ = profile_settings("paper", root)
-    assert jobs_of(res.stdout) == full_dag(s, shard_count("paper", root))
+    cfg, s, _ = profile_settings("paper", root)
+    assert jobs_of(res.stdout) == full_dag(s, shard_count("paper", root), cfg)
     assert "slurm_partition=gpu" in res.stdout  # the GPU stages carry the profile's resources
 
 
