@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from test_workflow import copy_repo, snakemake
+from test_workflow import copy_repo, full_dag, jobs_of, profile_settings, shard_count, snakemake
 
 from lsa.errors import ConfigError
 from lsa.methods.evaluate import evaluate, evaluation_cells
@@ -123,6 +123,8 @@ def test_slurm_plan_of_the_paper_profile_has_many_evaluation_jobs_with_resources
     root = copy_repo(tmp_path)
     res = snakemake(root, "-n", "--profile", "workflow/profiles/slurm", "--config", "profile=paper")
     assert res.returncode == 0, res.stderr[-3000:] + res.stdout[-3000:]
+    cfg, settings, _ = profile_settings("paper", root)             # the whole DAG, planned without a cluster
+    assert jobs_of(res.stdout) == full_dag(settings, shard_count("paper", root), cfg)
     jobs = [(j.rule, j.resources) for j in parse_jobs(res.stdout)]
     shards = [r for rule, r in jobs if rule == "evaluate_shard"]
     assert len(shards) >= 30
@@ -131,11 +133,13 @@ def test_slurm_plan_of_the_paper_profile_has_many_evaluation_jobs_with_resources
         assert "gpu" not in r and r["slurm_partition"] != "gpu"                 # CPU only
     for rule in ("grpo", "llm_evaluation_run"):
         assert all(r.get("gpu") == "1" and int(r["runtime"]) > 0 for name, r in jobs if name == rule), rule
+        assert all(r.get("slurm_partition") == "gpu" for name, r in jobs if name == rule), rule   # the profile's
     assert all("gpu" not in r or r["gpu"] == "0" for name, r in jobs if name in ("rl_train", "figures", "report"))
     # the cost plan: GPU-hours only where a GPU is asked for; every job's hours counted once
     table = cost_table(parse_jobs(res.stdout)).set_index("rule")
     assert table.loc["evaluate_shard", "jobs"] == len(shards) and table.loc["evaluate_shard", "gpu_hours"] == 0
-    assert table.loc["grpo", "gpu_hours"] > 0 and table.loc["llm_evaluation", "gpu_hours"] == 0   # the gather step and table.loc["total", "jobs"] == len(jobs) - 1     # without `all`
+    assert table.loc["grpo", "gpu_hours"] > 0 and table.loc["llm_evaluation", "gpu_hours"] == 0   # the gather step
+    assert table.loc["total", "jobs"] == len(jobs) - 1     # without `all`
     assert table.loc["total", "core_hours"] == pytest.approx(table.drop("total")["core_hours"].sum(), abs=0.2)
     smoke = plan("smoke", root=root).set_index("rule")
     assert smoke.loc["total", "gpu_hours"] == 0 and smoke.loc["total", "core_hours"] < table.loc["total", "core_hours"]

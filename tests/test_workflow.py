@@ -7,7 +7,6 @@ figures/ are never touched.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import random
@@ -352,17 +351,6 @@ def test_config_change_reruns_only_what_depends_on_it(tmp_path):
     cfg_path.write_text(yaml.safe_dump(cfg))
     jobs = jobs_of(snakemake(root, "-n", "--config", "profile=smoke").stdout)
     assert jobs == {"grpo": 1, "figures": 1, "all": 1}, jobs
-
-
-@pytest.mark.skipif(importlib.util.find_spec("snakemake_executor_plugin_slurm") is None,
-                    reason="the SLURM executor plugin is not installed (pip install -e '.[slurm]')")
-def test_slurm_profile_plans_without_a_cluster(tmp_path):
-    root = copy_repo(tmp_path)
-    res = snakemake(root, "-n", "--profile", "workflow/profiles/slurm", "--config", "profile=paper")
-    assert res.returncode == 0, res.stderr[-3000:] + res.stdout[-3000:]
-    cfg, s, _ = profile_settings("paper", root)
-    assert jobs_of(res.stdout) == full_dag(s, shard_count("paper", root), cfg)
-    assert "slurm_partition=gpu" in res.stdout  # the GPU stages carry the profile's resources
 
 
 # ---------------------------------------------------------------------------------- slow
