@@ -23,33 +23,30 @@ DEFAULT_RUNTIME_MIN = 60
 MAX_RUNTIME_MIN = 14 * 24 * 60
 
 
+def _per_rule(config: dict, key: str, rules: tuple[str, ...], low: int, high: int, default: int, what: str,
+              bound: str) -> dict[str, int]:
+    """`rules` -> an integer in [low, high] per job, from `workflow.<key>` of a loaded profile (absent: `default`)."""
+    raw = ((config or {}).get("workflow") or {}).get(key) or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"workflow.{key} must be a mapping rule -> {what}, got {type(raw).__name__}")
+    unknown = sorted(str(k) for k in raw if k not in rules)
+    if unknown:
+        raise ConfigError(f"workflow.{key}: unknown rule(s) {', '.join(unknown)} (known: {', '.join(rules)})")
+    for rule, n in raw.items():
+        if isinstance(n, bool) or not isinstance(n, int) or not low <= n <= high:
+            raise ConfigError(f"workflow.{key}.{rule} must be {bound} in [{low}, {high}], got {n!r}")
+    return {rule: int(raw.get(rule, default)) for rule in rules}
+
+
 def rule_gpus(config: dict) -> dict[str, int]:
     """GPU_RULES -> GPUs per job of that rule, from `workflow.gpus` of a loaded profile (default 0)."""
-    raw = ((config or {}).get("workflow") or {}).get("gpus") or {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"workflow.gpus must be a mapping rule -> GPUs per job, got {type(raw).__name__}")
-    unknown = sorted(str(k) for k in raw if k not in GPU_RULES)
-    if unknown:
-        raise ConfigError(f"workflow.gpus: unknown rule(s) {', '.join(unknown)} (known: {', '.join(GPU_RULES)})")
-    for rule, n in raw.items():
-        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_GPUS_PER_JOB:
-            raise ConfigError(f"workflow.gpus.{rule} must be an integer in [0, {MAX_GPUS_PER_JOB}], got {n!r}")
-    return {rule: int(raw.get(rule, 0)) for rule in GPU_RULES}
+    return _per_rule(config, "gpus", GPU_RULES, 0, MAX_GPUS_PER_JOB, 0, "GPUs per job", "an integer")
 
 
 def rule_runtimes(config: dict) -> dict[str, int]:
     """RUNTIME_RULES -> minutes a job of that rule asks for, from `workflow.runtime_min` of a loaded profile."""
-    raw = ((config or {}).get("workflow") or {}).get("runtime_min") or {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"workflow.runtime_min must be a mapping rule -> minutes, got {type(raw).__name__}")
-    unknown = sorted(str(k) for k in raw if k not in RUNTIME_RULES)
-    if unknown:
-        raise ConfigError(f"workflow.runtime_min: unknown rule(s) {', '.join(unknown)} "
-                          f"(known: {', '.join(RUNTIME_RULES)})")
-    for rule, n in raw.items():
-        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_RUNTIME_MIN:
-            raise ConfigError(f"workflow.runtime_min.{rule} must be minutes in [1, {MAX_RUNTIME_MIN}], got {n!r}")
-    return {rule: int(raw.get(rule, DEFAULT_RUNTIME_MIN)) for rule in RUNTIME_RULES}
+    return _per_rule(config, "runtime_min", RUNTIME_RULES, 1, MAX_RUNTIME_MIN, DEFAULT_RUNTIME_MIN, "minutes",
+                     "minutes")
 
 
 __all__ = ["GPU_RULES", "MAX_GPUS_PER_JOB", "RUNTIME_RULES", "DEFAULT_RUNTIME_MIN", "rule_gpus", "rule_runtimes"]
