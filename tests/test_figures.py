@@ -317,34 +317,35 @@ def render_texts(name: str, res: Results) -> dict:
     return FIGURES[name].draw(res)
 
 
+def _main_policy_as(results: Paths, dest: Path, method: str, factor=None) -> Results:
+    """A copy of `results` in which the main policy's utility is `method`'s on each of its rows,
+    times `factor` (per row of the LLM table; None: 1)."""
+    copy = Paths(dest, dest.with_name(dest.name + "-figures"))
+    shutil.copytree(results.results, copy.results)
+    llm = pd.read_csv(copy.llm_evaluation)
+    evaluation = pd.read_csv(copy.evaluation).set_index(["instance", "budget_s", "method"])["utility"]
+    main_rows = llm["policy"] == "main"
+    scale = pd.Series(1.0, index=llm.index) if factor is None else factor(llm)
+    llm.loc[main_rows, "utility"] = [evaluation[(i, b, method)] * f for i, b, f in
+                                     zip(llm.loc[main_rows, "instance"], llm.loc[main_rows, "budget_s"],
+                                         scale[main_rows])]
+    llm.to_csv(copy.llm_evaluation, index=False)
+    return Results(copy.results)
+
+
 def test_a_tie_is_not_a_win(results, tmp_path):
     """lsa-code equal to the other method on every instance: "beats" fails, "at least as good" holds."""
-    tie = Paths(tmp_path / "tie", tmp_path / "tie-figures")
-    shutil.copytree(results.results, tie.results)
-    llm = pd.read_csv(tie.llm_evaluation)
-    evaluation = pd.read_csv(tie.evaluation).set_index(["instance", "budget_s", "method"])["utility"]
-    main_rows = (llm["policy"] == "main")
-    llm.loc[main_rows, "utility"] = [evaluation[(i, b, "ppo")] for i, b in
-                                     zip(llm.loc[main_rows, "instance"], llm.loc[main_rows, "budget_s"])]
-    llm.to_csv(tie.llm_evaluation, index=False)
-    table = claims_table(Results(tie.results)).set_index("id")
+    table = claims_table(_main_policy_as(results, tmp_path / "tie", "ppo")).set_index("id")
     assert table.loc["beats-ppo", "value"] == pytest.approx(1.0)
     assert table.loc["beats-ppo", "verdict"] == "fails"
 
 
 def test_a_claim_that_is_not_shown_when_the_interval_spans_the_threshold(results, tmp_path):
     """Spread lsa-code around dqn * 1.0 +- 20 % per instance: the mean ratio is above 1, the interval spans 1."""
-    noisy = Paths(tmp_path / "noisy", tmp_path / "noisy-figures")
-    shutil.copytree(results.results, noisy.results)
-    llm = pd.read_csv(noisy.llm_evaluation)
-    evaluation = pd.read_csv(noisy.evaluation).set_index(["instance", "budget_s", "method"])["utility"]
-    main_rows = (llm["policy"] == "main")
-    factor = llm["instance"].map(lambda i: {"sparse": 1.25, "dense": 0.8, "ultra-dense": 1.0}[i.rsplit("-N", 1)[0]])
-    llm.loc[main_rows, "utility"] = [evaluation[(i, b, "dqn")] * f for i, b, f in
-                                     zip(llm.loc[main_rows, "instance"], llm.loc[main_rows, "budget_s"],
-                                         factor[main_rows])]
-    llm.to_csv(noisy.llm_evaluation, index=False)
-    row = claims_table(Results(noisy.results)).set_index("id").loc["beats-dqn"]
+    def spread(llm):
+        return llm["instance"].map(lambda i: {"sparse": 1.25, "dense": 0.8, "ultra-dense": 1.0}[i.rsplit("-N", 1)[0]])
+
+    row = claims_table(_main_policy_as(results, tmp_path / "noisy", "dqn", spread)).set_index("id").loc["beats-dqn"]
     assert row["value"] > 1 and row["low"] < 1 < row["high"] and row["verdict"] == "not shown"
 
 
