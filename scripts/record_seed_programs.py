@@ -15,7 +15,7 @@ from pathlib import Path
 
 from lsa.config import load_yaml
 from lsa.policy.config import EMBEDDED_POLICY_DIR, GRPOConfig, policy_config
-from lsa.policy.seeds import record_after_training
+from lsa.policy.train import record_after_training
 from lsa.sim import network_config
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ from lsa.policy.logs import GRPO_COLUMNS, CsvLogCallback
 from lsa.policy.models import load_policy, lora_config, prompt_record
 from lsa.policy.prompts import code_prompt, direct_prompt
 from lsa.policy.rewards import RewardContext
+from lsa.policy.seeds import MIN_STRUCT, SEED_FORMAT, SEED_PROGRAMS_FILE
 from lsa.policy.validation import ValidationCallback, last_step_record, validation_instances
 from lsa.sim.generate import generate_ppp
 from lsa.sim.params import NetworkConfig
@@ -125,7 +126,6 @@ def train_grpo(model_cfg: ModelConfig, grpo: GRPOConfig, base_model: str | Path 
     tokenizer.save_pretrained(final)
     seeds = None
     if grpo.paradigm == "code" and grpo.seed_programs > 0:   # before the completion marker below
-        from lsa.policy.seeds import record_after_training
         seeds = record_after_training(final, grpo, model_cfg, network, nets)
     rows = log_cb.rows
     info = {"output_dir": str(final), "paradigm": grpo.paradigm, "base_model": base, "steps": result.global_step,
@@ -150,4 +150,66 @@ def ship(final_dir: str | Path, paradigm: str = "code") -> Path:
     return dest
 
 
-__all__ = ["train_grpo", "training_instances", "prompt_for", "ship", "TRAIN_DONE"]
+def record_seed_programs(policy, ctx, prompts: list[str], out_dir: str | Path, *, keep: int = 4,
+                         samples_per_prompt: int = 8, max_new_tokens: int = 256, temperature: float = 0.7,
+                         weights=(1.0, 1.0, 1.0), seed: int = 0) -> dict:
+    """Sample `samples_per_prompt` programs from `policy` on each of `prompts` (prompts of the
+    training instances held by the reward context `ctx`, same order), score every distinct program
+    on all of ctx's instances with the training reward, and write the best `keep` into
+    `out_dir/SEED_PROGRAMS_FILE`. Returns the record (without the sources)."""
+    from lsa.policy.config import InferenceConfig
+    from lsa.policy.inference import sample_completions
+    from lsa.policy.prompts import program_source
+
+    rng = np.random.default_rng(seed)
+    cfg = replace(InferenceConfig(), temperature=temperature)
+    candidates: dict[str, str] = {}                # source -> one completion that holds it
+    for prompt in prompts:
+        for text in sample_completions(policy, prompt, samples_per_prompt, max_new_tokens, cfg, 600.0, rng):
+            source = program_source(text)
+            if source is not None:
+                candidates.setdefault(source, text)
+    n_inst = len(ctx.nets)
+    scored = []
+    for source, text in candidates.items():
+        outcomes = ctx.outcomes([text] * n_inst, list(range(n_inst)))
+        struct = [o.struct for o in outcomes]
+        perf = [ctx.perf(o, i) for i, o in enumerate(outcomes)]
+        depth = [ctx.depth(o) for o in outcomes]
+        reward = float(np.mean(weights[0] * np.array(struct) + weights[1] * np.array(perf)
+                               + weights[2] * np.array(depth)))
+        if min(struct) >= MIN_STRUCT:
+            scored.append({"source": source, "reward": round(reward, 4), "r_perf": round(float(np.mean(perf)), 4),
+                           "r_struct": round(float(np.mean(struct)), 4), "r_depth": round(float(np.mean(depth)), 4)})
+    scored.sort(key=lambda p: (-p["reward"], len(p["source"])))
+    record = {"format": SEED_FORMAT, "programs": scored[:keep], "candidates": len(candidates),
+              "qualified": len(scored), "instances": n_inst, "samples_per_prompt": samples_per_prompt,
+              "prompts": len(prompts), "temperature": temperature, "seed": seed,
+              "how": "sampled from the trained policy on its training instances, scored with the training reward"}
+    write_json(Path(out_dir) / SEED_PROGRAMS_FILE, record)
+    return {k: v for k, v in record.items() if k != "programs"} | {
+        "kept": [{k: v for k, v in p.items() if k != "source"} for p in scored[:keep]]}
+
+
+def record_after_training(model_dir: str | Path, grpo, model_cfg, network=None, nets=None) -> dict:
+    """Record the seed programs of the trained code policy in `model_dir` on its training instances
+    (the first `grpo.seed_instances` of them; `nets`: already generated ones, else regenerated from
+    `grpo`), with `grpo`'s reward settings and a sandbox timeout of `grpo.exec_timeout_s`."""
+    if nets is None:
+        nets = training_instances(grpo.n_train_instances, grpo.train_n, grpo.train_k, grpo.train_regimes,
+                                  grpo.seed, network)
+    nets = list(nets)[: grpo.seed_instances]
+    policy = load_policy(str(model_dir), dtype=model_cfg.dtype, trust_remote_code=model_cfg.trust_remote_code)
+    ctx = RewardContext(nets, paradigm="code", timeout_s=grpo.exec_timeout_s, workers=grpo.exec_workers,
+                        perf_clip=grpo.perf_clip, depth_free_nodes=grpo.depth_free_nodes,
+                        depth_scale_nodes=grpo.depth_scale_nodes, reference_methods=grpo.perf_reference,
+                        reference_budget_s=grpo.perf_reference_budget_s)
+    prompts = [prompt_for(net, "code", policy.tokenizer, model_cfg) for net in nets]
+    return record_seed_programs(policy, ctx, prompts, model_dir, keep=grpo.seed_programs,
+                                samples_per_prompt=grpo.seed_samples, max_new_tokens=grpo.max_completion_length,
+                                temperature=grpo.temperature,
+                                weights=(grpo.lambda_struct, grpo.lambda_perf, grpo.lambda_depth), seed=grpo.seed)
+
+
+__all__ = ["train_grpo", "training_instances", "prompt_for", "ship", "TRAIN_DONE", "record_seed_programs",
+           "record_after_training"]
