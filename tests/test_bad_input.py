@@ -132,6 +132,10 @@ def _cases(good: Path, tmp: Path) -> dict:
         "evaluate: unknown regime": (["evaluate", "--config", ev("e14", "evaluation:\n  instances: [{N: [5], K: 2, regimes: [nowhere], seeds: [0]}]\n"), "--output", tmp / "e.csv"], "regime"),
         "evaluate: output cannot be written": (["evaluate", "--config", ev("e15", EVAL_OK), "--output", "/proc/e.csv"], "/proc"),
         "evaluate: output is a directory": (["evaluate", "--config", ev("e16", EVAL_OK), "--output", tmp], "directory"),
+        "solve --model no such folder": (["solve", good, "--method", "lsa-code", "--model", tmp / "no-model",
+                                          "--budget", "1"], "cannot load model"),
+        "solve --model a folder without a model": (["solve", good, "--method", "lsa-direct", "--model", tmp,
+                                                    "--budget", "1"], "cannot load model"),
         "unknown command": (["frobnicate"], "frobnicate"),
     }
 

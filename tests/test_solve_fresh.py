@@ -90,3 +90,19 @@ def test_malformed_seed_record_is_one_clear_error(tmp_path):
     with pytest.raises(LSAError, match=SEED_PROGRAMS_FILE):
         load_seed_programs(tmp_path)
     assert load_seed_programs(tmp_path / "empty") == []
+
+
+def test_model_loads_in_the_background_and_prepare_waits_for_it(instances):
+    """`lsa solve` starts loading the model before it reads the instance; `prepare` joins that
+    thread before the sandbox forks (no thread left behind) and the run is the usual one."""
+    from lsa.methods.protocol import run_method, start_loading
+    from lsa.policy import inference
+
+    params = {"dtype": "float64"}            # a key no other test loads: the load really starts here
+    start_loading("lsa-code", params)
+    (loader,) = inference._LOADING.values()
+    row, assignment = run_method(load_npz(instances[0]), "lsa-code", 0.5, 0, params)
+    assert inference._LOADING == {} and not loader.is_alive()
+    assert not row["fallback_random"] and len(assignment) == row["N"]
+    start_loading("lsa-code", params)        # loaded already: nothing starts
+    assert inference._LOADING == {}

@@ -27,6 +27,9 @@ class Method:
     prepare: Callable | None = None
     accepts_model: bool = False
     """True when the method loads a model (`--model PATH` / params['model'])."""
+    load: Callable | None = None
+    """Optional `load(params)`: starts loading what does not depend on the instance (the model) in
+    the background, so that it overlaps reading the instance; `prepare` then waits for it."""
 
 
 _METHODS: dict[str, Method] = {}

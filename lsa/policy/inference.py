@@ -14,6 +14,7 @@ its best offer. Nothing is learnt across instances. `solve_direct` samples chann
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -50,6 +51,8 @@ WARMUP_PROMPT_TOKENS = 192
 _POLICIES: dict[str, object] = {}
 _SEEDS: dict[str, tuple[str, ...]] = {}
 _WARM: set[str] = set()
+#: models being loaded in a background thread (`load_code`/`load_direct`), joined by the first `_load`
+_LOADING: dict[str, threading.Thread] = {}
 
 
 def _inference_config(params: dict) -> InferenceConfig:
@@ -59,17 +62,60 @@ def _inference_config(params: dict) -> InferenceConfig:
     return InferenceConfig.from_mapping(values)
 
 
-def _load(path: str | None, default_dir: Path, dtype: str = "float32"):
+def _key(path: str | None, default_dir: Path, dtype: str) -> tuple[str, str]:
     if path in (None, "", "embedded"):
         if not (default_dir / "config.json").is_file():
             raise LSAError(f"no shipped policy at {default_dir}; pass --model PATH "
                            f"(train one with `lsa pretrain` and `lsa train`)")
         path = str(default_dir)
-    key = f"{path}|{dtype}"
+    return path, f"{path}|{dtype}"
+
+
+def _load(path: str | None, default_dir: Path, dtype: str = "float32"):
+    path, key = _key(path, default_dir, dtype)
+    loader = _LOADING.pop(key, None)
+    if loader is not None:        # started by `_start_loading`: wait for it (its errors are raised below)
+        loader.join()
     if key not in _POLICIES:
         _POLICIES[key] = load_policy(path, dtype=dtype)
         _SEEDS[key] = tuple(load_seed_programs(path)) if Path(path).is_dir() else ()
     return _POLICIES[key], _SEEDS[key], key
+
+
+def _start_loading(params: dict, default_dir: Path) -> None:
+    """Load the model in a background thread while the caller reads the instance and builds its
+    indexes (the imports of torch and transformers are most of a fresh process's set-up). Errors are
+    left to `_load`, which raises them in the caller's thread. Joined before anything forks."""
+    params = params or {}
+    try:
+        path, key = _key(params.get("model"), default_dir, params.get("dtype", "float32"))
+    except LSAError:
+        return
+    if key in _POLICIES or key in _LOADING:
+        return
+
+    def load() -> None:
+        try:
+            policy = load_policy(path, dtype=params.get("dtype", "float32"))
+            seeds = tuple(load_seed_programs(path)) if Path(path).is_dir() else ()
+        except Exception:             # noqa: BLE001 - `_load` loads again in the caller and raises there
+            return
+        _SEEDS[key] = seeds
+        _POLICIES[key] = policy
+
+    thread = threading.Thread(target=load, name=f"lsa-load-{Path(path).name}", daemon=True)
+    _LOADING[key] = thread
+    thread.start()
+
+
+def load_code(params: dict) -> None:
+    """Start loading the code policy (`Method.load`): what `prepare_code` would load first."""
+    _start_loading(params, EMBEDDED_POLICY_DIR)
+
+
+def load_direct(params: dict) -> None:
+    """Start loading the direct policy (`Method.load`)."""
+    _start_loading(params, EMBEDDED_DIRECT_DIR)
 
 
 def _warm_up(policy, key: str, cfg: InferenceConfig) -> None:
@@ -88,11 +134,12 @@ def _warm_up(policy, key: str, cfg: InferenceConfig) -> None:
 def _prepare(net, params: dict, default_dir: Path, paradigm: str) -> dict:
     params = params or {}
     cfg = _inference_config(params)
+    if paradigm == "code":        # the instance's indexes first: a model loading in the background overlaps them
+        prepare_sandbox(net)
     policy, seeds, key = _load(params.get("model"), default_dir, params.get("dtype", "float32"))
     _warm_up(policy, key, cfg)
     overhead_s = 0.0
     if paradigm == "code":
-        prepare_sandbox(net)
         run_programs([PRIMING_PROGRAM], net, timeout_s=5.0, workers=1)   # the first fork and run
         t0 = time.perf_counter()          # a second, primed run costs what one program run costs
         run_programs([PRIMING_PROGRAM], net, timeout_s=5.0, workers=1)
@@ -268,6 +315,6 @@ def solve_direct(net, run, rng, state=None, **params) -> dict:
 
 #: the two LLM methods; `pyproject.toml` declares them as entry points of the `lsa.methods` group
 CODE_METHOD = Method("lsa-code", "LLM writes anytime assign(net, rng) programs, run in the sandbox as a relay under the budget",
-                     solve_code, prepare_code, accepts_model=True)
+                     solve_code, prepare_code, accepts_model=True, load=load_code)
 DIRECT_METHOD = Method("lsa-direct", "LLM writes the channel list directly, best-of-n under the budget",
-                       solve_direct, prepare_direct, accepts_model=True)
+                       solve_direct, prepare_direct, accepts_model=True, load=load_direct)

@@ -98,11 +98,16 @@ def load_policy(name_or_path: str | None = None, dtype: str = "float32", trust_r
 
     path = resolve_model_path(name_or_path)
     torch_dtype = getattr(torch, dtype)
-    if (Path(path) / "adapter_config.json").is_file():
-        from peft import AutoPeftModelForCausalLM
-        model = AutoPeftModelForCausalLM.from_pretrained(path, dtype=torch_dtype)
-    else:
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, trust_remote_code=trust_remote_code)
+    try:
+        if (Path(path) / "adapter_config.json").is_file():
+            from peft import AutoPeftModelForCausalLM
+            model = AutoPeftModelForCausalLM.from_pretrained(path, dtype=torch_dtype)
+        else:
+            model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError) as exc:   # no such folder, an id not in the local cache (offline), no weights
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise LSAError(f"cannot load model {str(name_or_path)!r}: not a model folder, a named model "
+                       f"(`lsa model list`) or a Hugging Face id in the local cache ({first})") from None
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     model.to(device)

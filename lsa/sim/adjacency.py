@@ -51,7 +51,7 @@ def spatial_order(xy: np.ndarray, per_cell: float = 64.0) -> np.ndarray:
     return np.lexsort((gx, gy))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)   # nogil: a model loading in another thread overlaps it
 def _both_csr(row_ptr, cross_col, perm, inv, power_w, out_scale, out_ptr, out_dst, out_w, in_ptr, in_src, in_w):
     """Both CSR views in one counting sort over the (row, col)-sorted pairs, in the engine's
     numbering (internal link r is instance link perm[r]; both empty: the same numbering):
