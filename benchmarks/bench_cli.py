@@ -53,11 +53,11 @@ def load() -> str:
     return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg()) + f" ({os.cpu_count()} CPUs)"
 
 
-def run(args, env=None, timeout=900, check=True) -> tuple[float, float, subprocess.CompletedProcess]:
+def run(args, env=None, timeout=900, check=True, cwd=None) -> tuple[float, float, subprocess.CompletedProcess]:
     """(wall s, CPU s of the process and its children, the completed process)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.run([str(a) for a in args], capture_output=True, text=True, env=env, timeout=timeout)
+    proc = subprocess.run([str(a) for a in args], capture_output=True, text=True, env=env, timeout=timeout, cwd=cwd)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if check and proc.returncode not in (0, 1):
@@ -196,7 +196,8 @@ def bench_smoke(lsa) -> None:
         subprocess.run(["tar", "-x", "-C", str(copy)], input=archive, check=True)
         env = dict(os.environ, PYTHONPATH=str(copy))
         env.pop("NUMBA_CACHE_DIR", None)          # the copy's own cache, filled by its `lsa warmup`
-        wall_w, _, _ = run([sys.executable, "-m", "lsa.cli", "warmup"], env)
+        # in the copy (`-m` puts the working directory first on sys.path): its own kernels' cache
+        wall_w, _, _ = run([sys.executable, "-m", "lsa.cli", "warmup"], env, cwd=copy)
         snakemake = Path(sys.executable).with_name("snakemake")
         t0 = time.perf_counter()
         proc = subprocess.run([str(snakemake), "--cores", "2", "--config", "profile=smoke"], cwd=copy, env=env,
