@@ -50,6 +50,7 @@ REPORT = P.report_files()
 LSA = f"{sys.executable} -m lsa.cli"
 SHARDS = evaluation_shards(PROFILE_CONFIG)  # the baseline evaluation's jobs (workflow.evaluation_shards)
 LLM_SHARDS = split_runs(list(S.llm_policies()), llm_evaluation_shard_count(PROFILE_CONFIG))  # policy runs per job
+LORA_TABLES = [P.lora_grpo_log, P.lora_evaluation] if "lora_grpo" in STAGE else []  # read by figures d, e, h and the claims
 GPUS = rule_gpus(PROFILE_CONFIG)  # GPUs per job of the learning / LLM rules (workflow.gpus; default 0)
 RUNTIME = rule_runtimes(PROFILE_CONFIG)  # minutes per job a cluster is asked for (workflow.runtime_min)
 
@@ -81,6 +82,7 @@ rule all:
         REPORT.values(),
         [P.rl_model(algorithm, seed) for algorithm, seed in S.rl_runs],  # every rl.seeds model
         [P.cold_start_summary] if "cold_start" in STAGE else [],  # the real-LLM cold-start table
+        LORA_TABLES,  # the real-LLM LoRA-GRPO log and its evaluation (lora_grpo: section; none when off)
 
 
 # ------------------------------------------------------------------ classical baselines
@@ -299,12 +301,54 @@ if "cold_start" in STAGE:
             "--summary {output.summary} --no-progress 2> {log}"  # paths as stage_parameters('cold_start') gives them
 
 
+# ------------------------------------------------------------------ LoRA-GRPO of a real chat model
+if "lora_grpo" in STAGE:
+    rule lora_grpo:
+        # LoRA-GRPO from lora_grpo.model (default smollm2-135m, converted by `make setup`) with our rewards
+        # and sandbox: `lsa lora-grpo`; checkpoints under <results>/runs/grpo-lora-llm (a rerun resumes)
+        input:
+            config=STAGE["lora_grpo"],
+        output:
+            log=P.lora_grpo_log,
+            done=P.lora_adapter_done,
+        threads: 2  # torch_threads and exec_workers of the default section
+        resources:
+            gpu=GPUS["lora_grpo"],
+            runtime=RUNTIME["lora_grpo"],
+        params:
+            run_dir=P.lora_run_dir,
+            adapter=P.lora_adapter,
+        log:
+            P.log("lora_grpo"),
+        shell:
+            "nice -n 5 {LSA} lora-grpo --config {input.config} --run-dir {params.run_dir} --log {output.log} "
+            "--adapter {params.adapter} > {log} 2>&1"
+
+    rule lora_evaluation:
+        # the adapter as lsa-code beside lora_grpo.evaluation.methods, same instances and budgets: `lsa lora-eval`
+        input:
+            config=STAGE["lora_grpo"],
+            done=P.lora_adapter_done,
+        output:
+            P.lora_evaluation,
+        threads: workflow.cores  # budgets are wall-clock: each evaluation worker is pinned to its own core
+        resources:
+            gpu=GPUS["lora_evaluation"],
+            runtime=RUNTIME["lora_evaluation"],
+        params:
+            adapter=P.lora_adapter,
+        log:
+            P.log("lora_evaluation"),
+        shell:
+            "{LSA} lora-eval --config {input.config} --adapter {params.adapter} --output {output} --no-progress > {log} 2>&1"
+
+
 rule figures:
     # Every figure (PDF + PNG) and the throughput table (CSV, Markdown, LaTeX) in one notebook run:
     # rendering all takes seconds, a kernel start per figure would cost more. Without Snakemake:
     # `lsa figures --results DIR --figures DIR`.
     input:
-        results=figure_inputs(P, S),
+        results=figure_inputs(P, S) + LORA_TABLES,
         settings=STAGE["figures"],
         notebook=nb("07_figures"),
     output:
@@ -324,7 +368,7 @@ rule report:
     # Every README claim on this run vs the committed reference (reference/results): number, 95 % CI,
     # its verdict (holds / not shown / fails). Without Snakemake: `lsa report --results DIR --output DIR`.
     input:
-        results=claim_inputs(P, S) + ([P.cold_start_summary] if "cold_start" in STAGE else []),
+        results=claim_inputs(P, S) + ([P.cold_start_summary] if "cold_start" in STAGE else []) + LORA_TABLES,
         reference=[f for f in claim_inputs(REFERENCE, S) if f.is_file()],
         notebook=nb("09_report"),
     output:

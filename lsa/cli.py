@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lsa.commands import limit, models, reports, training
+from lsa.commands import limit, lora, models, reports, training
 from lsa.commands.arguments import MAX_THREADS, positive_int, seed
 from lsa.config import load_yaml
 from lsa.errors import LSAError
@@ -34,6 +34,8 @@ COMMANDS: dict[str, str] = {
     "plan": "the cost plan of a profile on a cluster: jobs, core-hours, GPU-hours",
     "model": "named offline models: list, fetch (convert once into the cache), path",
     "cold-start": "zero-shot valid share of a pretrained chat model, code vs direct paradigm",
+    "lora-grpo": "LoRA-GRPO of a real pretrained chat model (lora_grpo: section): log CSV and adapter",
+    "lora-eval": "the LoRA-GRPO adapter vs classical methods under the protocol, same instances and budgets",
 }
 
 
@@ -324,6 +326,8 @@ _HANDLERS = {
     "plan": (reports.plan_arguments, reports.plan),
     "model": (models.model_arguments, models.model),
     "cold-start": (models.cold_start_arguments, models.cold_start),
+    "lora-grpo": (lora.lora_grpo_arguments, lora.lora_grpo),
+    "lora-eval": (lora.lora_eval_arguments, lora.lora_eval),
 }
 
 

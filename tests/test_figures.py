@@ -114,11 +114,32 @@ def write_results(paths: Paths, policy_quality: float = 0.95) -> Paths:
                    "valid_lo": wilson(k, 64)[0], "valid_hi": wilson(k, 64)[1], "valid_upper": k / 64,
                    "valid_upper_hi": wilson(k, 64)[1], "testable": testable}
                   for paradigm, n, k, testable in cold]).to_csv(paths.cold_start_summary, index=False)
+    write_lora_tables(paths)
     write_if_changed(paths.stage_config("figures"), {
         "figures": {"budget_s": FIGURE_BUDGET_S, "anytime_n": 2000, "table_n": 2000, "exact_max_n": 20},
         "dynamics_runs": list(DEFAULT_GRPO_RUNS), "families": {f: v[0] for f, v in FAMILIES.items()},
         "family_runs": {f: [run_name(f, seed) for seed in SEEDS] for f in FAMILIES}, "training_seeds": list(SEEDS),
         "training": {"train_regimes": ["dense", "ultra-dense"], "train_n_max": 1000, "unseen_regimes": ["sparse"]}})
+    return paths
+
+
+def write_lora_tables(paths: Paths, adapter_quality: float = 0.85, r_perf=(-1.0, -0.4)) -> Paths:
+    """The LoRA-GRPO stage's tables: its per-step log (beside the embedded runs') and the adapter's
+    evaluation (lsa-code with the adapter, greedy and local-search on dense instances at N = 200 and
+    2000, T = 2, 5, 30 s; the N = 2000 instances are the baseline evaluation's)."""
+    steps = np.arange(1, 31)
+    valid = np.linspace(0.0, 0.3, len(steps))
+    pd.DataFrame({"step": steps, "r_struct": 0.4 + valid, "r_perf": np.linspace(*r_perf, len(steps)), "r_depth": -0.2,
+                  "reward": valid, "reward_std": 0.3, "valid_share": valid, "time_s": steps * 20.0, "paradigm": "code",
+                  "G": 4}).to_csv(paths.lora_grpo_log, index=False)
+    quality = {"lsa-code": adapter_quality, "greedy": 0.8, "local-search": 0.9}
+    rows = [r for r in _rows(list(quality), [(200, 8), (2000, 8)], [2.0, 5.0, 30.0], quality) if r["regime"] == "dense"]
+    for r in rows:
+        if r["method"] == "lsa-code":
+            r.update(policy="lora-grpo", run="lora-llm", base_model="smollm2-135m", n_params=134515008, train_steps=30)
+        else:
+            r.update(policy=r["method"])
+    pd.DataFrame(rows).to_csv(paths.lora_evaluation, index=False)
     return paths
 
 

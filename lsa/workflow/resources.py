@@ -12,13 +12,13 @@ from lsa.errors import ConfigError
 
 #: the rules that may run on GPUs (the baseline evaluation, RL training, figures and report never do);
 #: `llm_evaluation` is its per-policy-run jobs (rule llm_evaluation_run), the gather step needs none
-GPU_RULES = ("pretrain", "sft", "grpo", "llm_evaluation")
+GPU_RULES = ("pretrain", "sft", "grpo", "llm_evaluation", "lora_grpo", "lora_evaluation")
 #: the most GPUs one job may ask for (one node)
 MAX_GPUS_PER_JOB = 16
 #: the rules whose runtime a profile sets (evaluate_baselines, llm_evaluation: the gather steps;
 #: llm_evaluation_run: one policy run's job; evaluate_shard: estimated from its budgets)
 RUNTIME_RULES = ("rl_train", "prompt_length", "pretrain", "sft", "grpo", "evaluate_baselines", "llm_evaluation_run",
-                 "llm_evaluation", "figures", "report")
+                 "llm_evaluation", "figures", "report", "lora_grpo", "lora_evaluation")
 DEFAULT_RUNTIME_MIN = 60
 MAX_RUNTIME_MIN = 14 * 24 * 60
 

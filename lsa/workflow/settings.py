@@ -17,6 +17,7 @@ from lsa.errors import ConfigError
 from lsa.methods.evaluate import EvaluationConfig, InstanceGrid, check_evaluation
 from lsa.policy.cold_start import ColdStartConfig
 from lsa.policy.config import GRPOConfig, ModelConfig, PolicyConfig, direct_variant, policy_config
+from lsa.policy.lora_grpo import LORA_RUN, LoraGRPOConfig, lora_grpo_config
 from lsa.rl.config import ALGORITHMS as RL_ALGORITHMS
 from lsa.rl.config import RLConfig, rl_config
 from lsa.sim.params import NetworkConfig, network_config
@@ -100,7 +101,7 @@ class WorkflowSettings:
         """From validated sections; `grpo` is the main run's (grpo: with main's overrides)."""
         runs = workflow.runs
         for name in runs:
-            if (name in DIRECT_RUNS or name == BASE_POLICY or str(name).startswith("size-") or _SEEDED.fullmatch(str(name))
+            if (name in DIRECT_RUNS or name in (BASE_POLICY, LORA_RUN) or str(name).startswith("size-") or _SEEDED.fullmatch(str(name))
                     or not str(name).replace("-", "").isalnum()):
                 raise ConfigError(f"workflow.grpo_runs: run name {name!r} is reserved or not alphanumeric")
         sizes = [s for s in dict.fromkeys(workflow.model_sizes or [model.size]) if s != model.size]
@@ -230,12 +231,14 @@ class Profile:
     best_known: BestKnownConfig
     cold_start: ColdStartConfig | None
     settings: WorkflowSettings
+    lora_grpo: LoraGRPOConfig | None = None
+    """The LoRA-GRPO stage of a real chat model; None when the section is absent or enabled: false."""
 
 
 def profile_sections() -> tuple[str, ...]:
     """The top-level keys a profile may have (the policy's: the fields of `PolicyConfig`)."""
     return ("network", "evaluation", *(f.name for f in dataclasses.fields(PolicyConfig)), "rl", "figures", "workflow",
-            "best_known", "cold_start")
+            "best_known", "cold_start", "lora_grpo")
 
 
 def check_profile(config: dict | None) -> Profile:
@@ -264,7 +267,23 @@ def check_profile(config: dict | None) -> Profile:
         _variant(ModelConfig, raw_model, {"size": size}, "workflow.model_sizes")
     settings = WorkflowSettings.from_sections(workflow, policy.model, evaluation, runs["main"], figures, rl)
     cold_start = section(config, ColdStartConfig) if config.get("cold_start") is not None else None
-    return Profile(network, evaluation, policy, rl, figures, workflow, best_known_config(config), cold_start, settings)
+    lora = _lora_grpo(config)
+    return Profile(network, evaluation, policy, rl, figures, workflow, best_known_config(config), cold_start, settings,
+                   lora)
+
+
+def _lora_grpo(config: dict) -> LoraGRPOConfig | None:
+    """The `lora_grpo:` section (None: absent or off) with its evaluation checked like any evaluation
+    (regimes the network knows, sizes, methods, method_params)."""
+    from lsa.workflow.lora import evaluation_config
+
+    lora = lora_grpo_config(config)
+    if lora is not None:
+        try:
+            evaluation_config(config, "adapter", lora)
+        except ConfigError as exc:
+            raise ConfigError(f"lora_grpo.evaluation: {' '.join(str(exc).split())}") from None
+    return lora
 
 
 def _variant(cls, raw: dict, overrides: dict, where: str):

@@ -14,6 +14,7 @@ import yaml
 
 from lsa.errors import ConfigError
 from lsa.io import write_text
+from lsa.policy.lora_grpo import lora_grpo_config
 from lsa.workflow.paths import Paths
 from lsa.workflow.settings import (
     BASE_POLICY,
@@ -93,6 +94,8 @@ def stage_configs(config: dict) -> dict[str, dict]:
         out["rl"] = _pick(config, "network", "rl")
     if config.get("cold_start") is not None:       # the real-LLM cold-start experiment (lsa cold-start)
         out["cold_start"] = _pick(config, "network", "cold_start")
+    if lora_grpo_config(config) is not None:       # LoRA-GRPO of a real chat model (lsa lora-grpo, lsa lora-eval)
+        out["lora_grpo"] = _pick(config, "network", "lora_grpo")
     out["figures"] = {"figures": dict(config.get("figures") or {}), "dynamics_runs": s.dynamics_runs,
                       "families": s.families, "training_seeds": list(s.training_seeds),
                       "family_runs": {f: [run for run, family, _ in s.family_runs if family == f] for f in s.families},
@@ -131,6 +134,9 @@ def stage_parameters(stage: str, paths: Paths, settings: WorkflowSettings) -> di
                "model_output": p.rl_model(algorithm, int(seed)), "log_output": p.rl_log(algorithm, int(seed))}
     elif stage == "cold_start":
         out = {**common, "output": p.cold_start, "summary": p.cold_start_summary}
+    elif stage == "lora_grpo":
+        out = {**common, "run_dir": p.lora_run_dir, "log_output": p.lora_grpo_log, "adapter": p.lora_adapter,
+               "output": p.lora_evaluation}
     elif stage == "figures":
         out = {"results": p.results, "figures": p.figures}
     elif stage == "report":

@@ -37,6 +37,7 @@ from lsa.workflow.figures.evaluations import (
     relative_to,
 )
 from lsa.workflow.figures.limit import limit_claims
+from lsa.workflow.figures.lora_claims import lora_claims
 from lsa.workflow.figures.retired import RETIRED
 from lsa.workflow.paths import Paths
 from lsa.workflow.settings import DIRECT_RUNS, WorkflowSettings
@@ -427,6 +428,7 @@ CLAIMS: list[Claim] = [
           "every step up in size: 95 % interval of the per-instance difference (paired, n instances) above 0",
           _larger_is_better, 0.0, "ratio difference"),
     *limit_claims(Claim, _estimate),   # the share of the best-known utility (lsa.workflow.figures.limit)
+    *lora_claims(Claim, Estimate),     # the real chat model trained with LoRA-GRPO (lsa.workflow.figures.lora_claims)
 ]
 
 def claim_inputs(paths: Paths, settings: WorkflowSettings | None = None) -> list[Path]:

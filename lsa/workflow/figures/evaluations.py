@@ -160,9 +160,15 @@ def policy_ratio(res: Results) -> pd.DataFrame:
     pol = llm[llm["method"].isin(POLICY_METHODS)]
     if pol.empty:
         raise MissingResults("LLM evaluation has no policy rows")
-    classical = res.classical_rows
+    return ratio_to_strongest(pol, res.classical_rows)
+
+
+def ratio_to_strongest(pol: pd.DataFrame, classical: pd.DataFrame) -> pd.DataFrame:
+    """`pol`'s rows with `strongest` (the classical method with the best mean utility in the cell N,
+    regime, budget) and `ratio` = utility / that method's utility on the same instance, seed, budget."""
     pol = pol.merge(strongest_classical(classical), on=["N", "regime", "budget_s"], how="inner")
     ref = classical.set_index([*KEY, "method"])["utility"]
+    ref = ref[~ref.index.duplicated()]
     idx = pd.MultiIndex.from_arrays([pol["instance"], pol["seed"], pol["budget_s"], pol["strongest"]])
     pol["strongest_utility"] = ref.reindex(idx).to_numpy()
     pol["ratio"] = pol["utility"] / pol["strongest_utility"]
@@ -247,5 +253,5 @@ def throughput_table(res: Results) -> pd.DataFrame:
 
 
 __all__ = ["relative_to", "curves", "utility_vs_n", "anytime", "exact_share", "exact_share_summary",
-           "strongest_classical", "policy_ratio", "instance_ratio", "generalisation", "family_grid_ratios",
+           "strongest_classical", "policy_ratio", "ratio_to_strongest", "instance_ratio", "generalisation", "family_grid_ratios",
            "model_size", "throughput_table", "share_curves", "share_of_best_known", "best_known_summary"]

@@ -8,6 +8,7 @@ import pandas as pd
 
 import lsa.workflow.figures.data as data
 import lsa.workflow.figures.evaluations as evaluations
+import lsa.workflow.figures.real_llm as real_llm
 from lsa.workflow.figures.data import BASE_POLICY, DIRECT_RUNS, MAIN_RUN, Results
 from lsa.workflow.figures.style import (
     METHOD_ORDER,
@@ -172,10 +173,14 @@ def fig_c_exact_share(res: Results):
 
 
 def _training_panels(res: Results, runs: list[str], labels: dict, panels: list[tuple[str, str]], title: str):
+    """The embedded runs' curves (top row) and, below, the real chat model's LoRA-GRPO run
+    (`real_llm.lora_training_row`: its panels say so when the run is missing)."""
     logs = res.training_logs(runs)
-    fig, axes = _subplots(1, len(panels), 3.5, 3.4)
-    fig.suptitle(title, y=1.0)
+    fig, axes = _subplots(2, len(panels), 3.5, 3.0)
     window = res.settings.smoothing_steps
+    trained = real_llm.lora_training_row(axes[1], res, panels, window)
+    fig.suptitle(f"{title}\ntop: embedded policy; bottom: real pretrained chat model "
+                 f"({real_llm.model_name(res)}), LoRA-GRPO{'' if trained else ' — run missing'}", y=1.0)
     for ax, (column, ylabel) in zip(axes[0], panels):
         for run in runs:
             log = logs[logs["run"] == run]
@@ -207,7 +212,8 @@ def fig_e_cold_start(res: Results):
               ("reward", "total reward R [dimensionless]")]
     fig, axes = _training_panels(res, [MAIN_RUN, *DIRECT_RUNS], COLD_START_LABELS, panels,
                                  "(e) Cold start: code-driven vs direct paradigm, with and without SFT")
-    axes[0, 0].set_ylim(-0.03, 1.03)
+    for ax in axes[:, 0]:
+        ax.set_ylim(-0.03, 1.03)
     return fig
 
 
@@ -277,7 +283,9 @@ def fig_h_model_size(res: Results):
     ns = sorted(summary["N"].unique())
     fig, axes = _subplots(1, len(ns), 4.2, 3.8, sharey=True)
     sizes = summary.drop_duplicates("n_params").sort_values("n_params")
-    span = np.log10(sizes["n_params"].max() / sizes["n_params"].min()) if len(sizes) > 1 else 1.0
+    real = real_llm.real_llm_parameters(res)  # the real chat model (trained point or zero-shot note)
+    extent = [*sizes["n_params"], *([real] if np.isfinite(real) else [])]
+    span = np.log10(max(extent) / min(extent)) if len(extent) > 1 else 1.0
     for ax, n in zip(axes[0], ns):
         at_n = summary[summary["N"] == n]
         trained = at_n[at_n["policy"] != BASE_POLICY]
@@ -293,15 +301,18 @@ def fig_h_model_size(res: Results):
         if len(base):
             errorbar_line(ax, base, "n_params", "base model (before GRPO)",
                           {"color": "0.45", "marker": "x", "linestyle": "none", "markersize": 8})
+        real_llm.draw_real_llm_point(ax, res, n, res.budget_s)
         ax.axhline(1.0, color="black", linestyle=":", linewidth=0.9, label="strongest classical method (= 1)")
-        log_axis(ax, "x", sizes["n_params"], [f"{m}\n{p / 1e6:.2f} M" for m, p in zip(sizes["model_size"],
-                                                                                      sizes["n_params"])])
-        ax.set_xlim(sizes["n_params"].min() / 10 ** (0.15 * span), sizes["n_params"].max() * 10 ** (0.15 * span))
+        ticks = [*sizes["n_params"], *([real] if np.isfinite(real) else [])]
+        names = [*sizes["model_size"], *([real_llm.model_name(res)] if np.isfinite(real) else [])]
+        log_axis(ax, "x", ticks, [f"{m}\n{p / 1e6:.2f} M" for m, p in zip(names, ticks)])
+        ax.set_xlim(min(extent) / 10 ** (0.15 * span), max(extent) * 10 ** (0.15 * span))
         ax.set_xlabel("model size, parameters [count] (log scale)")
         ax.set_title(f"N = {n:g}")
     axes[0, 0].set_ylabel(RATIO_LABEL)
-    fig.suptitle(f"(h) Model-size scaling, every size trained alike, T = {res.budget_s:g} s\n"
-                 "(all densities; mean ± 95 % CI over instances)", y=1.04, fontsize=10)
+    fig.suptitle(f"(h) Model-size scaling, every embedded size trained alike, T = {res.budget_s:g} s\n"
+                 "(all densities; mean ± 95 % CI over instances; the real chat model: LoRA-GRPO, its own "
+                 "settings and densities)", y=1.04, fontsize=10)
     legend_below(fig, axes, ncol=2)
     return fig
 
