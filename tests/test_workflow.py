@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from lsa.errors import ConfigError
+from lsa.policy.lora_grpo import lora_grpo_config
 from lsa.workflow.figures import figure_outputs
 from lsa.workflow.paths import PROFILES, Paths
 from lsa.workflow.provenance import sidecar_path
@@ -92,8 +93,10 @@ def profile_settings(profile: str, root: Path = REPO) -> tuple[dict, WorkflowSet
 
 
 def full_dag(s: WorkflowSettings, shards: tuple[int, int], cfg: dict) -> dict[str, int]:
-    """The jobs of a whole run of a profile (`cfg`: the loaded profile; its cold_start: section adds that stage)."""
-    jobs = {**({"cold_start": 1} if cfg.get("cold_start") is not None else {}), "evaluate_shard": shards[0],
+    """The jobs of a whole run of a profile (`cfg`: the loaded profile; its cold_start: section adds that
+    stage, an enabled lora_grpo: section the LoRA-GRPO training and its evaluation)."""
+    lora = {"lora_grpo": 1, "lora_evaluation": 1} if lora_grpo_config(cfg) is not None else {}
+    jobs = {**({"cold_start": 1} if cfg.get("cold_start") is not None else {}), **lora, "evaluate_shard": shards[0],
             "evaluate_baselines": 1, "best_known": 1, "prompt_length": 1, "pretrain": len(s.model_sizes), "sft": 1, "grpo": len(s.all_runs), "llm_evaluation_run": shards[1],
             "llm_evaluation": 1, "figures": 1, "report": 1, "all": 1}
     return {**jobs, "rl_train": len(s.rl_runs)} if s.rl_runs else jobs
@@ -128,6 +131,7 @@ def test_slices_hold_settings_only_and_parameters_hold_every_path(profile):
     slices = stage_configs(cfg)
     expected = {"evaluation", "best_known", "prompt_length", "sft", "llm_evaluation", "figures", *(["rl"] if s.rl_runs else []),
                 *(["cold_start"] if cfg.get("cold_start") is not None else []),
+                *(["lora_grpo"] if lora_grpo_config(cfg) is not None else []),
                 *(f"pretrain-{size}" for size in s.model_sizes), *(f"grpo-{run}" for run in s.all_runs)}
     assert set(slices) == expected
     for stage, data in slices.items():  # no path, no path key, anywhere in a slice

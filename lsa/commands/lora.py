@@ -23,8 +23,10 @@ def lora_grpo(args) -> int:
     from lsa.config import load_yaml
     from lsa.io import check_writable
     from lsa.workflow.lora import train_stage
+    from lsa.workflow.settings import check_profile
 
     raw = load_yaml(args.config)
+    check_profile(raw)                          # every section (the evaluation's too), before anything is written
     for target in (args.log, args.adapter / "adapter_config.json", args.run_dir / "final" / "config.json"):
         check_writable(target)
     info = train_stage(raw, args.run_dir, args.log, args.adapter, config_path=args.config, model=args.model,
@@ -44,8 +46,10 @@ def lora_eval(args) -> int:
     from lsa.config import load_yaml
     from lsa.io import check_writable
     from lsa.workflow.lora import evaluate_stage, write_evaluation
+    from lsa.workflow.settings import check_profile
 
     raw = load_yaml(args.config)
+    check_profile(raw)
     check_writable(args.output)
     table = evaluate_stage(raw, args.adapter, progress=not args.no_progress)
     write_evaluation(table, args.output, raw, args.config, adapter=str(args.adapter))
