@@ -71,7 +71,7 @@ def trainer_args(grpo: GRPOConfig, output_dir: str | Path):
         logging_steps=1, save_strategy="steps", save_steps=grpo.save_steps, save_total_limit=grpo.save_total_limit,
         report_to=[], seed=grpo.seed, bf16=grpo.bf16, use_vllm=grpo.use_vllm,
         use_cpu=not torch.cuda.is_available(),
-        **({"gradient_checkpointing": True} if grpo.gradient_checkpointing else {}),
+        gradient_checkpointing=grpo.gradient_checkpointing,   # TRL's GRPOConfig defaults to True: say it either way
         lr_scheduler_type="constant", warmup_steps=0, log_completions=False, dataloader_num_workers=0)
 
 
