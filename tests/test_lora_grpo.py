@@ -149,8 +149,8 @@ def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("lora")
     config = _with_section(grpo={"max_steps": 2, "n_train_instances": 2, "train_n": [20], "train_k": [4],
                                  "max_completion_length": 96, "exec_workers": 1, "perf_reference": ["greedy"],
-                                 "perf_reference_budget_s": 0.1, "seed_samples": 2, "seed_instances": 1,
-                                 "torch_threads": 1})
+                                 "perf_reference_budget_s": 0.1, "seed_programs": 1, "seed_samples": 2,
+                                 "seed_instances": 1, "torch_threads": 2})
     paths = Paths(out / "results", out / "figures")
     info = train_stage(config, paths.lora_run_dir, paths.lora_grpo_log, paths.lora_adapter)
     return config, paths, info
