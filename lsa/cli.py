@@ -294,10 +294,10 @@ def _warmup(args) -> int:
     compiles. Idempotent; a second run only loads the cache."""
     import time
 
+    from lsa.engine.warm import KERNEL_SOURCES
+    from lsa.engine.warm import warmup as engine_warmup
     from lsa.rl.features import warmup as rl_warmup
     from lsa.sim import jit
-    from lsa.sim.engine import KERNEL_SOURCES
-    from lsa.sim.engine import warmup as engine_warmup
     from lsa.sim.network import warmup as network_warmup
     from lsa.sim.utility import warmup as utility_warmup
 

@@ -9,7 +9,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from lsa.sim import kernels as kn
+from lsa.engine import kernels as kn
 from lsa.sim.network import Network
 
 #: from this many links on, instances with positions are renumbered in spatial order inside the engine
