@@ -6,6 +6,7 @@ orders, and `warmup()` (compiles every numba kernel; call it before a budget sta
 """
 from __future__ import annotations
 
+import sys
 import time
 
 import numpy as np
@@ -338,7 +339,7 @@ def prepare(net: Network | None = None, params: dict | None = None) -> None:
 
 
 #: the modules whose kernels `warmup` compiles (the stamp of the "engine" group, lsa.sim.jit)
-KERNEL_SOURCES = (kn.__file__, sk.__file__)
+KERNEL_SOURCES = (kn.__file__, sk.__file__, sys.modules[adjacency.__module__].__file__)
 
 
 def warmup() -> float:
