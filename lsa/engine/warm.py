@@ -4,6 +4,8 @@ engine and its searches once (numba's cache then holds them: the "engine" group 
 """
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from lsa.engine import kernels as kn
@@ -25,7 +27,7 @@ def prepare(net: Network | None = None, params: dict | None = None) -> None:
 
 
 #: the modules whose kernels `warmup` compiles (the stamp of the "engine" group, lsa.sim.jit)
-KERNEL_SOURCES = (kn.__file__, sk.__file__)
+KERNEL_SOURCES = (kn.__file__, sk.__file__, sys.modules[adjacency.__module__].__file__)
 
 
 def warmup() -> float:
