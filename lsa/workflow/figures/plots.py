@@ -208,7 +208,7 @@ def fig_d_grpo_dynamics(res: Results):
 
 def fig_e_cold_start(res: Results):
     """Valid-output share, R_perf and reward over GRPO steps: code vs direct vs SFT + direct."""
-    panels = [("valid_share", "valid outputs [share of completions]"), ("r_perf", "R_perf [dimensionless]"),
+    panels = [("valid_share", "valid outputs [share]"), ("r_perf", "R_perf [dimensionless]"),
               ("reward", "total reward R [dimensionless]")]
     fig, axes = _training_panels(res, [MAIN_RUN, *DIRECT_RUNS], COLD_START_LABELS, panels,
                                  "(e) Cold start: code-driven vs direct paradigm, with and without SFT")
