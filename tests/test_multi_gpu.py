@@ -123,3 +123,27 @@ def test_lsa_train_refuses_sft_under_several_processes(tmp_path):
                           "--sft"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1 and "--sft" in res.stderr, res.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_the_workflow_trains_a_grpo_run_on_two_processes(tmp_path):
+    """The smoke profile with workflow.gpus.grpo = 2, one GRPO run through Snakemake (its base model
+    first): the rule's shell trains under accelerate launch, then the run's notebook takes the
+    finished run (no second training) and exports its log as with one process."""
+    from test_workflow import copy_repo, snakemake
+
+    root = copy_repo(tmp_path)
+    profile = root / "config" / "smoke.yaml"
+    cfg = yaml.safe_load(profile.read_text())
+    cfg["workflow"]["gpus"] = {"grpo": 2}
+    profile.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    target = "results/smoke/runs/grpo-main/final/lsa_train.json"
+    res = snakemake(root, "--cores", "2", "-p", target, "--config", "profile=smoke", timeout=900)
+    assert res.returncode == 0, res.stderr[-4000:]
+    assert "accelerate_cli launch --multi_gpu --num_processes 2" in res.stdout + res.stderr
+    info = json.loads((root / target).read_text())
+    assert info["processes"] == 2 and info["steps"] == cfg["grpo"]["max_steps"]
+    log = (root / "results" / "smoke" / "training" / "grpo-main.csv").read_text().splitlines()
+    assert len(log) == 1 + cfg["grpo"]["max_steps"]
+    notebook = json.loads((root / "results" / "smoke" / "notebooks" / "grpo-main.ipynb").read_text())
+    printed = "".join("".join(o.get("text", "")) for c in notebook["cells"] for o in c.get("outputs", []))
+    assert '"processes": 2' in printed            # the launched run's record, not a training of its own
