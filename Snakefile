@@ -29,7 +29,7 @@ from lsa.errors import LSAError
 from lsa.workflow.figures import figure_inputs, figure_outputs
 from lsa.workflow.figures.claims import claim_inputs
 from lsa.workflow.paths import Paths, profile_config_path
-from lsa.workflow.resources import rule_gpus, rule_runtimes
+from lsa.workflow.resources import launch_prefix, rule_gpus, rule_runtimes, training_processes
 from lsa.workflow.settings import check_profile
 from lsa.workflow.shards import evaluation_shards, llm_evaluation_shard_count, split_runs
 from lsa.workflow.stages import BASE_POLICY, rl_stage, stage_parameters, write_stage_configs
@@ -53,6 +53,14 @@ LLM_SHARDS = split_runs(list(S.llm_policies()), llm_evaluation_shard_count(PROFI
 LORA_TABLES = [P.lora_grpo_log, P.lora_evaluation] if "lora_grpo" in STAGE else []  # read by figures d, e, h and the claims
 GPUS = rule_gpus(PROFILE_CONFIG)  # GPUs per job of the learning / LLM rules (workflow.gpus; default 0)
 RUNTIME = rule_runtimes(PROFILE_CONFIG)  # minutes per job a cluster is asked for (workflow.runtime_min)
+GRPO_PROCESSES = training_processes(PROFILE_CONFIG)  # one per GPU of a GRPO job (workflow.gpus.grpo; CPU: 1)
+# several: the job trains with `lsa train` under `accelerate launch`, then its notebook (as with one
+# process) finds the finished run, exports the log and writes the sidecar
+GRPO_LAUNCH = {} if GRPO_PROCESSES == 1 else {
+    k: (lambda w, k=k: str(stage_parameters(f"grpo-{w.run}", P, S)[k])) for k in ("base", "run_dir", "log_state")}
+GRPO_SHELL = NOTEBOOK_SHELL if GRPO_PROCESSES == 1 else (
+    f"{launch_prefix(GRPO_PROCESSES, sys.executable)} train --config {{input.config}} --base {{params.base:q}} "
+    "--output {params.run_dir:q} --log {params.log_state:q} > {log.train} 2>&1 && " + NOTEBOOK_SHELL)
 
 wildcard_constraints:
     size="|".join(S.model_sizes),
@@ -231,14 +239,16 @@ rule grpo:
         log=P.grpo_log("{run}"),
     threads: 1  # on 2 cores two runs side by side finish sooner than one after the other
     resources:
-        gpu=GPUS["grpo"],
+        gpu=GPUS["grpo"],  # > 1: one training process per GPU (GRPO_SHELL: accelerate launch)
         runtime=RUNTIME["grpo"],
     params:
         p=lambda w: parameters(f"grpo-{w.run}"),
+        **GRPO_LAUNCH,
     log:
         **stage_log("grpo-{run}"),
+        **({} if GRPO_PROCESSES == 1 else {"train": P.log("grpo-{run}-train")}),
     shell:
-        NOTEBOOK_SHELL
+        GRPO_SHELL
 
 
 # ------------------------------------------------------------------ LLM policies under the protocol

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +17,8 @@ from lsa.errors import ConfigError
 from lsa.methods.evaluate import evaluate, evaluation_cells
 from lsa.workflow.plan import cost_table, parse_jobs, plan
 from lsa.workflow.provenance import write_table
-from lsa.workflow.resources import rule_gpus
+from lsa.workflow.resources import launch_prefix, rule_gpus, training_processes
+from lsa.workflow.settings import check_profile
 from lsa.workflow.shards import (
     cell_cost_s,
     evaluate_shard,
@@ -113,8 +115,40 @@ def test_bad_shard_or_gpu_settings_are_one_config_error(workflow):
 
 
 def test_only_the_paper_profile_asks_for_gpus():
-    assert set(rule_gpus(profile("paper")).values()) == {1}
+    assert rule_gpus(profile("paper")) == {"pretrain": 1, "sft": 1, "grpo": 4, "llm_evaluation": 1}
     assert set(rule_gpus(profile("smoke")).values()) == set(rule_gpus(profile("default")).values()) == {0}
+    assert training_processes(profile("paper")) == 4
+    assert training_processes(profile("smoke")) == training_processes(profile("default")) == 1
+
+
+@pytest.mark.parametrize("gpus, message", [
+    ({"sft": 2}, r"^workflow\.gpus\.sft must be 0 or 1, got 2: sft runs in one process"),
+    ({"grpo": 3}, r"^workflow\.grpo_runs\.main: .*4 \* 8 = 32 completions does not split evenly over 3 training "
+                  r"processes \(workflow\.gpus\.grpo\)"),
+    ({"grpo": 5}, r"^workflow\.grpo_runs\.main: .*over 5 training processes"),
+])
+def test_gpus_that_a_grpo_job_cannot_use_are_one_config_error(gpus, message):
+    """The paper profile with GPUs its jobs cannot use: a GPU count that does not divide a GRPO run's
+    batch (prompts_per_step * G: main 4 * 8 = 32) or several GPUs for a one-process rule."""
+    cfg = profile("paper")
+    cfg["workflow"]["gpus"] = {**cfg["workflow"]["gpus"], **gpus}
+    with pytest.raises(ConfigError, match=message) as err:
+        check_profile(cfg)
+    assert "\n" not in str(err.value)
+    cfg["workflow"]["gpus"]["grpo"], cfg["workflow"]["gpus"]["sft"] = 16, 1
+    cfg["workflow"]["grpo_runs"]["G4"] = {"num_generations": 6}
+    with pytest.raises(ConfigError, match=r"workflow\.grpo_runs\.G4: .*4 \* 6 = 24 completions .* over 16"):
+        check_profile(cfg)                         # main's 32 split over 16 GPUs, this ablation's 24 do not
+    cfg["workflow"]["grpo_runs"]["G4"] = {"num_generations": 4}
+    assert check_profile(cfg).settings.all_runs
+
+
+def test_grpo_launch_is_one_process_on_cpu_and_accelerate_on_several_gpus():
+    assert launch_prefix(1, "/env/python") == "/env/python -m lsa.cli"
+    four = launch_prefix(4, "/env/python").split()
+    assert four[:4] == ["/env/python", "-m", "accelerate.commands.accelerate_cli", "launch"]
+    assert four[-2:] == ["-m", "lsa.cli"] and "--multi_gpu" in four
+    assert four[four.index("--num_processes") + 1] == "4" and four[four.index("--main_process_port") + 1] == "0"
 
 
 @pytest.mark.skipif(importlib.util.find_spec("snakemake_executor_plugin_slurm") is None,
@@ -131,9 +165,22 @@ def test_slurm_plan_of_the_paper_profile_has_many_evaluation_jobs_with_resources
     for r in shards:
         assert int(r["runtime"]) >= 10 and int(r["mem_mb"]) > 0 and int(r["cpus_per_task"]) >= 1
         assert "gpu" not in r and r["slurm_partition"] != "gpu"                 # CPU only
-    for rule in ("grpo", "llm_evaluation_run"):
-        assert all(r.get("gpu") == "1" and int(r["runtime"]) > 0 for name, r in jobs if name == rule), rule
+    for rule, gpus in (("grpo", "4"), ("llm_evaluation_run", "1")):
+        assert all(r.get("gpu") == gpus and int(r["runtime"]) > 0 for name, r in jobs if name == rule), rule
         assert all(r.get("slurm_partition") == "gpu" for name, r in jobs if name == rule), rule   # the profile's
+    # GRPO on its 4 GPUs: `lsa train` as 4 processes through accelerate launch, then the run's notebook
+    shells = {rule: [] for rule, _ in jobs}
+    for block in res.stdout.split("\n\n"):
+        rule, shell = re.search(r"^(?:local)?rule (\w+):$", block, re.M), re.search(r"^Shell command: (.*)$", block, re.M)
+        if rule and shell:
+            shells[rule.group(1)].append(shell.group(1))
+    assert len(shells["grpo"]) == len(settings.all_runs) == sum(name == "grpo" for name, _ in jobs)
+    for run, shell in zip(sorted(settings.all_runs), sorted(shells["grpo"], key=lambda c: c.split("--output ")[1])):
+        launch, notebook = shell.split(" && ")
+        assert re.search(r"-m accelerate\.commands\.accelerate_cli launch --multi_gpu --num_processes 4 .*"
+                         rf"-m lsa\.cli train --config \S+/grpo-{run}\.yaml .*--output \S+/runs/grpo-{run} ", launch)
+        assert "papermill" in notebook and f"run: {run}," in notebook
+    assert not any("accelerate" in c for rule, cs in shells.items() if rule != "grpo" for c in cs)
     assert all("gpu" not in r or r["gpu"] == "0" for name, r in jobs if name in ("rl_train", "figures", "report"))
     # the cost plan: GPU-hours only where a GPU is asked for; every job's hours counted once
     table = cost_table(parse_jobs(res.stdout)).set_index("rule")

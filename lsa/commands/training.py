@@ -42,6 +42,7 @@ def train_arguments(p):
 
     p.add_argument("--config", required=True, type=Path, help="YAML profile with model:, grpo:, sft:, direct: sections")
     p.add_argument("--output", required=True, type=Path, help="run directory: checkpoints and final/")
+    p.add_argument("--log", type=Path, default=None, help="per-step CSV log (default: OUTPUT/train_log.csv)")
     p.add_argument("--base", default=None, help="starting model (path or HF id); default: model.name_or_path")
     p.add_argument("--paradigm", choices=["code", "direct"], default=None, help=GRPOConfig.help_of("paradigm"))
     p.add_argument("--sft", action="store_true", help="direct paradigm: SFT warm start (sft: section) before GRPO")
@@ -59,6 +60,7 @@ def train(args) -> int:
 
     from lsa.errors import ConfigError
     from lsa.policy.config import GRPOConfig, direct_variant, policy_config
+    from lsa.policy.processes import end_processes, process_count
     from lsa.policy.sft import train_sft
     from lsa.policy.train import ship, train_grpo
     from lsa.sim import network_config
@@ -82,17 +84,26 @@ def train(args) -> int:
     if (args.paradigm or grpo.paradigm) == "direct":
         grpo = direct_variant(grpo, cfg.direct)
     check_writable(args.output / "final" / "config.json")
+    if args.log is not None:
+        check_writable(args.log)
     base = args.base
+    if (args.sft or args.sft_only) and process_count() > 1:
+        raise ConfigError("--sft / --sft-only run in one process: start them without accelerate launch (only GRPO "
+                          "trains on several GPUs)")
     if args.sft or args.sft_only:
         sft_dir = args.output if args.sft_only else args.output / "sft"
         print(json.dumps(train_sft(cfg.model, cfg.sft, base, sft_dir, network=network), indent=1))
         if args.sft_only:
             return 0
         base = sft_dir
-    info = train_grpo(cfg.model, grpo, base, args.output, network=network)
-    print(json.dumps(info, indent=1, default=str))
-    if args.ship:
-        print(f"shipped to {ship(info['output_dir'], grpo.paradigm)}")
+    try:       # under `accelerate launch` (several GPUs) every process runs this; the main one writes
+        info = train_grpo(cfg.model, grpo, base, args.output, log_csv=args.log, network=network)
+    finally:
+        end_processes()
+    if info.get("main_process", True):
+        print(json.dumps(info, indent=1, default=str))
+        if args.ship:
+            print(f"shipped to {ship(info['output_dir'], grpo.paradigm)}")
     return 0
 
 

@@ -193,6 +193,21 @@ class GRPOConfig(Section):
         if self.seed_programs < 0 or self.seed_samples < 1 or self.seed_instances < 1:
             self.fail("need seed_programs >= 0, seed_samples >= 1 and seed_instances >= 1")
 
+    @property
+    def batch(self) -> int:
+        """Completions per optimizer step (over every process): prompts_per_step * G."""
+        return self.prompts_per_step * self.num_generations
+
+    def per_process_batch(self, processes: int) -> int:
+        """Completions each of `processes` training processes (one per GPU) generates and trains on
+        per step: the batch split evenly, so that a step is the same on 1 or several GPUs (TRL: the
+        generation batch, prompts_per_step * G, must be a multiple of per-device batch x processes)."""
+        if processes < 1 or self.batch % processes:
+            self.fail(f"the batch of prompts_per_step * num_generations = {self.prompts_per_step} * "
+                      f"{self.num_generations} = {self.batch} completions does not split evenly over {processes} "
+                      "training processes (workflow.gpus.grpo): choose a number of GPUs that divides it")
+        return self.batch // processes
+
 
 @dataclass(frozen=True)
 class SFTConfig(Section):

@@ -1,7 +1,9 @@
 """Tidy per-step training logs: a TrainerCallback that rewrites a CSV atomically at every log event.
 
 After a resume the rows beyond the checkpoint's step are dropped and wall time continues from the
-last kept row, so a killed-and-resumed run yields one clean table.
+last kept row, so a killed-and-resumed run yields one clean table. With several training processes
+(accelerate launch) only the main one (Trainer state `is_world_process_zero`) writes; the logged
+values are already gathered over every process by TRL.
 """
 from __future__ import annotations
 
@@ -55,6 +57,8 @@ class _CsvLog:
     def on_train_begin(self, args, state, control, **kwargs):
         # state.global_step is already the resumed step here
         self.rows = []
+        if not state.is_world_process_zero:   # several training processes: the main one writes the log
+            return
         if self.path.is_file() and state.global_step > 0:
             with open(self.path, newline="") as fh:
                 self.rows = [r for r in csv.DictReader(fh) if int(r["step"]) <= state.global_step]
@@ -65,7 +69,7 @@ class _CsvLog:
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         logs = logs or {}
-        if not any(key in logs for key in self.columns.values()):
+        if not state.is_world_process_zero or not any(key in logs for key in self.columns.values()):
             return  # e.g. the final train summary
         row = {"step": state.global_step}
         for name, key in self.columns.items():

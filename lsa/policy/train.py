@@ -8,6 +8,7 @@ reward (`validation.py`), not necessarily the last step's. The caller says where
 """
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from dataclasses import asdict, replace
@@ -26,6 +27,7 @@ from lsa.policy.config import (
 )
 from lsa.policy.logs import GRPO_COLUMNS, CsvLogCallback
 from lsa.policy.models import load_policy, lora_config, prompt_record
+from lsa.policy.processes import process_count, process_index, reward_workers
 from lsa.policy.prompts import code_prompt, direct_prompt
 from lsa.policy.rewards import RewardContext
 from lsa.policy.seeds import MIN_STRUCT, SEED_FORMAT, SEED_PROGRAMS_FILE
@@ -56,16 +58,17 @@ def prompt_for(net, paradigm: str, tokenizer, model_cfg: ModelConfig) -> str:
     return direct_prompt(net, tokenizer=tokenizer, max_tokens=model_cfg.prompt_max_tokens)
 
 
-def trainer_args(grpo: GRPOConfig, output_dir: str | Path):
-    """TRL `GRPOConfig` from the `grpo:` section (field names of the installed TRL)."""
+def trainer_args(grpo: GRPOConfig, output_dir: str | Path, processes: int = 1):
+    """TRL `GRPOConfig` from the `grpo:` section (field names of the installed TRL). One step is one
+    generation batch of prompts_per_step * G completions however many `processes` (GPUs) train:
+    each process takes an equal share of it (GRPOConfig.per_process_batch)."""
     import torch
     import trl
 
-    batch = grpo.prompts_per_step * grpo.num_generations
     return trl.GRPOConfig(
         output_dir=str(output_dir), max_steps=grpo.max_steps, learning_rate=grpo.learning_rate,
-        per_device_train_batch_size=batch, gradient_accumulation_steps=1, num_generations=grpo.num_generations,
-        generation_batch_size=batch, max_completion_length=grpo.max_completion_length,
+        per_device_train_batch_size=grpo.per_process_batch(processes), gradient_accumulation_steps=1,
+        num_generations=grpo.num_generations, generation_batch_size=grpo.batch, max_completion_length=grpo.max_completion_length,
         temperature=grpo.temperature, beta=grpo.beta, loss_type=grpo.loss_type, scale_rewards=grpo.scale_rewards,
         reward_weights=[grpo.lambda_struct, grpo.lambda_perf, grpo.lambda_depth],
         logging_steps=1, save_strategy="steps", save_steps=grpo.save_steps, save_total_limit=grpo.save_total_limit,
@@ -79,8 +82,21 @@ def train_grpo(model_cfg: ModelConfig, grpo: GRPOConfig, base_model: str | Path 
                log_csv: str | Path | None = None, network: NetworkConfig | None = None, callbacks=None) -> dict:
     """Run GRPO from `base_model` (None: `model.name_or_path`) into `output_dir` (checkpoints and
     `final/`); the per-step log goes to `log_csv` (default `output_dir/train_log.csv`). Resumes from
-    the last checkpoint in `output_dir` unless `grpo.resume` is False. Returns a summary."""
+    the last checkpoint in `output_dir` unless `grpo.resume` is False; a run that already finished
+    there with the same settings is not trained again (its record is returned). Returns a summary.
+
+    Under `accelerate launch` every process calls this (lsa.policy.processes): each trains on its
+    share of the batch, only the main process writes the log, final/ and lsa_train.json (the other
+    processes return their own summary, with `"main_process": False`)."""
+    base = str(base_model) if base_model else model_cfg.name_or_path
+    out_dir = Path(output_dir)
+    if grpo.resume and (done := finished_run(out_dir, model_cfg, grpo, base)) is not None:
+        return done
+    processes = process_count()
+    grpo.per_process_batch(processes)                # one clear line before the model loads
+
     import torch
+    from accelerate.utils import gather_object
     from datasets import Dataset
     from transformers.trainer_utils import get_last_checkpoint
     from trl import GRPOTrainer
@@ -88,22 +104,21 @@ def train_grpo(model_cfg: ModelConfig, grpo: GRPOConfig, base_model: str | Path 
     if grpo.torch_threads:
         torch.set_num_threads(grpo.torch_threads)
     t_start = time.perf_counter()
-    out_dir = Path(output_dir)
     log_csv = Path(log_csv) if log_csv else out_dir / "train_log.csv"
-    base = str(base_model) if base_model else model_cfg.name_or_path
     policy = load_policy(base, dtype=model_cfg.dtype, trust_remote_code=model_cfg.trust_remote_code)
     tokenizer = policy.tokenizer
     nets = training_instances(grpo.n_train_instances, grpo.train_n, grpo.train_k, grpo.train_regimes, grpo.seed,
                               network)
     prompts = [prompt_for(net, grpo.paradigm, tokenizer, model_cfg) for net in nets]
     dataset = Dataset.from_dict({"prompt": prompts, "instance": list(range(len(nets)))})
-    ctx = RewardContext(nets, paradigm=grpo.paradigm, timeout_s=grpo.exec_timeout_s, workers=grpo.exec_workers,
-                        perf_clip=grpo.perf_clip, depth_free_nodes=grpo.depth_free_nodes,
-                        depth_scale_nodes=grpo.depth_scale_nodes, reference_methods=grpo.perf_reference,
-                        reference_budget_s=grpo.perf_reference_budget_s, vocabulary=model_cfg.vocabulary)
+    ctx = RewardContext(nets, paradigm=grpo.paradigm, timeout_s=grpo.exec_timeout_s,
+                        workers=reward_workers(grpo.exec_workers, processes), perf_clip=grpo.perf_clip,
+                        depth_free_nodes=grpo.depth_free_nodes, depth_scale_nodes=grpo.depth_scale_nodes,
+                        reference_methods=grpo.perf_reference, reference_budget_s=grpo.perf_reference_budget_s,
+                        vocabulary=model_cfg.vocabulary)
     log_cb = CsvLogCallback(log_csv, GRPO_COLUMNS, extra={"paradigm": grpo.paradigm, "G": grpo.num_generations})
     validation = None
-    if grpo.validation_every:
+    if grpo.validation_every and process_index() == 0:   # the main process validates (and chooses final/)
         val_nets = validation_instances(grpo, network)
         validation = ValidationCallback(grpo, val_nets, [prompt_for(n, grpo.paradigm, tokenizer, model_cfg)
                                                          for n in val_nets], tokenizer)
@@ -113,12 +128,16 @@ def train_grpo(model_cfg: ModelConfig, grpo: GRPOConfig, base_model: str | Path 
                                   model_cfg.lora_target_modules)
     callbacks = [log_cb, *([validation] if validation else []), *(callbacks or [])]
     trainer = GRPOTrainer(model=policy.model, reward_funcs=ctx.reward_functions(),
-                          args=trainer_args(grpo, out_dir), train_dataset=dataset, processing_class=tokenizer,
+                          args=trainer_args(grpo, out_dir, processes), train_dataset=dataset, processing_class=tokenizer,
                           peft_config=peft_config, callbacks=callbacks)
     resume = get_last_checkpoint(str(out_dir)) if (grpo.resume and out_dir.is_dir()) else None
     if resume and validation:
         validation.restore(resume)
     result = trainer.train(resume_from_checkpoint=resume)
+    executions = sum(gather_object([ctx.executions]))    # every process's sandbox runs (one process: its own)
+    if not trainer.accelerator.is_main_process:
+        return {"output_dir": str(out_dir / "final"), "main_process": False, "process_index": process_index(),
+                "steps": result.global_step, "processes": processes}
     # the shipped weights: the best validated ones (validation off: the last step's)
     shipped = validation.load_best(trainer.model) if validation else last_step_record(result.global_step)
     final = out_dir / "final"
@@ -130,11 +149,27 @@ def train_grpo(model_cfg: ModelConfig, grpo: GRPOConfig, base_model: str | Path 
     rows = log_cb.rows
     info = {"output_dir": str(final), "paradigm": grpo.paradigm, "base_model": base, "steps": result.global_step,
             "resumed_from": resume, "train_s": round(time.perf_counter() - t_start, 1),
-            "sandbox_executions": ctx.executions,
+            "sandbox_executions": executions, "processes": processes,
             "first_rows": rows[:1], "last_rows": rows[-1:], "shipped_checkpoint": shipped, "grpo": asdict(grpo),
-            "prompt": prompt_record(model_cfg), "seed_programs": seeds}
+            "model": asdict(model_cfg), "prompt": prompt_record(model_cfg), "seed_programs": seeds}
     write_json(final / TRAIN_DONE, info)
     return info
+
+
+def finished_run(output_dir: str | Path, model_cfg: ModelConfig, grpo: GRPOConfig, base: str | None) -> dict | None:
+    """The record (lsa_train.json) of a run that finished in `output_dir` from `base` with these
+    model and grpo settings, else None. The workflow's multi-GPU GRPO job trains with `lsa train`
+    under `accelerate launch`, then its notebook calls train_grpo with the same settings: it gets
+    this record instead of a second training."""
+    path = Path(output_dir) / "final" / TRAIN_DONE
+    if not path.is_file():
+        return None
+    try:
+        info = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    same = json.loads(json.dumps({"grpo": asdict(grpo), "model": asdict(model_cfg), "base_model": base}, default=str))
+    return info if all(info.get(k) == v for k, v in same.items()) else None
 
 
 def ship(final_dir: str | Path, paradigm: str = "code") -> Path:
@@ -211,5 +246,5 @@ def record_after_training(model_dir: str | Path, grpo, model_cfg, network=None, 
                                 weights=(grpo.lambda_struct, grpo.lambda_perf, grpo.lambda_depth), seed=grpo.seed)
 
 
-__all__ = ["train_grpo", "training_instances", "prompt_for", "ship", "TRAIN_DONE", "record_seed_programs",
+__all__ = ["train_grpo", "finished_run", "training_instances", "prompt_for", "ship", "TRAIN_DONE", "record_seed_programs",
            "record_after_training"]

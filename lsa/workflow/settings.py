@@ -23,6 +23,7 @@ from lsa.rl.config import RLConfig, rl_config
 from lsa.sim.params import NetworkConfig, network_config
 from lsa.workflow.best_known import BestKnownConfig, best_known_config
 from lsa.workflow.paths import Paths
+from lsa.workflow.resources import training_processes
 from lsa.workflow.sections import DEFAULT_GRPO_RUNS, FigureSettings, WorkflowSection, fixed_budget_s
 
 #: the direct-paradigm runs of the cold-start figure (e): GRPO from the base model, and after the
@@ -243,7 +244,8 @@ def profile_sections() -> tuple[str, ...]:
 
 def check_profile(config: dict | None) -> Profile:
     """Build every section of a loaded profile, and every GRPO run's and model size's variant of
-    `grpo:` / `model:`, so that any bad key or value fails here with one `ConfigError` naming it —
+    `grpo:` / `model:` (each run's batch must split over the GPUs of a GRPO job, workflow.gpus.grpo),
+    so that any bad key or value fails here with one `ConfigError` naming it —
     before the workflow writes a slice or a stage starts. Sections the profile omits take their
     defaults (`evaluation:` has none: it is then None)."""
     if config is None:
@@ -262,7 +264,13 @@ def check_profile(config: dict | None) -> Profile:
     runs = {}
     for run, overrides in workflow.runs.items():          # every GRPO run's settings, as its stage builds them
         runs[run] = _variant(GRPOConfig, raw_grpo, overrides, f"workflow.grpo_runs.{run}")
-    direct_variant(runs["main"], policy.direct)
+    direct = direct_variant(runs["main"], policy.direct)
+    processes = training_processes({"workflow": {"gpus": workflow.gpus}})   # GPUs (processes) of one GRPO job
+    for run, grpo in [*runs.items(), ("direct-cold, direct-sft", direct)]:
+        try:
+            grpo.per_process_batch(processes)
+        except ConfigError as exc:
+            raise ConfigError(f"workflow.grpo_runs.{run}: {exc}") from None
     for size in workflow.model_sizes or []:
         _variant(ModelConfig, raw_model, {"size": size}, "workflow.model_sizes")
     settings = WorkflowSettings.from_sections(workflow, policy.model, evaluation, runs["main"], figures, rl)
