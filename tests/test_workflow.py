@@ -26,6 +26,7 @@ from lsa.policy.lora_grpo import lora_grpo_config
 from lsa.workflow.figures import figure_outputs
 from lsa.workflow.paths import PROFILES, Paths
 from lsa.workflow.provenance import sidecar_path
+from lsa.workflow.settings import check_profile, profile_sections
 from lsa.workflow.shards import evaluation_shards, llm_evaluation_shard_count, split_runs
 from lsa.workflow.stages import (
     DIRECT_RUNS,
@@ -125,6 +126,26 @@ def _paths_in(value) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------- fast
+@pytest.mark.parametrize("profile", PROFILES)
+def test_every_stage_slice_passes_the_profile_check(profile):
+    """Each stage command checks the slice it runs from with check_profile (lsa evaluate does):
+    a slice of a valid profile must pass it. The evaluation slice of the default profile once
+    failed: it was checked against the workflow's defaults (family grid at another budget)."""
+    cfg, _, _ = profile_settings(profile, Path("."))
+    sections = set(profile_sections())
+    # slices made of profile sections (evaluation, best-known, pretrain, GRPO, SFT, RL, cold start,
+    # LoRA); the figures', prompt study's and LLM evaluation's slices carry derived settings instead
+    slices = {stage: data for stage, data in stage_configs(cfg).items() if set(data) <= sections}
+    assert {"evaluation", "grpo-main", f"pretrain-{cfg.get('model', {}).get('size', 'micro')}"} <= set(slices)
+    failures = {}
+    for stage, data in slices.items():
+        try:
+            check_profile(data)
+        except ConfigError as exc:
+            failures[stage] = str(exc)
+    assert failures == {}
+
+
 @pytest.mark.parametrize("profile", PROFILES)
 def test_slices_hold_settings_only_and_parameters_hold_every_path(profile):
     cfg, s, paths = profile_settings(profile, Path("."))

@@ -98,8 +98,11 @@ class WorkflowSettings:
 
     @classmethod
     def from_sections(cls, workflow: WorkflowSection, model: ModelConfig, evaluation: EvaluationConfig | None,
-                      grpo: GRPOConfig, figures: FigureSettings, rl: RLConfig) -> "WorkflowSettings":
-        """From validated sections; `grpo` is the main run's (grpo: with main's overrides)."""
+                      grpo: GRPOConfig, figures: FigureSettings, rl: RLConfig,
+                      check_families: bool = True) -> "WorkflowSettings":
+        """From validated sections; `grpo` is the main run's (grpo: with main's overrides).
+        `check_families`: the family grid must be runs of the evaluation (a whole profile; a stage's
+        slice, such as the evaluation stage's, has no workflow or figures section to check)."""
         runs = workflow.runs
         for name in runs:
             if (name in DIRECT_RUNS or name in (BASE_POLICY, LORA_RUN) or str(name).startswith("size-") or _SEEDED.fullmatch(str(name))
@@ -119,7 +122,7 @@ class WorkflowSettings:
             train_n_max=max(grpo.train_n),
             evaluation_regimes=tuple(dict.fromkeys(r for g in eval_grids for r in g.get("regimes") or [])),
             rl_algorithms=tuple(a for a in RL_ALGORITHMS if a in methods), rl_seeds=tuple(rl.seeds))
-        if eval_grids:
+        if eval_grids and check_families:
             settings.check_family_grid(grid_cells(eval_grids, list(evaluation.budgets_s)))
         return settings
 
@@ -273,7 +276,10 @@ def check_profile(config: dict | None) -> Profile:
             raise ConfigError(f"workflow.grpo_runs.{run}: {exc}") from None
     for size in workflow.model_sizes or []:
         _variant(ModelConfig, raw_model, {"size": size}, "workflow.model_sizes")
-    settings = WorkflowSettings.from_sections(workflow, policy.model, evaluation, runs["main"], figures, rl)
+    # the family grid is checked against the evaluation where the config is a profile (it has a
+    # workflow section), not in a stage's slice (the evaluation stage's has none)
+    settings = WorkflowSettings.from_sections(workflow, policy.model, evaluation, runs["main"], figures, rl,
+                                              check_families="workflow" in config)
     cold_start = section(config, ColdStartConfig) if config.get("cold_start") is not None else None
     lora = _lora_grpo(config)
     return Profile(network, evaluation, policy, rl, figures, workflow, best_known_config(config), cold_start, settings,
