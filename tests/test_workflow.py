@@ -267,7 +267,8 @@ def test_notebooks_are_clean_parameterised_and_call_the_library():
 
 def test_dry_run_lists_the_whole_dag(tmp_path):
     root = copy_repo(tmp_path)
-    for profile in ("default", "smoke", "paper"):
+    # the default profile: the same check in test_fresh_copy_plans_a_full_run_whatever_the_mtimes
+    for profile in ("smoke", "paper"):
         res = snakemake(root, "-n", "--config", f"profile={profile}")
         assert res.returncode == 0, res.stderr[-3000:] + res.stdout[-3000:]
         cfg, s, _ = profile_settings(profile, root)
