@@ -50,10 +50,12 @@ NOTEBOOK_STAGES = {"01_evaluate_baselines": "evaluation", "02_prompt_length": "p
 
 def copy_repo(dest: Path) -> Path:
     """The files the workflow needs (code, configs, notebooks, Snakefile, the reference's tidy
-    results) — no results/, no figures/, no venv."""
+    results) — no results/, no figures/, no venv. numba's kernel cache comes along (index and code
+    files in lsa/**/__pycache__, sources with their mtimes): a clone after `make setup` has it
+    (`lsa warmup`), so the copy's processes load the kernels instead of compiling them again."""
     for name in ("Snakefile", "config", "notebooks", "lsa", "workflow", "reference"):
         src = REPO / name
-        skip = ("__pycache__", "*.pyc", *(("notebooks", "logs") if name == "reference" else ()))
+        skip = ("*.pyc", *(("notebooks", "logs") if name == "reference" else ()))
         if src.is_dir():
             shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns(*skip))
         elif src.is_file():
