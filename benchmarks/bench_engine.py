@@ -25,8 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
+from lsa.engine.state import MoveState, greedy_assign, independent_movers
+from lsa.engine.warm import warmup
 from lsa.methods.protocol import run_method
-from lsa.sim.engine import MoveState, greedy_assign, independent_movers, warmup
 from lsa.sim.formats import save_npz
 from lsa.sim.generate import generate_ppp
 from lsa.sim.utility import sum_rate

@@ -167,7 +167,7 @@ def test_classical_methods_return_within_budget_at_2000(dense_2000, method):
 
 # ----- engine-based methods: greedy, local-search (every phase), ils, the partitioned sweep -------
 def test_greedy_method_is_the_engine_greedy(net_300):
-    from lsa.sim.engine import greedy_assign
+    from lsa.engine.state import greedy_assign
 
     row, a = run_method(net_300, "greedy", 1.0, 0)
     np.testing.assert_array_equal(a, greedy_assign(net_300))
@@ -205,8 +205,8 @@ def test_search_stops_at_a_proper_colouring_and_says_it_is_optimal(method):
 
 
 def test_external_interference_matches_a_recomputation(net_300):
+    from lsa.engine.state import MoveState
     from lsa.methods.partition import external_interference
-    from lsa.sim.engine import MoveState
 
     rng = np.random.default_rng(3)
     a = rng.integers(0, net_300.K, size=net_300.N)

@@ -1,4 +1,4 @@
-"""The incremental move engine (lsa.sim.engine): the state after any sequence of moves equals a
+"""The incremental move engine (lsa.engine.state): the state after any sequence of moves equals a
 from-scratch recomputation with lsa.sim.utility, gains are exact, and the compound steps keep
 their promises (greedy = sequential placement, descent ends in a local optimum, searches never
 return worse than they start)."""
@@ -8,10 +8,10 @@ import time
 import numpy as np
 import pytest
 
-from lsa.sim import adjacency as adjacency_module
-from lsa.sim import engine, search
-from lsa.sim.adjacency import spatial_order
-from lsa.sim.engine import MoveState, greedy_assign, move_gains
+from lsa.engine import adjacency as adjacency_module
+from lsa.engine import search, warm
+from lsa.engine.adjacency import spatial_order
+from lsa.engine.state import MoveState, greedy_assign, move_gains
 from lsa.sim.generate import from_edges, generate_ppp
 from lsa.sim.utility import channel_interference_w, link_rates, sum_rate
 
@@ -215,8 +215,8 @@ def test_state_rejects_bad_input(small_net):
 
 
 def test_warmup_is_idempotent():
-    engine.warmup()
-    assert engine.warmup() == 0.0
+    warm.warmup()
+    assert warm.warmup() == 0.0
 
 
 def test_link_rates_agree_with_utility_module(small_net):

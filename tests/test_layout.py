@@ -9,7 +9,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "lsa"
 #: the layers in order; a module may import only from its own layer or one listed before it
-LAYERS = [("errors", "io", "config"), ("sim",), ("methods",), ("programs",), ("policy",), ("rl",),
+LAYERS = [("errors", "io", "config"), ("sim",), ("engine",), ("methods",), ("programs",), ("policy",), ("rl",),
           ("workflow",), ("commands", "cli")]
 HEAVY = ("torch", "transformers", "trl", "peft", "matplotlib", "stable_baselines3", "sb3_contrib")
 MAX_LINES = 460
@@ -94,3 +94,11 @@ def test_the_command_and_the_classical_methods_do_not_load_heavy_libraries():
             f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_the_searches_use_the_move_state_public_api():
+    """lsa.engine.search works on a `MoveState` through its public methods, never its private attributes."""
+    tree = ast.parse(MODULES["lsa.engine.search"].read_text())
+    private = sorted({f"{ast.unparse(node.value)}.{node.attr}" for node in ast.walk(tree)
+                      if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")})
+    assert private == [], f"lsa.engine.search reaches into private attributes: {private}"

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
+from lsa.engine.state import greedy_assign, move_gains
 from lsa.programs.primitives import API_DOC, NetView
-from lsa.sim.engine import greedy_assign, move_gains
 from lsa.sim.generate import from_edges, generate_ppp
 from lsa.sim.utility import (
     channel_interference_w,

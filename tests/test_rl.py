@@ -84,8 +84,8 @@ def test_tiled_slots_score_like_their_channel_and_scores_follow_permutations():
     tiled = agent.scores(obs[None])[0]                      # slots show channels 0 1 2 0 1 2 0 1
     assert np.allclose(tiled[:3], tiled[3:6]) and np.allclose(tiled[:2], tiled[6:])
     ctx = EpisodeContext.build(net)
+    from lsa.engine.state import MoveState
     from lsa.rl.features import observe
-    from lsa.sim.engine import MoveState
     state = MoveState(net)
     one_per_channel, _ = observe(ctx, state, ctx.order[:1])
     permuted, _ = observe(ctx, state, ctx.order[:1], np.array([2, 0, 1]))

@@ -7,10 +7,10 @@ import sys
 
 import pytest
 
+from lsa.engine.state import greedy_assign
 from lsa.policy.config import EMBEDDED_POLICY_DIR
 from lsa.policy.seeds import SEED_PROGRAMS_FILE, load_seed_programs
 from lsa.sim import generate_ppp, load_npz, save_npz
-from lsa.sim.engine import greedy_assign
 from lsa.sim.utility import sum_rate
 
 

@@ -1,6 +1,6 @@
 import numpy as np
 
-from lsa.sim.engine import move_gains
+from lsa.engine.state import move_gains
 from lsa.sim.utility import (
     channel_interference_w,
     conflicts,

@@ -11,9 +11,10 @@ import time
 
 import numpy as np
 
+from lsa.engine.state import greedy_assign
+from lsa.engine.warm import prepare
 from lsa.methods.protocol import Anytime
 from lsa.methods.registry import Method, register
-from lsa.sim.engine import greedy_assign, prepare
 from lsa.sim.network import Network
 from lsa.sim.utility import sum_rate
 

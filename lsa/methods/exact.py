@@ -11,10 +11,11 @@ import itertools
 
 import numpy as np
 
+from lsa.engine.state import MoveState, coupling_order, greedy_assign
+from lsa.engine.warm import prepare
 from lsa.errors import MethodTooLarge
 from lsa.methods.protocol import Anytime
 from lsa.methods.registry import Method, register
-from lsa.sim.engine import MoveState, coupling_order, greedy_assign, prepare
 from lsa.sim.network import Network
 from lsa.sim.utility import sum_rate
 

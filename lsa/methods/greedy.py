@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from lsa.engine.state import MoveState
+from lsa.engine.warm import prepare
 from lsa.methods.protocol import Anytime
 from lsa.methods.registry import Method, register
-from lsa.sim.engine import MoveState, prepare
 from lsa.sim.network import Network
 
 #: engine methods stop this long before the deadline so that their last offer lands in time (seconds)

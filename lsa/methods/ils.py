@@ -8,11 +8,11 @@ import time
 
 import numpy as np
 
+from lsa.engine import search
+from lsa.engine.warm import prepare
 from lsa.methods.local_search import RESERVE_S, interference_free_bound, start_state
 from lsa.methods.protocol import Anytime
 from lsa.methods.registry import Method, register
-from lsa.sim import search
-from lsa.sim.engine import prepare
 from lsa.sim.network import Network
 
 

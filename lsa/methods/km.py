@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from lsa.engine.warm import prepare
 from lsa.errors import MethodTooLarge
 from lsa.methods.partition import cluster_sweep, external_interference, partition
 from lsa.methods.protocol import Anytime
 from lsa.methods.registry import Method, register
-from lsa.sim.engine import prepare
 from lsa.sim.network import Network
 from lsa.sim.utility import sum_rate
 

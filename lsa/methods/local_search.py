@@ -9,11 +9,12 @@ import time
 
 import numpy as np
 
+from lsa.engine import search
+from lsa.engine.state import MoveState
+from lsa.engine.warm import prepare
 from lsa.methods.greedy import RESERVE_S
 from lsa.methods.protocol import Anytime
 from lsa.methods.registry import Method, register
-from lsa.sim import search
-from lsa.sim.engine import MoveState, prepare
 from lsa.sim.network import Network
 
 PHASES = ("hybrid", "anneal", "ils", "tabu", "descent")

@@ -9,8 +9,8 @@ from typing import Callable
 
 import numpy as np
 
+from lsa.engine.state import MoveState, signal_order
 from lsa.methods.protocol import Anytime
-from lsa.sim.engine import MoveState, signal_order
 from lsa.sim.network import Network
 from lsa.sim.utility import sum_rate
 

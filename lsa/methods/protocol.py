@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lsa.errors import LSAError, MethodTooLarge
-from lsa.methods.registry import get_method
+from lsa.methods.registry import Method, get_method
 from lsa.sim import utility
 from lsa.sim.network import Network
 from lsa.sim.utility import evaluate, sum_rate
@@ -81,6 +81,15 @@ def check_budget(budget_s, what: str = "budget") -> float:
     return float(budget_s)
 
 
+def check_run(method: str, budget_s, what: str = "budget") -> Method:
+    """What a run needs before any instance is read: a known `method` (returned) and a budget of
+    finite seconds in (0, MAX_BUDGET_S] (`what` names it in the error). `run_method` calls it; a
+    command calls it first, so bad input fails before anything is read or loaded."""
+    spec = get_method(method)
+    check_budget(budget_s, what)
+    return spec
+
+
 @contextmanager
 def setup_phase():
     """No garbage collection during set-up outside the budget: importing torch and transformers and
@@ -107,8 +116,7 @@ def start_loading(method: str, params: dict | None = None) -> None:
 def run_method(net: Network, method: str, budget_s: float, seed: int = 0, params: dict | None = None,
                instance: str = "", threads: int = 1) -> tuple[dict, np.ndarray]:
     """Solve `net` with `method` under `budget_s`; return (tidy row, assignment taken at the budget)."""
-    check_budget(budget_s)
-    spec = get_method(method)
+    spec = check_run(method, budget_s)
     rng = np.random.default_rng(seed)
     extra: dict = {}
     t0 = time.perf_counter()

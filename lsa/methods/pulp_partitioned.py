@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from lsa.engine.state import MoveState
+from lsa.engine.warm import prepare
 from lsa.methods.partition import cluster_sweep, external_interference, partition
 from lsa.methods.protocol import Anytime
 from lsa.methods.registry import Method, register
-from lsa.sim.engine import MoveState, prepare
 from lsa.sim.network import Network
 
 if TYPE_CHECKING:                             # PuLP is imported where a model is built

@@ -31,12 +31,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lsa.engine.state import greedy_assign
 from lsa.methods.protocol import run_method
 from lsa.policy.prompts import program_source
 from lsa.policy.vocabulary import allowed
 from lsa.programs.repair import repair_assignment
 from lsa.programs.runner import run_programs
-from lsa.sim.engine import greedy_assign
 from lsa.sim.utility import sum_rate
 
 N_RANDOM_REFERENCE = 8

@@ -1,6 +1,6 @@
 """The move vocabulary of `net` (mixed into `NetView`): exact single moves, sweeps, tabu steps,
 kicks, swaps, exact cluster re-solves, restarts and the time-capped searches, each a call into the
-incremental move engine (`lsa.sim.engine`). Every call starts from the array it is given.
+incremental move engine (`lsa.engine`). Every call starts from the array it is given.
 """
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import time
 
 import numpy as np
 
-from lsa.sim import search
-from lsa.sim.engine import MoveState
+from lsa.engine import search
+from lsa.engine.state import MoveState
 
 
 class EngineMoves:

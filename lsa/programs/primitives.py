@@ -9,8 +9,10 @@ import time
 
 import numpy as np
 
+from lsa.engine.adjacency import adjacency
+from lsa.engine.state import greedy_assign, independent_movers
+from lsa.engine.warm import warmup
 from lsa.programs.moves import EngineMoves
-from lsa.sim.engine import adjacency, greedy_assign, independent_movers, warmup
 from lsa.sim.network import Network, _pair_representatives
 from lsa.sim.network import warmup as network_warmup
 from lsa.sim.utility import channel_interference_w, conflicts, interference_w

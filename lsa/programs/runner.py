@@ -18,6 +18,7 @@ from typing import Callable
 
 import numpy as np
 
+from lsa.engine import warm
 from lsa.errors import LSAError
 from lsa.programs import oslayer
 from lsa.programs.channel import (
@@ -38,7 +39,6 @@ from lsa.programs.child import run_child
 from lsa.programs.primitives import prepare
 from lsa.programs.process import finish, kill, reap, single_threaded, unfinished, usable_cores
 from lsa.programs.result import ExecResult, rejected
-from lsa.sim import engine
 from lsa.sim.network import Network
 from lsa.sim.utility import sum_rate
 
@@ -244,7 +244,7 @@ def _prepare_parent(nets) -> None:
     """Everything a child would otherwise build or compile under its filter happens here, once."""
     for net in nets:
         prepare(net)
-    warmup = getattr(engine, "warmup", None)  # the numba move engine: never JIT inside a child
+    warmup = getattr(warm, "warmup", None)  # the numba move engine: never JIT inside a child
     if callable(warmup):
         warmup()
     oslayer.prepare()

@@ -8,8 +8,8 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 
+from lsa.engine.state import MoveState
 from lsa.rl.features import CLIP, EpisodeContext, observation_size, observe, slot_channels
-from lsa.sim.engine import MoveState
 from lsa.sim.network import Network
 
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
+from lsa.engine.adjacency import adjacency
+from lsa.engine.state import MoveState, signal_order
+from lsa.engine.warm import warmup as engine_warmup
 from lsa.sim import jit
-from lsa.sim.adjacency import adjacency
-from lsa.sim.engine import MoveState, signal_order
-from lsa.sim.engine import warmup as engine_warmup
 from lsa.sim.generate import from_edges
 from lsa.sim.network import Network
 

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
+from lsa.engine.state import MoveState
+from lsa.engine.warm import warmup
 from lsa.errors import LSAError
 from lsa.methods.registry import Method
 from lsa.rl.agent import Agent, load_agent
 from lsa.rl.config import RLConfig, shipped_model
 from lsa.rl.features import EpisodeContext, observe
-from lsa.sim.engine import MoveState, warmup
 from lsa.sim.generate import from_edges
 
 #: a rollout that cannot finish before the deadline is completed at random this long before it

@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lsa.engine.state import greedy_assign
 from lsa.errors import LSAError
 from lsa.io import atomic_path, check_writable
 from lsa.rl.agent import load_agent, model_metadata, save_model
 from lsa.rl.config import ALGORITHMS, RLConfig, shipped_model
 from lsa.rl.env import ChannelAssignmentEnv
-from lsa.sim.engine import greedy_assign
 from lsa.sim.generate import generate_ppp
 from lsa.sim.network import Network
 from lsa.sim.params import NetworkConfig

@@ -1,7 +1,8 @@
 """The simulator (docs/model.md, docs/format.md): the instance model, generators, file formats, physical parameters,
-the utility and its metrics, and the move engine every method shares.
+the utility and its metrics, and `jit` (the numba cache groups). The move engine every method shares is the next
+layer, `lsa.engine`.
 
-The names below are loaded on first use (PEP 562), so `from lsa.sim import kernels` or
+The names below are loaded on first use (PEP 562), so `from lsa.sim import utility` or
 `from lsa.sim.network import Network` does not import the file formats, generators or config.
 """
 from __future__ import annotations

@@ -5,7 +5,7 @@ its cache (beside the package, or under NUMBA_CACHE_DIR, see lsa/__init__.py); l
 it (~0.1-0.3 s instead of ~30 s). Kernels come in groups, each warmed by a function that calls
 every kernel of the group with the argument types real runs use (`lsa warmup` runs them all):
 
-  engine   lsa/sim/kernels.py, lsa/sim/search_kernels.py    every method, the sandbox
+  engine   lsa/engine/kernels.py, search_kernels.py, adjacency.py  every method, the sandbox
   network  lsa/sim/network.py (conflict counting)           the metrics of every run, the sandbox
   rl       lsa/rl/features.py                               dqn, ppo
 

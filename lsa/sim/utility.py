@@ -83,7 +83,7 @@ def _cochannel_pass(row_ptr, cross_col, power_w, a, interference, with_conflicts
 
 def _interference_and_conflicts(net: Network, assignment, with_conflicts: bool = True) -> tuple[np.ndarray, int]:
     """(N,) co-channel interference [W] and the conflict count (0 without `with_conflicts`), in one
-    pass over the pairs. The kernel is compiled by `lsa.sim.engine.warmup` (before any sandbox fork)."""
+    pass over the pairs. The kernel is compiled by `lsa.engine.warm.warmup` (before any sandbox fork)."""
     a = np.asarray(assignment)
     if a.shape != (net.N,):
         raise ValueError(f"assignment must have shape ({net.N},), got {a.shape}")
@@ -99,7 +99,7 @@ def _interference_and_conflicts(net: Network, assignment, with_conflicts: bool =
 def warmup() -> float:
     """Compile (or load from numba's cache) the metrics kernel, once per process, under
     lsa.sim.jit's lock where this machine's cache is stale: the protocol harness calls it before a
-    budget starts (it scores every offer), `lsa.sim.engine.warmup` before sandbox children are
+    budget starts (it scores every offer), `lsa.engine.warm.warmup` before sandbox children are
     forked (they score with it too). Returns the seconds it took (0.0 when already done)."""
     from lsa.sim import jit
 

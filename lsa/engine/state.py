@@ -2,7 +2,8 @@
 interference I[i, k] each receiver gets on each channel, so one link's exact gains cost O(deg + K).
 
 Module helpers: `move_gains` (all links' gains), `greedy_assign`, `independent_movers`, the link
-orders, and `warmup()` (compiles every numba kernel; call it before a budget starts or a fork).
+orders, and the two helpers the searches share (`coupling_norm`, `next_chunk`). Compiling every
+kernel (`warmup`, `prepare`) lives in `lsa.engine.warm`.
 """
 from __future__ import annotations
 
@@ -10,15 +11,13 @@ import time
 
 import numpy as np
 
-from lsa.sim import jit, search, utility
-from lsa.sim import kernels as kn
-from lsa.sim import search_kernels as sk
-from lsa.sim.adjacency import adjacency, coupling_strength
-from lsa.sim.generate import from_edges
+from lsa.engine import kernels as kn
+from lsa.engine import search_kernels as sk
+from lsa.engine.adjacency import adjacency, coupling_strength
 from lsa.sim.network import Network
 
-__all__ = ["MoveState", "adjacency", "coupling_order", "coupling_strength", "greedy_assign", "independent_movers",
-           "move_gains", "prepare", "signal_order", "warmup"]
+__all__ = ["MoveState", "adjacency", "coupling_norm", "coupling_order", "coupling_strength", "greedy_assign",
+           "independent_movers", "move_gains", "next_chunk", "signal_order"]
 
 def _check_assignment(net: Network, assignment) -> np.ndarray:
     a = np.array(assignment, dtype=np.int64)        # a private, writable copy
@@ -66,7 +65,7 @@ class MoveState:
         """A per-link array in instance order -> internal order (a new array)."""
         return values.copy() if self.adj.perm is None else values[self.adj.perm]
 
-    def _outer_array(self, values: np.ndarray) -> np.ndarray:
+    def to_instance_order(self, values: np.ndarray) -> np.ndarray:
         """A per-link array in internal order -> instance order (a view when they coincide)."""
         return values if self.adj.inv is None else values[self.adj.inv]
 
@@ -80,11 +79,28 @@ class MoveState:
         adj = self.adj
         return self._a, self._I, self._P, self._util, adj.out_ptr, adj.out_dst, adj.out_w, adj.signal
 
+    # ----- what the searches (lsa.engine.search) hand to their kernels, in the internal numbering --
+    @property
+    def internal_assignment(self) -> np.ndarray:
+        """The live (N,) channels in the internal numbering; kernels update it in place (read or
+        copy it; change it only through `set_internal` or the moves)."""
+        return self._a
+
+    @property
+    def kernel_arrays(self) -> tuple:
+        """(channels, interference I, per-link P, utility): the state arrays a kernel updates."""
+        return self._a, self._I, self._P, self._util
+
+    @property
+    def workspace(self) -> tuple:
+        """(buf, scratch): the state's scratch arrays that kernels write into."""
+        return self._buf, self._scratch
+
     # ----- read access ---------------------------------------------------------------------------
     @property
     def assignment(self) -> np.ndarray:
         """(N,) channels, -1 = unplaced (read-only; copy it to keep it)."""
-        view = self._outer_array(self._a).view()
+        view = self.to_instance_order(self._a).view()
         view.setflags(write=False)
         return view
 
@@ -96,12 +112,12 @@ class MoveState:
     @property
     def interference_w(self) -> np.ndarray:
         """(N, K) interference [W] receiver i gets on channel k from the placed links (a new array)."""
-        return self._outer_array(self._I) * float(self.net.noise_w)
+        return self.to_instance_order(self._I) * float(self.net.noise_w)
 
     @property
     def rates(self) -> np.ndarray:
         """(N,) log2(1 + SINR) of each placed link (0 if unplaced), a new array."""
-        return np.log2(self._outer_array(self._P[:, 3]))
+        return np.log2(self.to_instance_order(self._P[:, 3]))
 
     def _link(self, i) -> int:
         i = int(i)
@@ -163,7 +179,7 @@ class MoveState:
         # a link has at most (in + out)-degree coupled links: more partners change nothing but cost
         degree = np.diff(adj.in_ptr) + np.diff(adj.out_ptr)
         m = max(1, min(int(partners), int(degree.max()) if degree.size else 1))
-        norm = search.coupling_norm(self)
+        norm = coupling_norm(self)
         top, top_score = np.zeros(m, dtype=np.int64), np.zeros(m)
         swaps = [0]
 
@@ -196,9 +212,10 @@ class MoveState:
     def set(self, assignment) -> int:
         """Move every link whose channel differs in `assignment`; rebuild when many differ.
         Returns the number of links changed."""
-        return self._set_inner(self._inner_array(_check_assignment(self.net, assignment)))
+        return self.set_internal(self._inner_array(_check_assignment(self.net, assignment)))
 
-    def _set_inner(self, target: np.ndarray) -> int:
+    def set_internal(self, target: np.ndarray) -> int:
+        """`set` with `target` already in the internal numbering (e.g. a search's best snapshot)."""
         diff = np.flatnonzero(target != self._a)
         if diff.size > max(64, self.net.N // 8):
             self._a[:] = target
@@ -270,8 +287,22 @@ def max_cluster(K: int) -> int:
     return n
 
 
+def coupling_norm(state: MoveState) -> np.ndarray:
+    """(N,) mean desired power of each link in the engine's numbering (noise units), the
+    normaliser of the coupling by which kicks and swaps pick neighbours."""
+    return np.maximum(state.adj.signal.mean(axis=1), 1e-300)
+
+
+def next_chunk(chunk: int, spent_s: float, deadline: float, target_s: float) -> int:
+    """Size of the next chunk of a kernel loop: about `target_s` long at the last chunk's pace,
+    at most twice the last one and at most half the time left before `deadline`."""
+    per_item = max(spent_s, 1e-7) / max(chunk, 1)
+    left = deadline - time.perf_counter()
+    return int(max(1, min(target_s / per_item, 2 * chunk, 0.5 * left / per_item)))
+
+
 def _chunked(fn, n: int, deadline: float | None, first: int = 64) -> bool:
-    """Run fn(lo, hi) over [0, n) in chunks of about 3 ms (see `search.next_chunk`), checking
+    """Run fn(lo, hi) over [0, n) in chunks of about 3 ms (see `next_chunk`), checking
     `deadline` between chunks; returns True if all of [0, n) was done."""
     if deadline is None:
         fn(0, n)
@@ -285,7 +316,7 @@ def _chunked(fn, n: int, deadline: float | None, first: int = 64) -> bool:
         fn(lo, hi)
         spent = time.perf_counter() - t0
         lo = hi
-        size = search.next_chunk(size, spent, deadline, target_s=0.003)
+        size = next_chunk(size, spent, deadline, target_s=0.003)
     return True
 
 
@@ -329,34 +360,3 @@ def signal_order(net: Network) -> np.ndarray:
     (ultra-dense N = 2000, K = 8: 2333 vs 1851 bit/s/Hz); on protocol instances, where every
     signal is equal, it reduces to Welsh-Powell (most-coupled first)."""
     return np.lexsort((-coupling_strength(net), -net.signal_w.max(axis=1)))
-
-
-def prepare(net: Network | None = None, params: dict | None = None) -> None:
-    """`warmup()` with the signature of a method's `prepare` (set-up outside the budget): only
-    compilation, nothing instance-specific."""
-    warmup()
-
-
-#: the modules whose kernels `warmup` compiles (the stamp of the "engine" group, lsa.sim.jit)
-KERNEL_SOURCES = (kn.__file__, sk.__file__)
-
-
-def warmup() -> float:
-    """Compile (or load from numba's cache) every engine kernel once per process; returns the
-    seconds it took (0.0 when already done). Call it before a budget starts and before forking
-    sandbox children. Where this machine's cache is stale, one process compiles while the others
-    wait (lsa.sim.jit)."""
-    return jit.warm("engine", KERNEL_SOURCES, _compile_all)
-
-
-def _compile_all() -> None:
-    """Call every engine and search kernel on a tiny instance, with the argument types of real runs."""
-    net = from_edges(4, [(0, 1), (1, 2), (2, 3)], 2)
-    state = MoveState(net, [0, 0, 1, -1])
-    state.gains(0), state.all_gains(), state.move_delta(0, 1), state.best_move(1)
-    state.move(3, 0), state.unplace(3), state.greedy(), state.sweep(), state.descend()
-    state.solve_cluster([0, 1]), state.set([1, 1, 0, 0]), state.best_other(0), state.swap_gain(0, 2)
-    state.swap_round(2)
-    search.warmup(state)
-    adjacency(net, perm=np.arange(net.N)[::-1])      # the renumbered layout of large instances
-    utility.warmup()                                 # the metrics kernel (children score with it too)

@@ -4,17 +4,21 @@ arrays, powers in noise units, links renumbered in spatial order on large instan
 from __future__ import annotations
 
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
-from lsa.sim import kernels as kn
+from lsa.engine import kernels as kn
 from lsa.sim.network import Network
 
 #: from this many links on, instances with positions are renumbered in spatial order inside the engine
 #: (measured at N = 100,000 dense: greedy 1.7 -> 0.8 s, a sweep 0.4 -> 0.2 s; below it all fits in cache)
 SPATIAL_MIN_N = 16_384
+#: from this many pairs on, the two CSR views are filled in two threads (N = 100,000 dense,
+#: M = 25.6 M: 1.6 s -> see benchmarks/bench_solve_fresh.py); below it a thread costs more than it saves
+PARALLEL_FILL_M = 1_000_000
 
 _CACHE: "weakref.WeakKeyDictionary[Network, Adjacency]" = weakref.WeakKeyDictionary()
 
@@ -51,14 +55,9 @@ def spatial_order(xy: np.ndarray, per_cell: float = 64.0) -> np.ndarray:
     return np.lexsort((gx, gy))
 
 
-@njit(cache=True, nogil=True)   # nogil: a model loading in another thread overlaps it
-def _both_csr(row_ptr, cross_col, perm, inv, power_w, out_scale, out_ptr, out_dst, out_w, in_ptr, in_src, in_w):
-    """Both CSR views in one counting sort over the (row, col)-sorted pairs, in the engine's
-    numbering (internal link r is instance link perm[r]; both empty: the same numbering):
-    interferers of each receiver (in_*, watts, in the instance's order within a row) and victims of
-    each transmitter (out_*, power times `out_scale`, ascending). Receivers are visited in internal
-    order, so on spatially renumbered instances the victim-list writes stay local. The pointers
-    must be zero on entry."""
+@njit(cache=True, nogil=True)
+def _csr_pointers(row_ptr, cross_col, perm, inv, out_ptr, in_ptr):
+    """The pointers of both CSR views (see `_fill_in`, `_fill_out`); both must be zero on entry."""
     N = row_ptr.size - 1
     renumber = perm.size > 0
     for e in range(cross_col.size):
@@ -68,19 +67,38 @@ def _both_csr(row_ptr, cross_col, perm, inv, power_w, out_scale, out_ptr, out_ds
         i = perm[r] if renumber else r
         in_ptr[r + 1] = in_ptr[r] + row_ptr[i + 1] - row_ptr[i]
         out_ptr[r + 1] += out_ptr[r]
-    fill = out_ptr[:-1].copy()
+
+
+@njit(cache=True, nogil=True)
+def _fill_in(row_ptr, cross_col, perm, inv, power_w, in_ptr, in_src, in_w):
+    """Interferers of each receiver (in_*, watts, in the instance's order within a row), receivers in
+    the engine's numbering (internal link r is instance link perm[r]; both empty: the same one)."""
+    N = row_ptr.size - 1
+    renumber = perm.size > 0
     for r in range(N):
         i = perm[r] if renumber else r
         q = in_ptr[r]
         for m in range(row_ptr[i], row_ptr[i + 1]):
-            c = inv[cross_col[m]] if renumber else cross_col[m]
-            w = power_w[m]
-            in_src[q] = c
-            in_w[q] = w
+            in_src[q] = inv[cross_col[m]] if renumber else cross_col[m]
+            in_w[q] = power_w[m]
             q += 1
+
+
+@njit(cache=True, nogil=True)
+def _fill_out(row_ptr, cross_col, perm, inv, power_w, out_scale, out_ptr, out_dst, out_w):
+    """Victims of each transmitter (out_*, power times `out_scale`, ascending): a counting sort over
+    the (row, col)-sorted pairs. Receivers are visited in internal order, so on spatially renumbered
+    instances the victim-list writes stay local."""
+    N = row_ptr.size - 1
+    renumber = perm.size > 0
+    fill = out_ptr[:-1].copy()
+    for r in range(N):
+        i = perm[r] if renumber else r
+        for m in range(row_ptr[i], row_ptr[i + 1]):
+            c = inv[cross_col[m]] if renumber else cross_col[m]
             p = fill[c]
             out_dst[p] = r
-            out_w[p] = w * out_scale
+            out_w[p] = power_w[m] * out_scale
             fill[c] = p + 1
 
 
@@ -112,8 +130,18 @@ def adjacency(net: Network, perm: np.ndarray | None = None) -> Adjacency:
         _readonly(inv)
         signal = net.signal_w[perm] * inv_noise
     none = np.empty(0, dtype=np.int64)
-    _both_csr(net.row_ptr, net.cross_col, none if perm is None else perm, none if inv is None else inv,
-              net.cross_power_w, inv_noise, out_ptr, out_dst, out_w, in_ptr, in_src, in_w)
+    perm_a, inv_a = (none, none) if perm is None else (perm, inv)
+    _csr_pointers(net.row_ptr, net.cross_col, perm_a, inv_a, out_ptr, in_ptr)
+    fills = ((_fill_in, (net.row_ptr, net.cross_col, perm_a, inv_a, net.cross_power_w, in_ptr, in_src, in_w)),
+             (_fill_out, (net.row_ptr, net.cross_col, perm_a, inv_a, net.cross_power_w, inv_noise, out_ptr,
+                          out_dst, out_w)))
+    if M >= PARALLEL_FILL_M:             # the two views are independent: one thread each (nogil kernels)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            for done in [pool.submit(fill, *args) for fill, args in fills]:
+                done.result()
+    else:
+        for fill, args in fills:
+            fill(*args)
     adj = Adjacency(_readonly(in_ptr), _readonly(in_src), _readonly(in_w), inv_noise, _readonly(out_ptr),
                     _readonly(out_dst), _readonly(out_w), _readonly(np.ascontiguousarray(signal)), perm, inv)
     if not explicit:

@@ -7,8 +7,12 @@ import time
 
 import numpy as np
 
-from lsa.sim import kernels as kn
-from lsa.sim import search_kernels as sk
+from lsa.engine import kernels as kn
+from lsa.engine import search_kernels as sk
+from lsa.engine.state import coupling_norm, next_chunk
+
+__all__ = ["Best", "MIN_ANNEAL_SWEEPS", "anneal", "coupling_norm", "hybrid", "ils", "multistart", "next_chunk",
+           "tabu", "warmup"]
 
 
 class Best:
@@ -20,7 +24,7 @@ class Best:
 
     def __init__(self, state, on_best=None):
         self.state = state
-        self.internal = state._a.copy()
+        self.internal = state.internal_assignment.copy()
         self.util = np.array([state.utility])
         self.flags = np.array([1, 1], dtype=np.int64)
         self.on_best = on_best
@@ -33,7 +37,7 @@ class Best:
     @property
     def assignment(self) -> np.ndarray:
         """The best assignment in the instance's numbering (a new array)."""
-        return self.state._outer_array(self.internal).copy()
+        return self.state.to_instance_order(self.internal).copy()
 
     def update(self, state) -> None:
         """Complete the snapshot after a kernel ran and report a new best to `on_best`."""
@@ -41,7 +45,7 @@ class Best:
             self.util[0] = state.utility
             self.flags[:] = (1, 0)
         if self.flags[1] == 0:
-            self.internal[:] = state._a
+            self.internal[:] = state.internal_assignment
             self.flags[1] = 1
         if self.util[0] > self.reported + sk.TOL:
             self.reported = self.utility
@@ -52,25 +56,11 @@ class Best:
         """Put the state back on the best assignment."""
         self.update(state)
         if self.flags[0] == 0:
-            state._set_inner(self.internal)
+            state.set_internal(self.internal)
             self.flags[0] = 1
 
 
-def coupling_norm(state) -> np.ndarray:
-    """(N,) mean desired power of each link in the engine's numbering (noise units), the
-    normaliser of the coupling by which kicks and swaps pick neighbours."""
-    return np.maximum(state.adj.signal.mean(axis=1), 1e-300)
-
-
-def next_chunk(chunk: int, spent_s: float, deadline: float, target_s: float) -> int:
-    """Size of the next chunk of a kernel loop: about `target_s` long at the last chunk's pace,
-    at most twice the last one and at most half the time left before `deadline`."""
-    per_item = max(spent_s, 1e-7) / max(chunk, 1)
-    left = deadline - time.perf_counter()
-    return int(max(1, min(target_s / per_item, 2 * chunk, 0.5 * left / per_item)))
-
-
-def _chunked(state, best: Best, deadline: float, run_chunk, chunk: int, max_steps: int | None, target: float,
+def _run_steps(state, best: Best, deadline: float, run_chunk, chunk: int, max_steps: int | None, target: float,
              target_s: float) -> int:
     """Run a kernel in chunks (`run_chunk(chunk, steps_so_far, now)`) until `deadline`, `max_steps`
     or `target` utility, keeping the best; the state ends at the best. Returns the steps made."""
@@ -125,8 +115,8 @@ def ils(state, deadline: float, rng: np.random.Generator, kick_size: int = 3, pu
         t0 = time.perf_counter()
         acc, imp, ev = sk.ils_kicks(chunk, size, float(push_rel), int(max_evals), 1e-12, int(strong), norm, top,
                                     top_score, bool(freeze), float(temperature), queue, inq, frozen, journal_link, journal_chan,
-                                    state._buf, state._scratch, best.internal, best.util, best.flags,
-                                    state._a, state._I, state._P, state._util, adj.signal,
+                                    *state.workspace, best.internal, best.util, best.flags,
+                                    *state.kernel_arrays, adj.signal,
                                     adj.in_ptr, adj.in_src, adj.in_w, adj.in_scale, adj.out_ptr, adj.out_dst,
                                     adj.out_w)
         kicks += chunk
@@ -166,7 +156,7 @@ def multistart(state, deadline: float, rng: np.random.Generator, jitter: float =
         trial.descend(deadline=deadline)
         starts += 1
         if trial.utility > best.utility + sk.TOL:
-            state._set_inner(trial._a)
+            state.set_internal(trial.internal_assignment)
             best.update(state)
     best.restore(state)
     return {"starts": starts}
@@ -186,11 +176,11 @@ def tabu(state, deadline: float, rng: np.random.Generator, tenure: int = 10, sam
     out_ptr, out_dst, out_w, signal = state.adj[4:8]
 
     def run_chunk(chunk: int, steps: int, now: float) -> None:
-        sk.tabu_steps(chunk, steps, int(tenure), int(sample), tabu_until, state._buf, state._scratch, best.internal,
-                      best.util, best.flags, state._a, state._I, state._P, state._util, signal,
+        sk.tabu_steps(chunk, steps, int(tenure), int(sample), tabu_until, *state.workspace, best.internal,
+                      best.util, best.flags, *state.kernel_arrays, signal,
                       out_ptr, out_dst, out_w)
 
-    steps = _chunked(state, best, deadline, run_chunk, chunk, max_steps, target, target_s=0.01)
+    steps = _run_steps(state, best, deadline, run_chunk, chunk, max_steps, target, target_s=0.01)
     return {"tabu_steps": steps}
 
 
@@ -210,11 +200,11 @@ def anneal(state, deadline: float, rng: np.random.Generator, t_start: float = 0.
 
     def run_chunk(chunk: int, steps: int, now: float) -> None:
         temperature = t_start * (t_end / t_start) ** ((now - start) / span)
-        accepted[0] += sk.anneal_steps(chunk, temperature, state._buf, state._scratch, best.internal, best.util,
-                                       best.flags, state._a, state._I, state._P, state._util, signal,
+        accepted[0] += sk.anneal_steps(chunk, temperature, *state.workspace, best.internal, best.util,
+                                       best.flags, *state.kernel_arrays, signal,
                                        out_ptr, out_dst, out_w)
 
-    steps = _chunked(state, best, deadline, run_chunk, chunk, max_steps, target, target_s=0.005)
+    steps = _run_steps(state, best, deadline, run_chunk, chunk, max_steps, target, target_s=0.005)
     accepted = accepted[0]
     return {"anneal_steps": steps, "anneal_accepted": accepted}
 

@@ -1,7 +1,7 @@
 """numba kernels of the searches built on the move engine: iterated local search (kicks + local
 repair + undo), tabu steps, simulated annealing, and the best-so-far snapshot they share.
 
-Argument order as in `lsa.sim.kernels`; in_ptr / in_src / in_w (watts; times in_scale = 1 / noise) are
+Argument order as in `lsa.engine.kernels`; in_ptr / in_src / in_w (watts; times in_scale = 1 / noise) are
 the interferers of each receiver (row CSR), as out_* are the victims of each transmitter.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ import math
 import numpy as np
 from numba import njit
 
-from lsa.sim.kernels import best_improving, gains_into, move
+from lsa.engine.kernels import best_improving, gains_into, move
 
 #: utility differences below this are ties (bit/s/Hz)
 TOL = 1e-9
