@@ -196,7 +196,7 @@ def test_internal_errors_are_one_line_too(monkeypatch, capsys, good):
 # the loaders under Hypothesis: only LSAError, whatever the bytes
 # ------------------------------------------------------------------------------------------------
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
-MANY = settings(max_examples=2000, deadline=None, suppress_health_check=list(HealthCheck))
+MANY = settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
 
 _DTYPES = st.sampled_from([np.int64, np.int32, np.uint8, np.float64, np.float32, np.complex128, np.bool_,
                            np.dtype("<U6"), np.dtype("S4")])
@@ -257,7 +257,7 @@ def test_load_npz_raises_only_lsa_error(base_arrays, tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_load_npz_raises_only_lsa_error_2000(base_arrays, tmp_path_factory):
+def test_load_npz_raises_only_lsa_error_1000(base_arrays, tmp_path_factory):
     MANY(_npz_property(base_arrays, tmp_path_factory))()
 
 
@@ -292,7 +292,7 @@ def test_read_dimacs_raises_only_lsa_error(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_read_dimacs_raises_only_lsa_error_2000(tmp_path_factory):
+def test_read_dimacs_raises_only_lsa_error_1000(tmp_path_factory):
     MANY(_dimacs_property(tmp_path_factory))()
 
 
@@ -333,7 +333,7 @@ def test_config_sections_raise_only_lsa_error(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_config_sections_raise_only_lsa_error_2000(tmp_path_factory):
+def test_config_sections_raise_only_lsa_error_1000(tmp_path_factory):
     MANY(_config_property(tmp_path_factory))()
 
 

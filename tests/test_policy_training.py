@@ -44,7 +44,7 @@ def test_grpo_logs_every_component_and_resumes(base_model, tmp_path):
     out = tmp_path / "grpo"
     grpo = GRPOConfig(num_generations=4, max_steps=2, save_steps=1, n_train_instances=2, train_n=[10],
                       train_k=[3], max_completion_length=32, exec_workers=1, torch_threads=1, exec_timeout_s=0.5,
-                      perf_reference_budget_s=0.1, seed_samples=3)
+                      perf_reference_budget_s=0.1, seed_samples=3, validation_instances=2)
     model_cfg = ModelConfig(prompt_max_tokens=96)
     info = train_grpo(model_cfg, grpo, base_model, out, log_csv=out / "log.csv")
     assert info["steps"] == 2 and info["resumed_from"] is None
@@ -76,7 +76,7 @@ def test_sft_then_direct_grpo(base_model, tmp_path):
     assert info["steps"] == 3 and (tmp_path / "sft" / "config.json").is_file()
     grpo = GRPOConfig(paradigm="direct", num_generations=2, max_steps=1, n_train_instances=2, train_n=[5],
                       train_k=[3], max_completion_length=16, torch_threads=1, beta=0.04,
-                      perf_reference_budget_s=0.1)
+                      perf_reference_budget_s=0.1, validation_instances=2)
     info = train_grpo(model_cfg, grpo, tmp_path / "sft", tmp_path / "d", log_csv=tmp_path / "d" / "log.csv")
     assert info["steps"] == 1 and _rows(tmp_path / "d" / "log.csv")[0]["r_struct"] != ""
 
@@ -115,7 +115,7 @@ def test_the_run_ships_its_best_validated_checkpoint(tmp_path):
     grpo = GRPOConfig(num_generations=4, max_steps=3, save_steps=1, save_total_limit=10, n_train_instances=2,
                       train_n=[20], train_k=[3], max_completion_length=64, exec_workers=1, torch_threads=1,
                       exec_timeout_s=0.3, perf_reference_budget_s=0.1, learning_rate=1e-3, validation_every=1,
-                      validation_instances=2, validation_generations=3)
+                      validation_instances=2, validation_generations=3, seed_samples=2)
     model_cfg = ModelConfig()
     base = EMBEDDED_POLICY_DIR
     train_grpo(model_cfg, replace(grpo, max_steps=2), base, out, log_csv=out / "log.csv")   # "killed" after step 2

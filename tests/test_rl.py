@@ -1,6 +1,7 @@
 """The RL baselines (issue 11): environment, batched rollouts, training, model loading, methods."""
 import subprocess
 import sys
+import tempfile
 import zipfile
 
 import numpy as np
@@ -141,14 +142,16 @@ TINY = RLConfig(train_n=[12], train_k=[3], train_regimes=["dense"], n_train_inst
 
 @pytest.fixture(scope="module")
 def tiny_models(tmp_path_factory):
-    out = tmp_path_factory.mktemp("rl")
-    info = {a: train_agent(a, TINY, out / f"{a}.zip", out / f"{a}.csv", seed=0) for a in ("dqn", "ppo")}
-    return out, info
+    out, temp = tmp_path_factory.mktemp("rl"), tmp_path_factory.mktemp("tempdir")
+    with pytest.MonkeyPatch.context() as mp:        # the temp dir SB3's default logger would write into
+        mp.setattr(tempfile, "tempdir", str(temp))
+        info = {a: train_agent(a, TINY, out / f"{a}.zip", out / f"{a}.csv", seed=0) for a in ("dqn", "ppo")}
+    return out, info, temp
 
 
 @pytest.mark.parametrize("algorithm", ["dqn", "ppo"])
 def test_training_a_few_hundred_steps_saves_a_loadable_model_and_a_reward_log(tiny_models, algorithm):
-    out, info = tiny_models
+    out, info, _ = tiny_models
     assert info[algorithm]["timesteps"] == 300
     log = pd.read_csv(out / f"{algorithm}.csv")
     assert len(log) == info[algorithm]["episodes"] >= 300 // 12 - 1
@@ -162,8 +165,14 @@ def test_training_a_few_hundred_steps_saves_a_loadable_model_and_a_reward_log(ti
     assert agent.metadata["trained"]["timesteps"] == 300
 
 
+def test_training_writes_nothing_outside_its_output_paths(tiny_models):
+    out, _, temp = tiny_models
+    assert sorted(p.name for p in out.iterdir()) == ["dqn.csv", "dqn.zip", "ppo.csv", "ppo.zip"]
+    assert not list(temp.glob("SB3-*"))             # no $TMPDIR/SB3-<date>/ logger folder (SB3's default)
+
+
 def test_a_model_of_the_other_algorithm_is_rejected(tiny_models):
-    out, _ = tiny_models
+    out, _, _ = tiny_models
     with pytest.raises(LSAError, match="holds a 'ppo' model, not 'dqn'"):
         load_agent(out / "ppo.zip", "dqn")
 

@@ -62,6 +62,7 @@ def train_agent(algorithm: str, cfg: RLConfig, model_path: str | Path, log_path:
     import torch
     from sb3_contrib import MaskablePPO
     from stable_baselines3 import DQN
+    from stable_baselines3.common.logger import Logger
 
     from lsa.rl.policies import SlotActorCriticPolicy, SlotDQNPolicy
 
@@ -85,6 +86,9 @@ def train_agent(algorithm: str, cfg: RLConfig, model_path: str | Path, log_path:
     cls, policy = (DQN, SlotDQNPolicy) if algorithm == "dqn" else (MaskablePPO, SlotActorCriticPolicy)
     model = cls(policy, env, gamma=cfg.gamma, policy_kwargs={"net_arch": list(cfg.net_arch)}, seed=seed,
                 device="cpu", verbose=0, **cfg.algorithm_kwargs(algorithm))
+    # SB3's default logger (verbose=0) still creates $TMPDIR/SB3-<date>/ on every learn(); a logger
+    # with no output format and no folder writes nothing (our own log is the per-episode CSV)
+    model.set_logger(Logger(folder=None, output_formats=[]))
     rows: list[tuple] = []
     t0 = time.perf_counter()
     model.learn(total_timesteps=steps, callback=_episode_logger(rows, greedy_utility, algorithm, seed, t0))
