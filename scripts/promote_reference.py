@@ -4,7 +4,8 @@
     python scripts/promote_reference.py --ship          # ... and ship the run's policies in the package
 
 Copied: every table (*.csv), log, notebook, stage configuration (*.yaml) and run record (lsa_*.json
-and *.provenance.json) of `results/` (the smoke and paper sub-runs and the benchmarks excepted),
+and *.provenance.json) of `results/` (the smoke and paper sub-runs, the benchmarks, the evaluation
+shards that the gathered tables hold, and of run directories everything but their records excepted),
 every figure and table of `figures/`, and the run's reproduction report (`results/report/`, made
 against the reference being replaced) into `reference/report/`. Weights, tokenizers, trainer state
 and checkpoints are not copied. The old reference is replaced as a whole, so nothing stale remains.
@@ -24,14 +25,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 #: sub-directories of results/ that are other runs or not workflow results
-SKIP = {"smoke", "paper", "report", "benchmarks"}
+SKIP = {"smoke", "paper", "report", "benchmarks", "shards"}   # shards: the gathered tables hold them
 SUFFIXES = (".csv", ".log", ".ipynb", ".yaml")
 
 
-def _kept(path: Path) -> bool:
+def _kept(path: Path, relative: Path) -> bool:
     name = path.name
-    return name.endswith(SUFFIXES) or name.endswith(".provenance.json") or (
-        name.startswith("lsa_") and name.endswith(".json"))
+    record = name.endswith(".provenance.json") or (name.startswith("lsa_") and name.endswith(".json"))
+    if relative.parts[0] == "runs":       # run state: only its records (the logs are under training/)
+        return record
+    return record or name.endswith(SUFFIXES)
 
 
 def _replace_tree(files: list[tuple[Path, Path]], dest: Path) -> int:
@@ -57,7 +60,7 @@ def main() -> int:
     if not report.is_file():
         sys.exit(f"promote_reference: {report} is missing: run the whole default workflow first")
     results = [(p, p.relative_to(args.results)) for p in sorted(args.results.rglob("*"))
-               if p.is_file() and p.relative_to(args.results).parts[0] not in SKIP and _kept(p)]
+               if p.is_file() and p.relative_to(args.results).parts[0] not in SKIP and _kept(p, p.relative_to(args.results))]
     figures = [(p, p.relative_to(args.figures)) for p in sorted(args.figures.iterdir()) if p.is_file()]
     reports = [(p, p.relative_to(args.results / "report")) for p in sorted((args.results / "report").iterdir())
                if p.is_file()]
