@@ -111,7 +111,6 @@ def section_anytime(tmp: Path, seeds: list[int]) -> dict[str, list[Path]]:
           f"mean {half.first_s.mean():.3f} s max {half.first_s.max():.3f} s, utility / greedy mean "
           f"{half.ratio.mean():.3f} (min {half.ratio.min():.3f})")
     print(f"  {workflow_numbers()}")
-    print("  README (warm): first answer after 0.10 s (0.16 s at worst), no fallback in 45 runs, 1.16 x greedy")
     two = df[df["T"] == 2.0]
     print(f"  targets: T = 0.5 s no fallback [{'met' if not half.fallback.any() else 'NOT met'}], first incumbent "
           f"<= 0.3 s [{'met' if half.first_s.max() <= 0.3 else 'NOT met'}], >= 1.0 x greedy "
