@@ -115,7 +115,8 @@ def test_bad_shard_or_gpu_settings_are_one_config_error(workflow):
 
 
 def test_only_the_paper_profile_asks_for_gpus():
-    assert rule_gpus(profile("paper")) == {"pretrain": 1, "sft": 1, "grpo": 4, "llm_evaluation": 1}
+    asked = {rule: gpus for rule, gpus in rule_gpus(profile("paper")).items() if gpus}
+    assert asked == {"pretrain": 1, "sft": 1, "grpo": 4, "llm_evaluation": 1}
     assert set(rule_gpus(profile("smoke")).values()) == set(rule_gpus(profile("default")).values()) == {0}
     assert training_processes(profile("paper")) == 4
     assert training_processes(profile("smoke")) == training_processes(profile("default")) == 1
