@@ -9,7 +9,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "lsa"
 #: the layers in order; a module may import only from its own layer or one listed before it
-LAYERS = [("errors", "io", "config"), ("sim",), ("engine",), ("methods",), ("programs",), ("policy",), ("rl",),
+LAYERS = [("errors", "io", "config", "lazy"), ("sim",), ("engine",), ("methods",), ("programs",), ("policy",), ("rl",),
           ("workflow",), ("commands", "cli")]
 HEAVY = ("torch", "transformers", "trl", "peft", "matplotlib", "stable_baselines3", "sb3_contrib")
 MAX_LINES = 460

@@ -13,7 +13,7 @@ import the others (the function `adjacency` is `lsa.engine.adjacency.adjacency`:
 """
 from __future__ import annotations
 
-import importlib
+from lsa.lazy import lazy_names
 
 _SOURCES = {
     "MoveState": "state", "coupling_order": "state", "greedy_assign": "state", "independent_movers": "state",
@@ -24,14 +24,4 @@ _SOURCES = {
 
 __all__ = sorted(_SOURCES)
 
-
-def __getattr__(name: str):
-    if name in _SOURCES:
-        value = getattr(importlib.import_module(f"lsa.engine.{_SOURCES[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'lsa.engine' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + __all__)
+__getattr__, __dir__ = lazy_names(__name__, _SOURCES, globals())

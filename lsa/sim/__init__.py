@@ -7,7 +7,7 @@ The names below are loaded on first use (PEP 562), so `from lsa.sim import utili
 """
 from __future__ import annotations
 
-import importlib
+from lsa.lazy import lazy_names
 
 _SOURCES = {
     "load_npz": "formats", "read_dimacs": "formats", "save_npz": "formats", "write_dimacs": "formats",
@@ -19,14 +19,4 @@ _SOURCES = {
 
 __all__ = sorted(_SOURCES)
 
-
-def __getattr__(name: str):
-    if name in _SOURCES:
-        value = getattr(importlib.import_module(f"lsa.sim.{_SOURCES[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'lsa.sim' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + __all__)
+__getattr__, __dir__ = lazy_names(__name__, _SOURCES, globals())
