@@ -77,9 +77,16 @@ def _load(path: str | None, default_dir: Path, dtype: str = "float32"):
     if loader is not None:        # started by `_start_loading`: wait for it (its errors are raised below)
         loader.join()
     if key not in _POLICIES:
-        _POLICIES[key] = load_policy(path, dtype=dtype)
-        _SEEDS[key] = tuple(load_seed_programs(path)) if Path(path).is_dir() else ()
+        _cache(path, key, dtype)
     return _POLICIES[key], _SEEDS[key], key
+
+
+def _cache(path: str, key: str, dtype: str) -> None:
+    """Load the model at `path` and its seed programs into the per-process caches under `key`."""
+    seeds = tuple(load_seed_programs(path)) if Path(path).is_dir() else ()
+    policy = load_policy(path, dtype=dtype)
+    _SEEDS[key] = seeds
+    _POLICIES[key] = policy
 
 
 def _start_loading(params: dict, default_dir: Path) -> None:
@@ -96,12 +103,9 @@ def _start_loading(params: dict, default_dir: Path) -> None:
 
     def load() -> None:
         try:
-            policy = load_policy(path, dtype=params.get("dtype", "float32"))
-            seeds = tuple(load_seed_programs(path)) if Path(path).is_dir() else ()
+            _cache(path, key, params.get("dtype", "float32"))
         except Exception:             # noqa: BLE001 - `_load` loads again in the caller and raises there
             return
-        _SEEDS[key] = seeds
-        _POLICIES[key] = policy
 
     thread = threading.Thread(target=load, name=f"lsa-load-{Path(path).name}", daemon=True)
     _LOADING[key] = thread
