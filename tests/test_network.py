@@ -149,3 +149,22 @@ def test_malformed_dimacs(tmp_path, text, match):
 def test_from_edges_dedupes_and_drops_self_loops():
     net = from_edges(3, np.array([[0, 1], [1, 0], [1, 1], [1, 2]]), K=2)
     assert net.M == 4
+
+
+@pytest.mark.parametrize("equal_powers", [True, False])
+def test_cross_power_is_the_gather_bit_for_bit(small_net, equal_powers):
+    """`cross_power_w` takes a shortcut when every transmitter has the same power (no gather): the
+    result must be the same bits as P[cross_col] * g, and unequal powers must still be gathered."""
+    from dataclasses import replace
+
+    from lsa.sim.network import cross_power
+
+    net = small_net
+    if not equal_powers:
+        powers = np.linspace(0.05, 0.2, net.N)
+        net = replace(net, power_w=powers)
+        assert not np.all(net.power_w == net.power_w[0])
+    expected = np.asarray(net.power_w)[net.cross_col] * net.cross_gain
+    got = cross_power(net)
+    assert got.dtype == expected.dtype and np.array_equal(got.view(np.int64), expected.view(np.int64))
+    assert np.array_equal(net.cross_power_w.view(np.int64), expected.view(np.int64))

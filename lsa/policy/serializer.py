@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from lsa.errors import LSAError
-from lsa.sim.network import Network
+from lsa.sim.network import Network, cross_power
 
 #: the default counter: every word, every single digit and every punctuation mark is one token
 #: (BPE tokenizers of the Qwen family split numbers into single digits, so this is not optimistic)
@@ -146,13 +146,8 @@ class _Stats:
 
 
 def _cross_power_w(net: Network) -> np.ndarray:
-    """`net.cross_power_w` without its fancy-indexing cost when all powers are equal (PPP instances)."""
-    if "cross_power_w" in vars(net) or net.N == 0:
-        return net.cross_power_w
-    power_w = np.asarray(net.power_w)
-    if np.all(power_w == power_w[0]):
-        return net.cross_gain * power_w[0]
-    return net.cross_power_w
+    """`net.cross_power_w`, without caching a second (M,) array on the network when it is not there yet."""
+    return net.cross_power_w if "cross_power_w" in vars(net) else cross_power(net)
 
 
 def _row_sums(values: np.ndarray, row_ptr: np.ndarray) -> np.ndarray:

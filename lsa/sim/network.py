@@ -62,6 +62,16 @@ def _compile_all() -> None:
     _pair_representatives(np.array([0, 1, 2], dtype=np.int64), rows, cols)
 
 
+def cross_power(net: "Network") -> np.ndarray:
+    """(M,) P_j g_ij of every stored pair, uncached. When every transmitter has the same power (every
+    PPP instance) it is one scaling of `cross_gain`, bit for bit the same as the gather
+    `power_w[cross_col] * cross_gain` and without its random reads (0.2-0.4 s at M = 25.6 M)."""
+    power_w = np.asarray(net.power_w)
+    if power_w.size and np.all(power_w == power_w[0]):
+        return net.cross_gain * power_w[0]
+    return power_w[net.cross_col] * net.cross_gain
+
+
 @dataclass(frozen=True, eq=False)
 class Network:
     """N links, K channels. Cross gain `cross_gain[m]` is from tx `cross_col[m]` to rx `cross_row[m]`."""
@@ -115,7 +125,7 @@ class Network:
     @cached_property
     def cross_power_w(self) -> np.ndarray:
         """(M,) interference power P_j g_ij that tx `cross_col` causes at rx `cross_row` when co-channel."""
-        out = self.power_w[self.cross_col] * self.cross_gain
+        out = cross_power(self)
         out.setflags(write=False)
         return out
 
