@@ -28,6 +28,7 @@ from lsa.policy.models import load_policy
 from lsa.policy.prompts import DEFAULT_PROMPT_TOKENS, code_prompt, direct_prompt, program_source
 from lsa.policy.rewards import parse_channel_list
 from lsa.policy.seeds import load_seed_programs
+from lsa.policy.sampling import PromptSampler, prefill_rate
 from lsa.programs.runner import prepare_sandbox, run_programs
 
 #: do not start a program with less than this left (sandbox start-up and result transfer)
@@ -44,6 +45,10 @@ MAX_OVERHEAD_SHARE = 0.2
 MIN_SEED_S = 0.3
 #: what primes the sandbox in `prepare`: forked and run once per instance, its result discarded
 PRIMING_PROGRAM = "def assign(net, rng):\n    return net.random_assignment(rng)\n"
+#: a first priming run faster than this is run again and the second one measured (N = 2000: 0.09 s, then
+#: 0.06 s); a slower one is the measure itself (N = 100,000: 0.2 s each, mostly the fork and the offer's
+#: scoring: a second run would add 0.2 s of set-up to change the estimate by a tenth)
+PRIMING_RERUN_S = 0.15
 #: tokens of the dummy prompt that warms the model up (about the length of a real prompt)
 WARMUP_PROMPT_TOKENS = 192
 
@@ -51,6 +56,8 @@ WARMUP_PROMPT_TOKENS = 192
 _POLICIES: dict[str, object] = {}
 _SEEDS: dict[str, tuple[str, ...]] = {}
 _WARM: set[str] = set()
+#: seconds per prompt token of a loaded model's prefill, measured by its warm-up
+_PREFILL_RATE: dict[str, float] = {}
 #: models being loaded in a background thread (`load_code`/`load_direct`), joined by the first `_load`
 _LOADING: dict[str, threading.Thread] = {}
 
@@ -104,6 +111,7 @@ def _start_loading(params: dict, default_dir: Path) -> None:
     def load() -> None:
         try:
             _cache(path, key, params.get("dtype", "float32"))
+            _warm_up(_POLICIES[key], key, _inference_config(params))   # part of loading: off the caller's path too
         except Exception:             # noqa: BLE001 - `_load` loads again in the caller and raises there
             return
 
@@ -131,7 +139,8 @@ def _warm_up(policy, key: str, cfg: InferenceConfig) -> None:
 
     torch.set_num_threads(max(1, cfg.torch_threads))
     dummy = " ".join(["channel"] * WARMUP_PROMPT_TOKENS)
-    sample_completions(policy, dummy, cfg.batch_size, 8, cfg, 30.0, np.random.default_rng(0))
+    PromptSampler(policy, dummy).sample(cfg.batch_size, 8, cfg.temperature, cfg.top_p, 30.0, 0)
+    _PREFILL_RATE[key] = prefill_rate(policy, WARMUP_PROMPT_TOKENS)   # a second prefill: no first-call costs
     _WARM.add(key)
 
 
@@ -144,15 +153,19 @@ def _prepare(net, params: dict, default_dir: Path, paradigm: str) -> dict:
     _warm_up(policy, key, cfg)
     overhead_s = 0.0
     if paradigm == "code":
-        run_programs([PRIMING_PROGRAM], net, timeout_s=5.0, workers=1)   # the first fork and run
-        t0 = time.perf_counter()          # a second, primed run costs what one program run costs
+        t0 = time.perf_counter()          # the first fork and run (it pays the parent's first-time costs)
         run_programs([PRIMING_PROGRAM], net, timeout_s=5.0, workers=1)
         overhead_s = time.perf_counter() - t0
+        if overhead_s < PRIMING_RERUN_S:  # small instance: those costs are a large share; a second,
+            t0 = time.perf_counter()      # primed run costs what one program run costs
+            run_programs([PRIMING_PROGRAM], net, timeout_s=5.0, workers=1)
+            overhead_s = time.perf_counter() - t0
     # the prompt the policy was trained with (recorded in its directory), unless the caller says otherwise
     budget = params.get("prompt_max_tokens") or policy.prompt_max_tokens or DEFAULT_PROMPT_TOKENS
     api_doc = params.get("api_doc_in_prompt", policy.api_doc)
     return {"policy": policy, "cfg": cfg, "prompt_max_tokens": int(budget), "api_doc": api_doc,
-            "seeds": seeds[: cfg.seed_programs], "exec_overhead_s": overhead_s}
+            "seeds": seeds[: cfg.seed_programs], "exec_overhead_s": overhead_s,
+            "prefill_s_per_token": _PREFILL_RATE.get(key, 0.0)}
 
 
 def prepare_code(net, params: dict) -> dict:
@@ -253,21 +266,24 @@ def solve_code(net, run, rng, state=None, **params) -> dict:
     relay = _Relay(net, run, rng, cfg, state.get("exec_overhead_s", 0.0))
     relay.add(state["seeds"], seed=True)       # the first incumbent comes before any prompt is built
     start_state = _digest(relay.queue)
-    prompt, prompt_s = None, 0.0
+    sampler, prompt_s = None, 0.0
     sampling, batches = cfg, 0
     while run.remaining() > MIN_EXEC_S + relay.margin_s and relay.tried < cfg.max_programs:
         if not relay.queue:
             if run.remaining() < MIN_GENERATE_S + relay.margin_s and relay.tried:
                 break
-            if prompt is None:
+            if sampler is None:
                 t0 = time.perf_counter()
                 prompt = code_prompt(net, tokenizer=policy.tokenizer, max_tokens=state["prompt_max_tokens"],
                                      api_doc=state["api_doc"])
+                sampler = PromptSampler(policy, prompt, state.get("prefill_s_per_token", 0.0))
                 prompt_s = time.perf_counter() - t0
             t1 = time.perf_counter()
-            completions = sample_completions(policy, prompt, cfg.batch_size, cfg.max_new_tokens, sampling,
-                                             run.remaining() * cfg.generate_share, rng)
+            completions = sampler.sample(cfg.batch_size, cfg.max_new_tokens, sampling.temperature, sampling.top_p,
+                                         run.remaining() * cfg.generate_share, int(rng.integers(2 ** 31)))
             relay.gen_s += time.perf_counter() - t1
+            if completions is None:    # its prefill would outlast the time a call may take: nothing more to sample
+                break
             batches += 1
             sources = [s for s in map(program_source, completions) if s is not None]
             relay.tried += cfg.batch_size - len(sources)
@@ -300,10 +316,14 @@ def solve_direct(net, run, rng, state=None, **params) -> dict:
     tried = valid = parsed = repaired = 0
     gen_s = 0.0
     max_new = max(cfg.max_new_tokens, 4 * net.N + 8)
+    sampler = PromptSampler(policy, prompt, state.get("prefill_s_per_token", 0.0))
     while run.remaining() > MIN_EXEC_S and tried < cfg.max_programs:
         t1 = time.perf_counter()
-        completions = sample_completions(policy, prompt, cfg.batch_size, max_new, cfg, run.remaining(), rng)
+        completions = sampler.sample(cfg.batch_size, max_new, cfg.temperature, cfg.top_p, run.remaining(),
+                                     int(rng.integers(2 ** 31)))
         gen_s += time.perf_counter() - t1
+        if completions is None:        # its prefill would outlast the budget
+            break
         for text in completions:
             tried += 1
             struct, assignment, ok = parse_channel_list(text, net.N, net.K)

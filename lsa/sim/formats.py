@@ -78,6 +78,8 @@ def load_npz(path: str | Path) -> Network:
         raise InstanceFormatError(f"instance {path} does not fit in memory") from None
 
 
+#: members inflated at once (zlib releases the GIL)
+READ_THREADS = 4
 #: keys read from a file; anything else in it is ignored (never decompressed)
 _KEYS = (*REQUIRED_KEYS, "tx_xy", "rx_xy", "meta")
 #: text keys ('format', 'meta') are at most this many characters
@@ -101,7 +103,7 @@ def _read_arrays(path: Path) -> dict:
                 headers[key] = _header(fh, name)
         _check_declared_sizes(headers, path)
         # the big members decompress in parallel (zlib releases the GIL)
-        with ThreadPoolExecutor(max_workers=min(4, max(1, len(members)))) as pool:
+        with ThreadPoolExecutor(max_workers=min(READ_THREADS, max(1, len(members)))) as pool:
             loaded = pool.map(lambda item: (item[0], _read_member(zf, item[1], headers[item[0]])), members.items())
             return dict(loaded)
 
