@@ -54,3 +54,18 @@ def test_move_gains_are_exact(small_net):
             b = a.copy()
             b[i] = k
             assert np.isclose(gains[i, k], sum_rate(small_net, b) - base, atol=1e-9)
+
+
+def test_evaluate_in_two_threads_gives_the_one_thread_metrics(dense_2000, monkeypatch):
+    """Large instances split the metrics' pass over two threads: the same interference and the same
+    conflict count as one pass (the split must not drop or double-count a pair at its boundary)."""
+    from lsa.sim import utility
+
+    rng = np.random.default_rng(4)
+    for _ in range(3):
+        a = rng.integers(0, dense_2000.K, dense_2000.N)
+        one = utility.evaluate(dense_2000, a)
+        monkeypatch.setattr(utility, "PARALLEL_PASS_M", 0)
+        two = utility.evaluate(dense_2000, a)
+        monkeypatch.setattr(utility, "PARALLEL_PASS_M", 10 ** 12)
+        assert two == one and one["conflicts"] > 0
