@@ -96,8 +96,12 @@ def load_policy(name_or_path: str | None = None, dtype: str = "float32", trust_r
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from transformers.utils import logging as hf_logging
+
     path = resolve_model_path(name_or_path)
     torch_dtype = getattr(torch, dtype)
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()      # no "Loading weights" bar on the stderr of `lsa solve`
     try:
         if (Path(path) / "adapter_config.json").is_file():
             from peft import AutoPeftModelForCausalLM
@@ -108,6 +112,9 @@ def load_policy(name_or_path: str | None = None, dtype: str = "float32", trust_r
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         raise LSAError(f"cannot load model {str(name_or_path)!r}: not a model folder, a named model "
                        f"(`lsa model list`) or a Hugging Face id in the local cache ({first})") from None
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     model.to(device)
