@@ -269,13 +269,13 @@ def test_the_committed_reference_renders(tmp_path):
     out = tmp_path / "figures"
     names = [n for n in FIGURE_NAMES if n not in NOT_IN_REFERENCE]
     reference = str(Paths.reference(REPO).results)
-    # every figure (the default): the ones the reference has inputs for, each one of them, and no failure
+    # one run of every figure (the default, not --strict: it returns 0 whatever the reference lacks) that
+    # renders each figure the reference has inputs for, completely (what --strict on those would check)
     assert main(["figures", "--results", reference, "--figures", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for n in names for p in FIGURES[n].outputs(
-        Paths(out, out)))
-    # --strict fails on exactly the figures whose inputs the reference lacks (the rest: rendered above)
-    assert main(["figures", "--results", reference, "--figures", str(out), "--strict", "--only",
-                 *NOT_IN_REFERENCE]) == 1
+    rendered = {p.name for p in out.iterdir()}
+    expected = {p.name for n in names for p in FIGURES[n].outputs(Paths(out, out))}
+    optional = {p.name for n in NOT_IN_REFERENCE for p in FIGURES[n].outputs(Paths(out, out))}
+    assert expected <= rendered <= expected | optional, sorted(rendered ^ expected)
 
 
 # ---------------------------------------------------------------------------------- claims and the report
