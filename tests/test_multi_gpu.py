@@ -10,7 +10,6 @@ that its hook works. Files written by native code without Python's
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
