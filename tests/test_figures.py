@@ -268,11 +268,14 @@ def test_the_committed_reference_renders(tmp_path):
     """`lsa figures` (default: the reference) keeps working on the committed results."""
     out = tmp_path / "figures"
     names = [n for n in FIGURE_NAMES if n not in NOT_IN_REFERENCE]
-    assert main(["figures", "--results", str(Paths.reference(REPO).results), "--figures", str(out), "--strict",
-                 "--only", *names]) == 0
-    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for n in names for p in FIGURES[n].outputs(
-        Paths(out, out)))
-    assert main(["figures", "--results", str(Paths.reference(REPO).results), "--figures", str(out)]) == 0
+    reference = str(Paths.reference(REPO).results)
+    # one run of every figure (the default, not --strict: it returns 0 whatever the reference lacks) that
+    # renders each figure the reference has inputs for, completely (what --strict on those would check)
+    assert main(["figures", "--results", reference, "--figures", str(out)]) == 0
+    rendered = {p.name for p in out.iterdir()}
+    expected = {p.name for n in names for p in FIGURES[n].outputs(Paths(out, out))}
+    optional = {p.name for n in NOT_IN_REFERENCE for p in FIGURES[n].outputs(Paths(out, out))}
+    assert expected <= rendered <= expected | optional, sorted(rendered ^ expected)
 
 
 # ---------------------------------------------------------------------------------- claims and the report

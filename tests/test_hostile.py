@@ -304,6 +304,30 @@ def driver(workdir: Path, old: str | None = None) -> dict:
     return report
 
 
+def _warm_numba_cache(dest: Path) -> Path:
+    """A numba cache directory the driver can use as any user, holding this process's compiled
+    kernels and their stamps (`lsa warmup`, or the first test that needed them): the driver loads
+    them instead of compiling every kernel again in an empty cache. numba keys an entry on the
+    kernel's source, not on where the cache lies; a kernel missing here is compiled as before."""
+    from numba.core.caching import _CacheLocator
+
+    from lsa.sim import jit
+
+    if os.environ.get("NUMBA_CACHE_DIR"):     # already a cache directory: the same layout
+        shutil.copytree(jit.cache_dir(), dest, ignore=shutil.ignore_patterns(jit.LOCK_NAME))
+    else:                                     # beside the modules: into NUMBA_CACHE_DIR's layout
+        dest.mkdir()
+        for src in (REPO / "lsa").rglob("__pycache__/*.nb[ic]"):
+            sub = dest / _CacheLocator.get_suitable_cache_subpath(str(src.parent.parent / "kernels.py"))
+            sub.mkdir(exist_ok=True)
+            shutil.copy2(src, sub / src.name)
+        for stamp in jit.cache_dir().glob("lsa-*.stamp"):
+            shutil.copy2(stamp, dest / stamp.name)
+    for path in (dest, *dest.rglob("*")):     # numba writes a probe file in each directory it uses
+        path.chmod(0o777 if path.is_dir() else 0o644)
+    return dest
+
+
 def _run_driver(tmp_path: Path, user: list[str] | None = None, old: str | None = None, timeout_s: float = 300):
     """Prepare secrets and victims, run the driver (optionally as another user), return (report, env)."""
     token = f"LSA-SECRET-{uuid.uuid4().hex}"
@@ -327,7 +351,7 @@ def _run_driver(tmp_path: Path, user: list[str] | None = None, old: str | None =
     report_path = workdir / "report.json"
     cmd = [*(user or []), sys.executable, str(Path(__file__).resolve()), "--work", str(workdir),
            "--report", str(report_path), *(["--old", old] if old else [])]
-    child_env = {**os.environ, SECRET_ENV: env_token, "NUMBA_CACHE_DIR": str(workdir / "numba")}
+    child_env = {**os.environ, SECRET_ENV: env_token, "NUMBA_CACHE_DIR": str(_warm_numba_cache(workdir / "numba"))}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=child_env, cwd=str(workdir))
     report = json.loads(report_path.read_text()) if report_path.is_file() else None
     return report, proc, {**env, "token": token, "env_token": env_token}

@@ -9,7 +9,7 @@ that its hook works. Files written by native code without Python's
 `open` (safetensors' weights) are not seen; the model is written by the Trainer's main process."""
 import json
 import os
-import socket
+import shutil
 import subprocess
 import sys
 import time
@@ -127,25 +127,35 @@ def test_lsa_train_refuses_sft_under_several_processes(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-def test_the_workflow_trains_a_grpo_run_on_two_processes(tmp_path):
-    """The smoke profile with workflow.gpus.grpo = 2, one GRPO run through Snakemake (its base model
-    first): the rule's shell trains under accelerate launch, then the run's notebook takes the
-    finished run (no second training) and exports its log as with one process."""
-    from test_workflow import copy_repo, snakemake
+def test_the_workflow_trains_a_grpo_run_on_two_processes(smoke_run, tmp_path):
+    """The smoke profile with workflow.gpus.grpo = 2, one GRPO run through Snakemake: the rule's
+    shell trains under accelerate launch, then the run's notebook takes the finished run (no second
+    training) and exports its log as with one process. It starts from a copy of the smoke pipeline's
+    finished run (conftest.py `smoke_run`) without that GRPO run: its base model is up to date there,
+    so only the GRPO job runs (the base model is not pretrained a second time)."""
+    from test_workflow import jobs_of, snakemake
 
-    root = copy_repo(tmp_path)
+    smoke_root, smoke, _ = smoke_run
+    assert smoke.returncode == 0, smoke.stderr[-3000:]
+    root = tmp_path / "repo"
+    shutil.copytree(smoke_root, root, symlinks=True, ignore=shutil.ignore_patterns("locks", "incomplete"))
     profile = root / "config" / "smoke.yaml"
     cfg = yaml.safe_load(profile.read_text())
     cfg["workflow"]["gpus"] = {"grpo": 2}
     profile.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    smoke = root / "results" / "smoke"
+    shutil.rmtree(smoke / "runs" / "grpo-main")             # the run, its checkpoints (no resume) and its outputs
+    for path in (smoke / "training" / "grpo-main.csv", smoke / "notebooks" / "grpo-main.ipynb"):
+        path.unlink()
     target = "results/smoke/runs/grpo-main/final/lsa_train.json"
     res = snakemake(root, "--cores", "2", "-p", target, "--config", "profile=smoke", timeout=900)
     assert res.returncode == 0, res.stderr[-4000:]
+    assert jobs_of(res.stdout + res.stderr) == {"grpo": 1}, res.stdout[-3000:] + res.stderr[-3000:]
     assert "accelerate_cli launch --multi_gpu --num_processes 2" in res.stdout + res.stderr
     info = json.loads((root / target).read_text())
-    assert info["processes"] == 2 and info["steps"] == cfg["grpo"]["max_steps"]
-    log = (root / "results" / "smoke" / "training" / "grpo-main.csv").read_text().splitlines()
+    assert info["processes"] == 2 and info["steps"] == cfg["grpo"]["max_steps"] and info["resumed_from"] is None
+    log = (smoke / "training" / "grpo-main.csv").read_text().splitlines()
     assert len(log) == 1 + cfg["grpo"]["max_steps"]
-    notebook = json.loads((root / "results" / "smoke" / "notebooks" / "grpo-main.ipynb").read_text())
+    notebook = json.loads((smoke / "notebooks" / "grpo-main.ipynb").read_text())
     printed = "".join("".join(o.get("text", "")) for c in notebook["cells"] for o in c.get("outputs", []))
     assert '"processes": 2' in printed            # the launched run's record, not a training of its own

@@ -382,14 +382,13 @@ def test_config_change_reruns_only_what_depends_on_it(tmp_path):
 
 
 # ---------------------------------------------------------------------------------- slow
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    """The whole smoke pipeline, once per test module, in a fresh temporary copy."""
-    root = copy_repo(tmp_path_factory.mktemp("smoke"))
+def run_smoke_pipeline(dest: Path) -> tuple[Path, subprocess.CompletedProcess, float]:
+    """The whole smoke pipeline in a fresh copy of the repository at `dest` (the session fixture
+    `smoke_run` in conftest.py runs it once for every test that needs it)."""
+    root = copy_repo(dest)
     t0 = time.perf_counter()
     res = snakemake(root, "--cores", "2", "--config", "profile=smoke", timeout=3 * SMOKE_BUDGET_S)
-    wall_s = time.perf_counter() - t0
-    return root, res, wall_s
+    return root, res, time.perf_counter() - t0
 
 
 @pytest.mark.slow
