@@ -109,12 +109,17 @@ def test_figures_without_the_lora_tables_render_and_say_the_run_is_missing(resul
     assert "no LoRA-GRPO and\nno cold-start run" in _texts(plots.fig_h_model_size(Results(results.results)))
 
 
-def test_the_committed_reference_renders_d_e_h_saying_the_run_is_missing(tmp_path):
+def test_the_committed_reference_renders_d_e_h_with_the_lora_run(tmp_path):
+    """The committed reference carries the full-length LoRA-GRPO run: figures d, e and h draw it
+    (no "missing" note) and both of its claims have a verdict."""
     res = Results(Paths.reference(REPO).results)
-    assert not res.paths.lora_grpo_log.exists()          # made before the stage existed
+    assert res.paths.lora_grpo_log.exists() and res.paths.lora_evaluation.exists()
     for draw in (plots.fig_d_grpo_dynamics, plots.fig_e_cold_start):
-        assert "LoRA-GRPO run missing" in _texts(draw(res))
-    assert "zero-shot" in _texts(plots.fig_h_model_size(res))
+        assert "LoRA-GRPO run missing" not in _texts(draw(res))
+    assert "LoRA-GRPO" in _texts(plots.fig_h_model_size(res))
+    table = claims_table(res).set_index("id")
+    for claim in ("real-llm-grpo-improves-r-perf", "real-llm-adapter-beats-greedy"):
+        assert table.loc[claim, "verdict"] in ("holds", "fails", "not shown")
 
 
 def test_the_lora_claims_hold_fail_or_are_unmeasured_with_the_reason(results, tmp_path):

@@ -55,7 +55,8 @@ def cache_kwarg(model) -> str:
     `past_key_values` is deprecated) or `past_key_values` (v4)."""
     import inspect
 
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model   # a peft model: its base's
+    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
 
 
 def prefill(policy, prompt: str):
