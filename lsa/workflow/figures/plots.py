@@ -305,7 +305,8 @@ def fig_h_model_size(res: Results):
         ax.axhline(1.0, color="black", linestyle=":", linewidth=0.9, label="strongest classical method (= 1)")
         ticks = [*sizes["n_params"], *([real] if np.isfinite(real) else [])]
         names = [*sizes["model_size"], *([real_llm.model_name(res)] if np.isfinite(real) else [])]
-        log_axis(ax, "x", ticks, [f"{m}\n{p / 1e6:.2f} M" for m, p in zip(names, ticks)])
+        log_axis(ax, "x", ticks, [f"{m}\n{p / 1e6:.0f}M" if p >= 1e7 else f"{m}\n{p / 1e6:.2f}M" for m, p in zip(names, ticks)])
+        ax.tick_params(axis="x", labelsize=7)   # nano, micro and tiny lie within a decade: no overlap in print
         ax.set_xlim(min(extent) / 10 ** (0.15 * span), max(extent) * 10 ** (0.15 * span))
         ax.set_xlabel("model size, parameters [count] (log scale)")
         ax.set_title(f"N = {n:g}")
