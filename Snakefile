@@ -88,7 +88,7 @@ def stage_log(stage):
 
 rule all:
     input:
-        figure_outputs(P),
+        figure_outputs(P, S),
         REPORT.values(),
         [P.rl_model(algorithm, seed) for algorithm, seed in S.rl_runs],  # every rl.seeds model
         [P.cold_start_summary] if "cold_start" in STAGE else [],  # the real-LLM cold-start table
@@ -429,11 +429,11 @@ rule figures:
     # rendering all takes seconds, a kernel start per figure would cost more. Without Snakemake:
     # `lsa figures --results DIR --figures DIR`.
     input:
-        results=figure_inputs(P, S) + LORA_TABLES,
+        results=figure_inputs(P, S) + LORA_TABLES,  # figure_inputs: the primitives tables where the arm is on
         settings=STAGE["figures"],
         notebook=nb("07_figures"),
     output:
-        figure_outputs(P),
+        figure_outputs(P, S),
     resources:
         runtime=RUNTIME["figures"],
     params:
@@ -449,7 +449,8 @@ rule report:
     # Every README claim on this run vs the committed reference (reference/results): number, 95 % CI,
     # its verdict (holds / not shown / fails). Without Snakemake: `lsa report --results DIR --output DIR`.
     input:
-        results=claim_inputs(P, S) + ([P.cold_start_summary] if "cold_start" in STAGE else []) + LORA_TABLES,
+        results=claim_inputs(P, S) + ([P.cold_start_summary] if "cold_start" in STAGE else []) + LORA_TABLES
+                + PRIMITIVES_TABLES,
         reference=[f for f in claim_inputs(REFERENCE, S) if f.is_file()],
         notebook=nb("09_report"),
     output:

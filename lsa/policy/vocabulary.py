@@ -29,8 +29,8 @@ def complete_searches_in(source: str) -> list[str]:
 
 
 def net_calls(source: str) -> list[str]:
-    """The `net` methods `source` calls (`net.<name>(...)`), in order of first use; a program that
-    does not parse calls none."""
+    """The `net` methods `source` calls (`net.<name>(...)`), each once (in the order `ast.walk` meets
+    them); a program that does not parse calls none."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):

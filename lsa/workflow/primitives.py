@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from lsa.errors import ConfigError
+from lsa.policy.models import recorded_vocabulary
 from lsa.policy.vocabulary import COMPLETE_SEARCHES, complete_searches_in, net_calls
 from lsa.workflow.best_known import raise_to_evaluated, with_share
 from lsa.workflow.studies import evaluate_policies
@@ -49,10 +50,13 @@ def evaluate_arm(config: dict, model_dir: str | Path, best_known: pd.DataFrame, 
     runs = list(config.get("policies") or {})
     if len(runs) != 1:
         raise ConfigError(f"the primitives evaluation slice must name one policy run, got {runs}")
+    recorded = recorded_vocabulary(model_dir)
+    if recorded != "primitives":   # lsa-code holds a policy to the vocabulary recorded with it
+        raise ConfigError(f"{model_dir}: the policy records model.vocabulary {recorded!r}, not 'primitives' "
+                          "(the arm's policy is trained by the grpo_primitives rule)")
     table = evaluate_policies(config, {runs[0]: str(model_dir)}, progress=progress)
-    table["vocabulary"] = "primitives"
-    if "programs_outside_vocabulary" not in table:
-        table["programs_outside_vocabulary"] = 0
+    table["vocabulary"] = recorded
+    table["programs_outside_vocabulary"] = table.get("programs_outside_vocabulary", 0)
     return with_limit(table, best_known, others)
 
 
@@ -86,7 +90,7 @@ def program_census(config: dict, model_dir: str | Path, samples: int | None = No
     """What the arm's programs call: its recorded seed programs (origin `seed`, best first, with
     their training reward) and `samples` programs sampled (the inference settings) on the prompt of
     every instance of the slice (origin `sampled`). Columns CENSUS_COLUMNS; `calls`: the net methods
-    a program calls, `;`-separated in order of first use; `complete_searches`: those among
+    a program calls, each once, `;`-separated; `complete_searches`: those among
     COMPLETE_SEARCHES (empty for every program the arm may run)."""
     import json
 
