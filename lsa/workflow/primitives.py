@@ -9,6 +9,8 @@ figures read every other table; `program_census` records what its programs call:
 """
 from __future__ import annotations
 
+import ast
+import json
 from pathlib import Path
 
 import numpy as np
@@ -18,18 +20,12 @@ from lsa.errors import ConfigError
 from lsa.policy.models import recorded_vocabulary
 from lsa.policy.vocabulary import COMPLETE_SEARCHES, complete_searches_in, net_calls
 from lsa.workflow.best_known import raise_to_evaluated, with_share
+from lsa.workflow.figures.data import _not_refused
 from lsa.workflow.studies import evaluate_policies
 
 #: the census table's columns (one row per program: a seed program or a sampled one)
 CENSUS_COLUMNS = ["origin", "rank", "instance", "N", "K", "regime", "seed", "parses", "calls", "complete_searches",
                   "reward", "r_perf", "program"]
-
-
-def _not_refused(df: pd.DataFrame) -> pd.DataFrame:
-    if "refused" not in df:
-        return df
-    refused = df["refused"].notna() & (df["refused"].astype(str).str.strip() != "")
-    return df[~refused]
 
 
 def with_limit(table: pd.DataFrame, best_known: pd.DataFrame, others: list[pd.DataFrame]) -> pd.DataFrame:
@@ -69,15 +65,12 @@ def _grid(config: dict) -> list[tuple[int, int, str, int]]:
 
 
 def _row(origin: str, rank: int, source: str | None, **extra) -> dict:
-    calls = net_calls(source) if source else []
-    parses = bool(source) and (bool(calls) or _parses(source))
-    return {"origin": origin, "rank": rank, "parses": parses, "calls": ";".join(calls),
-            "complete_searches": ";".join(complete_searches_in(source or "")), "program": source, **extra}
+    return {"origin": origin, "rank": rank, "parses": source is not None and _parses(source),
+            "calls": ";".join(net_calls(source or "")), "complete_searches": ";".join(complete_searches_in(source or "")),
+            "program": source, **extra}
 
 
 def _parses(source: str) -> bool:
-    import ast
-
     try:
         ast.parse(source)
     except (SyntaxError, ValueError):
@@ -92,8 +85,6 @@ def program_census(config: dict, model_dir: str | Path, samples: int | None = No
     every instance of the slice (origin `sampled`). Columns CENSUS_COLUMNS; `calls`: the net methods
     a program calls, each once, `;`-separated; `complete_searches`: those among
     COMPLETE_SEARCHES (empty for every program the arm may run)."""
-    import json
-
     from tqdm.auto import tqdm
 
     from lsa.policy.config import InferenceConfig

@@ -18,7 +18,7 @@ import pandas as pd
 from lsa.workflow.best_known import with_share
 from lsa.workflow.figures.data import KEY, MissingResults, Results, _not_refused, at_budget, regimes, seed_mean
 from lsa.workflow.figures.evaluations import relative_to
-from lsa.workflow.stats import t_interval, verdict
+from lsa.workflow.stats import t_interval
 
 #: the arm's `method` in the tables and figures here (in its own table it is lsa-code, policy primitives)
 ARM = "lsa-code (primitives)"
