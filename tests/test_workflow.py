@@ -47,7 +47,7 @@ SMOKE_BUDGET_S = 300
 NOTEBOOK_STAGES = {"01_evaluate_baselines": "evaluation", "02_prompt_length": "prompt_length",
                    "03_pretrain": "pretrain-tiny", "04_sft": "sft", "05_grpo": "grpo-main",
                    "06_llm_evaluation": "llm_evaluation", "07_figures": "figures", "08_rl_train": "rl-dqn-s0",
-                   "09_report": "report", "10_best_known": "best_known"}
+                   "09_report": "report", "10_best_known": "best_known", "11_primitives": "primitives_evaluation"}
 
 
 def copy_repo(dest: Path) -> Path:
@@ -160,7 +160,8 @@ def test_slices_hold_settings_only_and_parameters_hold_every_path(profile):
     expected = {"evaluation", "best_known", "prompt_length", "sft", "llm_evaluation", "figures", *(["rl"] if s.rl_runs else []),
                 *(["cold_start"] if cfg.get("cold_start") is not None else []),
                 *(["lora_grpo"] if lora_grpo_config(cfg) is not None else []),
-                *(f"pretrain-{size}" for size in s.model_sizes), *(f"grpo-{run}" for run in s.all_runs)}
+                *(f"pretrain-{size}" for size in s.model_sizes), *(f"grpo-{run}" for run in s.all_runs),
+                *([f"pretrain-{PRIMITIVES_RUN}", f"grpo-{PRIMITIVES_RUN}", "primitives_evaluation"] if s.primitives else [])}
     assert set(slices) == expected
     for stage, data in slices.items():  # no path, no path key, anywhere in a slice
         assert not any("results" in x or x in ("output", "output_dir", "log_csv", "base_model") for x in _paths_in(data)), stage
