@@ -129,7 +129,7 @@ def write_primitives_tables(paths: Paths, quality: float = 0.9) -> Paths:
     2 s (those of the baseline evaluation), and its program census (seed programs and samples)."""
     rows = _rows(["lsa-code"], [(2000, 8)], [0.5, 2.0], {"lsa-code": quality},
                  {"policy": "primitives", "train_seed": 0, "run": "primitives", "model_size": "tiny",
-                  "vocabulary": "primitives", "programs_tried": 10, "programs_valid": 8,
+                  "vocabulary": "primitives", "programs_tried": 10, "programs_ok": 9, "programs_valid": 8,
                   "programs_outside_vocabulary": 1})
     pd.DataFrame(rows).to_csv(paths.primitives_evaluation, index=False)
     pd.DataFrame([{"origin": "seed", "rank": 0, "calls": "greedy;descend;kick", "complete_searches": "",

@@ -63,7 +63,8 @@ def compared_rows(res: Results) -> pd.DataFrame:
 def arm_summary(res: Results) -> pd.DataFrame:
     """Per method, density (and `all` pooled) and budget: the share of the best-known utility [%]
     (mean, 95 % t interval over instances, n); for the arm also the share of runs with a valid answer,
-    the share of its programs that ran and returned a valid assignment, and programs tried per run."""
+    the share of its programs that gave a valid assignment (an offer or the return value), of those
+    that returned one before their deadline, and programs tried per run."""
     rows = compared_rows(res).dropna(subset=["share_of_best_known"])
     out = []
     pooled = rows.assign(regime="all")
@@ -76,9 +77,12 @@ def arm_summary(res: Results) -> pd.DataFrame:
     pooled_arm = pd.concat([arm, arm.assign(regime="all")])
     stats = pooled_arm.groupby(["regime", "budget_s"]).agg(
         valid_answer_share=("valid", lambda v: float(pd.Series(v).astype(bool).mean())),
-        programs_tried=("programs_tried", "sum"), programs_valid=("programs_valid", "sum"),
-        programs_outside_vocabulary=("programs_outside_vocabulary", "sum"), runs=("instance", "count")).reset_index()
-    stats["valid_program_share"] = stats["programs_valid"] / stats["programs_tried"].where(stats["programs_tried"] > 0)
+        programs_tried=("programs_tried", "sum"), programs_ok=("programs_ok", "sum"),
+        programs_valid=("programs_valid", "sum"), programs_outside_vocabulary=("programs_outside_vocabulary", "sum"),
+        runs=("instance", "count")).reset_index()
+    tried = stats["programs_tried"].where(stats["programs_tried"] > 0)
+    stats["valid_program_share"] = stats["programs_ok"] / tried          # offered or returned a valid assignment
+    stats["completed_program_share"] = stats["programs_valid"] / tried   # ... and returned one before its deadline
     stats["programs_per_run"] = stats["programs_tried"] / stats["runs"]
     table = table.merge(stats.assign(method=ARM).drop(columns=["runs"]), on=["method", "regime", "budget_s"], how="left")
     order = [ARM, MAIN, *BESIDE]
@@ -120,8 +124,9 @@ def arm_texts(res: Results) -> dict[str, str]:
             a = arm.iloc[0]
             md += ["", f"Arm at T = {budget:g} s: valid answer in {100 * a.valid_answer_share:.0f} % of runs; "
                        f"{a.programs_per_run:.1f} programs tried per run, {100 * a.valid_program_share:.0f} % of them "
-                       f"returned a valid assignment; {int(a.programs_outside_vocabulary)} sampled programs called a "
-                       "complete search (never run).", ""]
+                       f"gave a valid assignment ({100 * a.completed_program_share:.0f} % returned one before their "
+                       f"deadline); {int(a.programs_outside_vocabulary)} sampled programs called a complete search "
+                       "(never run).", ""]
     calls = call_summary(res)
     if len(calls):
         md.append("Programs of the arm (seed programs and the census sample) calling each net method: "
