@@ -150,7 +150,8 @@ def test_lsa_code_never_runs_a_complete_search_for_a_primitives_policy(primitive
     assert row["vocabulary"] == "primitives" and row["programs_outside_vocabulary"] >= 1   # its seeds were refused
     programs = [s for s in ran if s != inference.PRIMING_PROGRAM]
     assert not any(complete_searches_in(s) for s in programs)
-    assert row["valid"]
+    assert row["programs_tried"] >= row["programs_outside_vocabulary"]     # refused programs count as tried
+    assert row["valid"] or row["fallback_random"]     # nothing left in the vocabulary: the flagged fallback
 
 
 def test_the_arm_s_table_and_census_have_their_columns(primitives_policy, tmp_path):
