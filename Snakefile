@@ -32,7 +32,7 @@ from lsa.workflow.paths import Paths, profile_config_path
 from lsa.workflow.resources import launch_prefix, rule_gpus, rule_runtimes, training_processes
 from lsa.workflow.settings import check_profile
 from lsa.workflow.shards import evaluation_shards, llm_evaluation_shard_count, split_runs
-from lsa.workflow.stages import BASE_POLICY, rl_stage, stage_parameters, write_stage_configs
+from lsa.workflow.stages import BASE_POLICY, PRIMITIVES_RUN, rl_stage, stage_parameters, write_stage_configs
 
 PROFILE = str(config.get("profile", "default"))
 try:  # the one validation door: every section of the profile, before any slice is written
@@ -51,6 +51,8 @@ LSA = f"{sys.executable} -m lsa.cli"
 SHARDS = evaluation_shards(PROFILE_CONFIG)  # the baseline evaluation's jobs (workflow.evaluation_shards)
 LLM_SHARDS = split_runs(list(S.llm_policies()), llm_evaluation_shard_count(PROFILE_CONFIG))  # policy runs per job
 LORA_TABLES = [P.lora_grpo_log, P.lora_evaluation] if "lora_grpo" in STAGE else []  # read by figures d, e, h and the claims
+# the primitives-only arm (workflow.primitives): its evaluation and program census, read by its table and claims
+PRIMITIVES_TABLES = [P.primitives_evaluation, P.primitives_programs] if S.primitives else []
 GPUS = rule_gpus(PROFILE_CONFIG)  # GPUs per job of the learning / LLM rules (workflow.gpus; default 0)
 RUNTIME = rule_runtimes(PROFILE_CONFIG)  # minutes per job a cluster is asked for (workflow.runtime_min)
 GRPO_PROCESSES = training_processes(PROFILE_CONFIG)  # one per GPU of a GRPO job (workflow.gpus.grpo; CPU: 1)
@@ -86,11 +88,12 @@ def stage_log(stage):
 
 rule all:
     input:
-        figure_outputs(P),
+        figure_outputs(P, S),
         REPORT.values(),
         [P.rl_model(algorithm, seed) for algorithm, seed in S.rl_runs],  # every rl.seeds model
         [P.cold_start_summary] if "cold_start" in STAGE else [],  # the real-LLM cold-start table
         LORA_TABLES,  # the real-LLM LoRA-GRPO log and its evaluation (lora_grpo: section; none when off)
+        PRIMITIVES_TABLES,  # the primitives-only arm (workflow.primitives; none when off)
 
 
 # ------------------------------------------------------------------ classical baselines
@@ -353,16 +356,84 @@ if "lora_grpo" in STAGE:
             "{LSA} lora-eval --config {input.config} --adapter {params.adapter} --output {output} --no-progress > {log} 2>&1"
 
 
+# ------------------------------------------------------------------ the primitives-only arm (issue 19's ablation)
+if S.primitives:
+    rule pretrain_primitives:
+        # the main size's base model pretrained alike, with model.vocabulary: primitives (no complete
+        # search in its corpus); its own model directory, log and slice: the main base model is untouched
+        input:
+            config=STAGE[f"pretrain-{PRIMITIVES_RUN}"],
+            notebook=nb("03_pretrain"),
+        output:
+            done=P.base_model_done(PRIMITIVES_RUN),
+            log=P.pretrain_log(PRIMITIVES_RUN),
+        resources:
+            gpu=GPUS["pretrain"],
+            runtime=RUNTIME["pretrain"],
+        params:
+            p=parameters(f"pretrain-{PRIMITIVES_RUN}"),
+        log:
+            **stage_log(f"pretrain-{PRIMITIVES_RUN}"),
+        shell:
+            NOTEBOOK_SHELL
+
+    rule grpo_primitives:
+        # GRPO exactly like main (grpo: with main's overrides, the first training seed), vocabulary primitives
+        input:
+            config=STAGE[f"grpo-{PRIMITIVES_RUN}"],
+            start=P.base_model_done(PRIMITIVES_RUN),
+            notebook=nb("05_grpo"),
+        output:
+            done=P.final_model_done(PRIMITIVES_RUN),
+            log=P.grpo_log(PRIMITIVES_RUN),
+        threads: 1
+        resources:
+            gpu=GPUS["grpo"],
+            runtime=RUNTIME["grpo"],
+        params:
+            p=parameters(f"grpo-{PRIMITIVES_RUN}"),
+            **({} if GRPO_PROCESSES == 1 else {  # several GPUs: `lsa train` under accelerate launch, as main
+                k: str(stage_parameters(f"grpo-{PRIMITIVES_RUN}", P, S)[k]) for k in ("base", "run_dir", "log_state")}),
+        log:
+            **stage_log(f"grpo-{PRIMITIVES_RUN}"),
+            **({} if GRPO_PROCESSES == 1 else {"train": P.log(f"grpo-{PRIMITIVES_RUN}-train")}),
+        shell:
+            GRPO_SHELL
+
+    rule primitives_evaluation:
+        # the arm as lsa-code on workflow.primitives.instances (share of best-known), and its program census
+        input:
+            config=STAGE["primitives_evaluation"],
+            policy=P.final_model_done(PRIMITIVES_RUN),
+            best_known=P.best_known,
+            evaluation=P.evaluation,
+            llm_evaluation=P.llm_evaluation,
+            notebook=nb("11_primitives"),
+        output:
+            table=P.primitives_evaluation,
+            programs=P.primitives_programs,
+        threads: workflow.cores  # budgets are wall-clock: each evaluation worker is pinned to its own core
+        resources:
+            gpu=GPUS["llm_evaluation"],
+            runtime=RUNTIME["llm_evaluation_run"],
+        params:
+            p=parameters("primitives_evaluation"),
+        log:
+            **stage_log("primitives_evaluation"),
+        shell:
+            NOTEBOOK_SHELL
+
+
 rule figures:
     # Every figure (PDF + PNG) and the throughput table (CSV, Markdown, LaTeX) in one notebook run:
     # rendering all takes seconds, a kernel start per figure would cost more. Without Snakemake:
     # `lsa figures --results DIR --figures DIR`.
     input:
-        results=figure_inputs(P, S) + LORA_TABLES,
+        results=figure_inputs(P, S) + LORA_TABLES,  # figure_inputs: the primitives tables where the arm is on
         settings=STAGE["figures"],
         notebook=nb("07_figures"),
     output:
-        figure_outputs(P),
+        figure_outputs(P, S),
     resources:
         runtime=RUNTIME["figures"],
     params:
@@ -378,7 +449,8 @@ rule report:
     # Every README claim on this run vs the committed reference (reference/results): number, 95 % CI,
     # its verdict (holds / not shown / fails). Without Snakemake: `lsa report --results DIR --output DIR`.
     input:
-        results=claim_inputs(P, S) + ([P.cold_start_summary] if "cold_start" in STAGE else []) + LORA_TABLES,
+        results=claim_inputs(P, S) + ([P.cold_start_summary] if "cold_start" in STAGE else []) + LORA_TABLES
+                + PRIMITIVES_TABLES,
         reference=[f for f in claim_inputs(REFERENCE, S) if f.is_file()],
         notebook=nb("09_report"),
     output:

@@ -181,7 +181,10 @@ def test_slurm_plan_of_the_paper_profile_has_many_evaluation_jobs_with_resources
         assert re.search(r"-m accelerate\.commands\.accelerate_cli launch --multi_gpu --num_processes 4 .*"
                          rf"-m lsa\.cli train --config \S+/grpo-{run}\.yaml .*--output \S+/runs/grpo-{run} ", launch)
         assert "papermill" in notebook and f"run: {run}," in notebook
-    assert not any("accelerate" in c for rule, cs in shells.items() if rule != "grpo" for c in cs)
+    arm = shells.get("grpo_primitives") or []      # the primitives-only arm trains like main, on 4 GPUs too
+    assert len(arm) == 1 and re.search(r"--num_processes 4 .*-m lsa\.cli train --config \S+/grpo-primitives\.yaml "
+                                       r".*--output \S+/runs/grpo-primitives ", arm[0])
+    assert not any("accelerate" in c for rule, cs in shells.items() if rule not in ("grpo", "grpo_primitives") for c in cs)
     assert all("gpu" not in r or r["gpu"] == "0" for name, r in jobs if name in ("rl_train", "figures", "report"))
     # the cost plan: GPU-hours only where a GPU is asked for; every job's hours counted once
     table = cost_table(parse_jobs(res.stdout)).set_index("rule")

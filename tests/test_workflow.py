@@ -26,7 +26,7 @@ from lsa.policy.lora_grpo import lora_grpo_config
 from lsa.workflow.figures import figure_outputs
 from lsa.workflow.paths import PROFILES, Paths
 from lsa.workflow.provenance import sidecar_path
-from lsa.workflow.settings import check_profile, profile_sections
+from lsa.workflow.settings import PRIMITIVES_RUN, check_profile, profile_sections
 from lsa.workflow.shards import evaluation_shards, llm_evaluation_shard_count, split_runs
 from lsa.workflow.stages import (
     DIRECT_RUNS,
@@ -47,7 +47,7 @@ SMOKE_BUDGET_S = 300
 NOTEBOOK_STAGES = {"01_evaluate_baselines": "evaluation", "02_prompt_length": "prompt_length",
                    "03_pretrain": "pretrain-tiny", "04_sft": "sft", "05_grpo": "grpo-main",
                    "06_llm_evaluation": "llm_evaluation", "07_figures": "figures", "08_rl_train": "rl-dqn-s0",
-                   "09_report": "report", "10_best_known": "best_known"}
+                   "09_report": "report", "10_best_known": "best_known", "11_primitives": "primitives_evaluation"}
 
 
 def copy_repo(dest: Path) -> Path:
@@ -102,6 +102,8 @@ def full_dag(s: WorkflowSettings, shards: tuple[int, int], cfg: dict) -> dict[st
     jobs = {**({"cold_start": 1} if cfg.get("cold_start") is not None else {}), **lora, "evaluate_shard": shards[0],
             "evaluate_baselines": 1, "best_known": 1, "prompt_length": 1, "pretrain": len(s.model_sizes), "sft": 1, "grpo": len(s.all_runs), "llm_evaluation_run": shards[1],
             "llm_evaluation": 1, "figures": 1, "report": 1, "all": 1}
+    if s.primitives:   # the primitives-only arm (workflow.primitives)
+        jobs.update(pretrain_primitives=1, grpo_primitives=1, primitives_evaluation=1)
     return {**jobs, "rl_train": len(s.rl_runs)} if s.rl_runs else jobs
 
 
@@ -116,7 +118,10 @@ def rule_outputs(profile: str, root: Path) -> list[Path]:
         out += [p.base_model_done(size), p.pretrain_log(size)]
     for run in s.all_runs:
         out += [p.final_model_done(run), p.grpo_log(run)]
-    return out + figure_outputs(p) + list(p.report_files().values())
+    if s.primitives:
+        out += [p.base_model_done(PRIMITIVES_RUN), p.pretrain_log(PRIMITIVES_RUN), p.final_model_done(PRIMITIVES_RUN),
+                p.grpo_log(PRIMITIVES_RUN), p.primitives_evaluation, p.primitives_programs]
+    return out + figure_outputs(p, s) + list(p.report_files().values())
 
 
 def _paths_in(value) -> list[str]:
@@ -155,7 +160,8 @@ def test_slices_hold_settings_only_and_parameters_hold_every_path(profile):
     expected = {"evaluation", "best_known", "prompt_length", "sft", "llm_evaluation", "figures", *(["rl"] if s.rl_runs else []),
                 *(["cold_start"] if cfg.get("cold_start") is not None else []),
                 *(["lora_grpo"] if lora_grpo_config(cfg) is not None else []),
-                *(f"pretrain-{size}" for size in s.model_sizes), *(f"grpo-{run}" for run in s.all_runs)}
+                *(f"pretrain-{size}" for size in s.model_sizes), *(f"grpo-{run}" for run in s.all_runs),
+                *([f"pretrain-{PRIMITIVES_RUN}", f"grpo-{PRIMITIVES_RUN}", "primitives_evaluation"] if s.primitives else [])}
     assert set(slices) == expected
     for stage, data in slices.items():  # no path, no path key, anywhere in a slice
         assert not any("results" in x or x in ("output", "output_dir", "log_csv", "base_model") for x in _paths_in(data)), stage

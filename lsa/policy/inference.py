@@ -29,6 +29,7 @@ from lsa.policy.prompts import DEFAULT_PROMPT_TOKENS, code_prompt, direct_prompt
 from lsa.policy.rewards import parse_channel_list
 from lsa.policy.seeds import load_seed_programs
 from lsa.policy.sampling import PromptSampler, prefill_rate
+from lsa.policy.vocabulary import allowed
 from lsa.programs.runner import prepare_sandbox, run_programs
 
 #: do not start a program with less than this left (sandbox start-up and result transfer)
@@ -209,15 +210,20 @@ class _Relay:
         self.margin_s = min(self.max_margin_s, max(EXEC_MARGIN_S, overhead_s))
         self.queue: list[tuple[str, bool]] = []         # (source, is a seed program)
         self.seen: set[str] = set()
-        self.tried = self.ok = self.valid = self.seeds_run = self.repaired_best = 0
+        self.tried = self.ok = self.valid = self.seeds_run = self.repaired_best = self.outside = 0
         self.gen_s = self.exec_s = 0.0
         self.winner = ""
         self.starved = False                            # a program ended before any incumbent existed
 
-    def add(self, sources, seed: bool = False) -> int:
+    def add(self, sources, seed: bool = False, vocabulary: str = "full") -> int:
+        """Queue the programs not seen before; those outside `vocabulary` (a complete search under
+        `primitives`) are never run: they count as tried (`outside`)."""
         new = [s for s in dict.fromkeys(sources) if s not in self.seen]
         self.seen.update(new)
-        self.queue += [(s, seed) for s in new]
+        kept = [s for s in new if allowed(s, vocabulary)]
+        self.outside += len(new) - len(kept)
+        self.tried += len(new) - len(kept)
+        self.queue += [(s, seed) for s in kept]
         return len(new)
 
     def run_next(self) -> None:
@@ -264,7 +270,8 @@ def solve_code(net, run, rng, state=None, **params) -> dict:
     policy, cfg = state["policy"], state["cfg"]
     torch.set_num_threads(max(1, cfg.torch_threads))
     relay = _Relay(net, run, rng, cfg, state.get("exec_overhead_s", 0.0))
-    relay.add(state["seeds"], seed=True)       # the first incumbent comes before any prompt is built
+    vocabulary = getattr(policy, "vocabulary", "full")   # recorded with the policy (model.vocabulary)
+    relay.add(state["seeds"], seed=True, vocabulary=vocabulary)   # the first incumbent comes before any prompt
     start_state = _digest(relay.queue)
     sampler, prompt_s = None, 0.0
     sampling, batches = cfg, 0
@@ -275,7 +282,7 @@ def solve_code(net, run, rng, state=None, **params) -> dict:
             if sampler is None:
                 t0 = time.perf_counter()
                 prompt = code_prompt(net, tokenizer=policy.tokenizer, max_tokens=state["prompt_max_tokens"],
-                                     api_doc=state["api_doc"])
+                                     api_doc=state["api_doc"], vocabulary=vocabulary)
                 sampler = PromptSampler(policy, prompt, state.get("prefill_s_per_token", 0.0))
                 prompt_s = time.perf_counter() - t0
             t1 = time.perf_counter()
@@ -287,7 +294,7 @@ def solve_code(net, run, rng, state=None, **params) -> dict:
             batches += 1
             sources = [s for s in map(program_source, completions) if s is not None]
             relay.tried += cfg.batch_size - len(sources)
-            if not relay.add(sorted(sources, key=len)):   # a peaked policy: sample hotter
+            if not relay.add(sorted(sources, key=len), vocabulary=vocabulary):   # a peaked policy: sample hotter
                 sampling = replace(sampling, temperature=min(MAX_TEMPERATURE, sampling.temperature * 1.25))
             continue
         relay.run_next()
@@ -295,7 +302,8 @@ def solve_code(net, run, rng, state=None, **params) -> dict:
             "final_temperature": round(sampling.temperature, 3), "repaired": relay.repaired_best,
             "seeds_run": relay.seeds_run, "start_state": start_state, "best_from": relay.winner, "generate_batches": batches,
             "gen_s": round(relay.gen_s, 4), "exec_s": round(relay.exec_s, 4), "prompt_s": round(prompt_s, 4),
-            "model": Path(policy.source).name}
+            "model": Path(policy.source).name,
+            **({"programs_outside_vocabulary": relay.outside, "vocabulary": vocabulary} if vocabulary != "full" else {})}
 
 
 def _digest(queue) -> str:

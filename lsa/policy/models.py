@@ -68,6 +68,8 @@ class Policy:
     source: str
     prompt_max_tokens: int | None = None
     api_doc: bool | None = None
+    vocabulary: str = "full"
+    """The program vocabulary it was trained with (lsa.policy.vocabulary; recorded model.vocabulary)."""
 
     @property
     def chat(self) -> bool:
@@ -125,19 +127,36 @@ def load_policy(name_or_path: str | None = None, dtype: str = "float32", trust_r
     model.eval()
     prompt = recorded_prompt(path)
     return Policy(model=model, tokenizer=tokenizer, source=path, prompt_max_tokens=prompt.get("max_tokens"),
-                  api_doc=prompt.get("api_doc"))
+                  api_doc=prompt.get("api_doc"), vocabulary=recorded_vocabulary(path))
 
 
-def recorded_prompt(path: str | Path) -> dict:
-    """The prompt settings ({'max_tokens', 'api_doc'}) a training stage recorded in model dir `path`."""
+def _record(path: str | Path) -> dict:
+    """The first training record in model dir `path` ({} when it has none or it does not parse)."""
     for name in TRAINING_RECORDS:
         record = Path(path) / name
         if record.is_file():
             try:
-                return dict(json.loads(record.read_text()).get("prompt") or {})
-            except (ValueError, AttributeError, TypeError):
+                out = json.loads(record.read_text())
+            except ValueError:
                 return {}
+            return out if isinstance(out, dict) else {}
     return {}
+
+
+def recorded_prompt(path: str | Path) -> dict:
+    """The prompt settings ({'max_tokens', 'api_doc'}) a training stage recorded in model dir `path`."""
+    try:
+        return dict(_record(path).get("prompt") or {})
+    except (ValueError, AttributeError, TypeError):
+        return {}
+
+
+def recorded_vocabulary(path: str | Path) -> str:
+    """The program vocabulary (model.vocabulary) a training stage recorded in model dir `path`
+    ('full' when it records none, e.g. a model straight from the hub)."""
+    model = _record(path).get("model")
+    vocabulary = model.get("vocabulary") if isinstance(model, dict) else None
+    return vocabulary if vocabulary in ("full", "primitives") else "full"
 
 
 def prompt_record(model_cfg) -> dict:

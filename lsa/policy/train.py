@@ -238,7 +238,8 @@ def record_after_training(model_dir: str | Path, grpo, model_cfg, network=None, 
     ctx = RewardContext(nets, paradigm="code", timeout_s=grpo.exec_timeout_s, workers=grpo.exec_workers,
                         perf_clip=grpo.perf_clip, depth_free_nodes=grpo.depth_free_nodes,
                         depth_scale_nodes=grpo.depth_scale_nodes, reference_methods=grpo.perf_reference,
-                        reference_budget_s=grpo.perf_reference_budget_s)
+                        reference_budget_s=grpo.perf_reference_budget_s,
+                        vocabulary=model_cfg.vocabulary)   # primitives: a complete search earns the rejection reward
     prompts = [prompt_for(net, "code", policy.tokenizer, model_cfg) for net in nets]
     return record_seed_programs(policy, ctx, prompts, model_dir, keep=grpo.seed_programs,
                                 samples_per_prompt=grpo.seed_samples, max_new_tokens=grpo.max_completion_length,

@@ -28,6 +28,19 @@ def complete_searches_in(source: str) -> list[str]:
     return list(dict.fromkeys(used))
 
 
+def net_calls(source: str) -> list[str]:
+    """The `net` methods `source` calls (`net.<name>(...)`), each once (in the order `ast.walk` meets
+    them); a program that does not parse calls none."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return []
+    used = [node.func.attr for node in ast.walk(tree) if isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "net"]
+    return list(dict.fromkeys(used))
+
+
 def allowed(source: str, vocabulary: str) -> bool:
     """Whether `source` stays within `vocabulary`."""
     return vocabulary == "full" or not complete_searches_in(source)
@@ -41,4 +54,4 @@ def api_doc(vocabulary: str = "full") -> str:
                      if not any(line.startswith(f"  net.{name}(") for name in COMPLETE_SEARCHES))
 
 
-__all__ = ["VOCABULARIES", "COMPLETE_SEARCHES", "complete_searches_in", "allowed", "api_doc"]
+__all__ = ["VOCABULARIES", "COMPLETE_SEARCHES", "complete_searches_in", "net_calls", "allowed", "api_doc"]

@@ -71,6 +71,16 @@ class Paths:
         return self.results / "llm_evaluation.csv"
 
     @property
+    def primitives_evaluation(self) -> Path:
+        """The primitives-only arm as lsa-code (no complete search in its vocabulary), with share_of_best_known."""
+        return self.results / "primitives_evaluation.csv"
+
+    @property
+    def primitives_programs(self) -> Path:
+        """The primitives-only arm's programs: its seed programs and a census sample, with the net methods each calls."""
+        return self.results / "primitives_programs.csv"
+
+    @property
     def best_known(self) -> Path:
         """Best-known utility of every evaluation instance: long runs of the strongest methods (`best_known`)."""
         return self.results / "best_known.csv"

@@ -67,6 +67,40 @@ class LLMEvaluationPlan(Section):
 
 
 @dataclass(frozen=True)
+class PrimitivesArm(Section):
+    """`workflow.primitives`: the primitives-only arm (issue 19's ablation). A base model pretrained
+    with `model.vocabulary: primitives` (same size and pretraining as the main policy), trained with
+    GRPO exactly like `main` (one training seed, the first), evaluated as `lsa-code` on `instances`
+    (every run must be one of the evaluation grid: paired with main and the best-known utilities)."""
+
+    SECTION = "workflow.primitives"
+
+    enabled: bool = option(False, "Train and evaluate the primitives-only arm (rules pretrain_primitives, "
+                                  "grpo_primitives, primitives_evaluation).")
+    instances: list[dict] | dict | None = option(
+        None, "Instance grid (or list of grids, each with its budgets_s) the arm is evaluated on (required when "
+              "enabled); every run must be one the baseline evaluation has.")
+    census_samples: int = option(8, "Programs sampled from the trained arm per evaluated instance (at budget-free "
+                                    "generation) for the census of the net methods its programs call.")
+
+    @property
+    def grids(self) -> list[dict] | None:
+        if self.instances is None:
+            return None
+        return [self.instances] if isinstance(self.instances, dict) else list(self.instances)
+
+    def check(self) -> None:
+        if self.enabled and not self.grids:
+            self.fail("enabled needs instances: the grid (with budgets_s) the arm is evaluated on")
+        for grid in self.grids or []:
+            if not isinstance(grid, dict):
+                self.fail("instances must be an instance grid or a list of them")
+            InstanceGrid.from_mapping({k: v for k, v in grid.items() if k != "methods"}, "workflow.primitives.instances")
+        if not 0 <= self.census_samples <= 64:
+            self.fail(f"census_samples must be in [0, 64], got {self.census_samples}")
+
+
+@dataclass(frozen=True)
 class WorkflowSection(Section):
     """`workflow:`: what the Snakefile trains and evaluates beyond `evaluation:`."""
 
@@ -82,6 +116,7 @@ class WorkflowSection(Section):
     evaluation_shards: int = option(1, "Jobs the baseline evaluation is split into (shards of similar estimated cost; "
                                        "1: one job, as on one machine).")
     llm_evaluation_shards: int = option(1, "Jobs the LLM evaluation's policy runs are split into (a run stays in one job).")
+    primitives: dict = option({}, "The primitives-only arm (no complete search in the vocabulary), see PrimitivesArm.")
     gpus: dict = option({}, "Rule -> GPUs per job (lsa.workflow.resources.GPU_RULES; absent: 0).")
     runtime_min: dict = option({}, "Rule -> minutes per job a cluster is asked for (absent: the default).")
 
@@ -93,6 +128,7 @@ class WorkflowSection(Section):
             self.fail("grpo_runs must be a mapping that contains the 'main' run")
         PromptStudy.from_mapping(self.prompt_study)
         LLMEvaluationPlan.from_mapping(self.llm_evaluation)
+        PrimitivesArm.from_mapping(self.primitives)
         if not 1 <= self.evaluation_shards <= 10_000 or not 1 <= self.llm_evaluation_shards <= 1000:
             self.fail("need evaluation_shards in [1, 10000] and llm_evaluation_shards in [1, 1000]")
         section = {"workflow": {"gpus": self.gpus, "runtime_min": self.runtime_min}}
@@ -105,6 +141,10 @@ class WorkflowSection(Section):
     @property
     def plan(self) -> LLMEvaluationPlan:
         return LLMEvaluationPlan.from_mapping(self.llm_evaluation)
+
+    @property
+    def primitives_arm(self) -> PrimitivesArm:
+        return PrimitivesArm.from_mapping(self.primitives)
 
 
 @dataclass(frozen=True)
@@ -141,5 +181,5 @@ def fixed_budget_s(budget_s: float | None, budgets_by_method: dict) -> float:
     return float(max(common) if common else max(set.union(*sets)))
 
 
-__all__ = ["DEFAULT_GRPO_RUNS", "PromptStudy", "LLMEvaluationPlan", "WorkflowSection", "FigureSettings",
+__all__ = ["DEFAULT_GRPO_RUNS", "PromptStudy", "LLMEvaluationPlan", "PrimitivesArm", "WorkflowSection", "FigureSettings",
            "fixed_budget_s"]

@@ -33,6 +33,9 @@ DIRECT_RUNS = ("direct-cold", "direct-sft")
 MAIN_RUN = "main"
 #: the untrained base model of the main size, evaluated as the "before GRPO" point of figures g, h
 BASE_POLICY = "base"
+#: the primitives-only arm's GRPO run (and its base model's name): model.vocabulary = primitives,
+#: trained like main (first training seed), evaluated by the primitives_evaluation stage
+PRIMITIVES_RUN = "primitives"
 #: sections every learning stage reads (the network decides the training instances)
 POLICY_SECTIONS = ("network", "model")
 _SEEDED = re.compile(r".*-s\d+")
@@ -90,6 +93,10 @@ class WorkflowSettings:
     """RL baselines the evaluation runs (evaluation.methods ∩ dqn, ppo): each is trained by the workflow."""
     rl_seeds: tuple = (0,)
     """Training seeds of the RL baselines (rl.seeds); the evaluation uses the first."""
+    primitives_instances: tuple = ()
+    """Instance grids (with budgets_s) of the primitives-only arm; empty: the arm is off."""
+    primitives_census: int = 8
+    """Programs sampled per evaluated instance for the arm's census of called net methods."""
 
     @classmethod
     def from_config(cls, config: dict | None) -> "WorkflowSettings":
@@ -105,7 +112,7 @@ class WorkflowSettings:
         slice, such as the evaluation stage's, has no workflow or figures section to check)."""
         runs = workflow.runs
         for name in runs:
-            if (name in DIRECT_RUNS or name in (BASE_POLICY, LORA_RUN) or str(name).startswith("size-") or _SEEDED.fullmatch(str(name))
+            if (name in DIRECT_RUNS or name in (BASE_POLICY, LORA_RUN, PRIMITIVES_RUN) or str(name).startswith("size-") or _SEEDED.fullmatch(str(name))
                     or not str(name).replace("-", "").isalnum()):
                 raise ConfigError(f"workflow.grpo_runs: run name {name!r} is reserved or not alphanumeric")
         sizes = [s for s in dict.fromkeys(workflow.model_sizes or [model.size]) if s != model.size]
@@ -115,16 +122,39 @@ class WorkflowSettings:
         families = [{k: v for k, v in g.items() if k not in ("budgets_s", "methods")} | {"budgets_s": [budget]}
                     for g in family_grids]
         methods = list(evaluation.methods) if evaluation is not None else []
+        arm = workflow.primitives_arm
         settings = cls(
             model_sizes=(model.size, *sizes), training_seeds=tuple(workflow.training_seeds),
             grpo_runs=tuple(runs.items()), prompt_study=tuple(workflow.prompt_study.items()),
             family_instances=tuple(families), budget_s=budget, train_regimes=tuple(grpo.train_regimes),
             train_n_max=max(grpo.train_n),
             evaluation_regimes=tuple(dict.fromkeys(r for g in eval_grids for r in g.get("regimes") or [])),
-            rl_algorithms=tuple(a for a in RL_ALGORITHMS if a in methods), rl_seeds=tuple(rl.seeds))
+            rl_algorithms=tuple(a for a in RL_ALGORITHMS if a in methods), rl_seeds=tuple(rl.seeds),
+            primitives_instances=tuple(dict(g) for g in arm.grids) if arm.enabled else (),
+            primitives_census=arm.census_samples)
         if eval_grids and check_families:
-            settings.check_family_grid(grid_cells(eval_grids, list(evaluation.budgets_s)))
+            evaluated = grid_cells(eval_grids, list(evaluation.budgets_s))
+            settings.check_family_grid(evaluated)
+            settings.check_primitives_grid(evaluated)
+        elif settings.primitives_instances and check_families:
+            raise ConfigError("workflow.primitives: the arm needs an evaluation section (its instances are paired "
+                              "with the main policy's and the best-known utilities)")
         return settings
+
+    def check_primitives_grid(self, evaluated: set[tuple]) -> None:
+        """Every run of the primitives arm must be a run of the evaluation grid (paired with main and
+        the best-known utilities of the same instances)."""
+        missing = sorted(grid_cells(list(self.primitives_instances), [self.budget_s]) - evaluated)
+        if missing:
+            shown = ", ".join(f"{r} N={n} K={k} seed {s} at {b:g} s" for n, k, r, s, b in missing[:3])
+            raise ConfigError(f"workflow.primitives.instances: {len(missing)} run(s) that the evaluation grid does not "
+                              f"have ({shown}{', ...' if len(missing) > 3 else ''}); the arm is compared with the main "
+                              "policy and the best-known utilities per instance")
+
+    @property
+    def primitives(self) -> bool:
+        """Whether the workflow trains and evaluates the primitives-only arm."""
+        return bool(self.primitives_instances)
 
     def check_family_grid(self, evaluated: set[tuple]) -> None:
         """Every family-grid run must be a run of the baseline evaluation (same instance and budget):
@@ -308,4 +338,4 @@ def _variant(cls, raw: dict, overrides: dict, where: str):
 
 
 __all__ = ["WorkflowSettings", "Profile", "check_profile", "profile_sections", "DEFAULT_GRPO_RUNS", "DIRECT_RUNS",
-           "MAIN_RUN", "BASE_POLICY", "POLICY_SECTIONS", "grid_cells", "budgets_by_method"]
+           "MAIN_RUN", "BASE_POLICY", "PRIMITIVES_RUN", "POLICY_SECTIONS", "grid_cells", "budgets_by_method"]

@@ -22,6 +22,7 @@ from lsa.workflow.settings import (
     DIRECT_RUNS,
     MAIN_RUN,
     POLICY_SECTIONS,
+    PRIMITIVES_RUN,
     WorkflowSettings,
 )
 
@@ -59,6 +60,26 @@ def _llm_evaluation(config: dict, s: WorkflowSettings) -> dict:
             "train_grid": {k: v for k, v in grpo.items() if k in ("train_n", "train_k", "train_regimes")}}
 
 
+def _primitives(config: dict, s: WorkflowSettings) -> dict[str, dict]:
+    """The primitives-only arm's slices: pretraining and GRPO exactly as the main policy's (model.size,
+    pretrain:, grpo: with main's overrides, the first training seed) with model.vocabulary = primitives,
+    and its evaluation (lsa-code on workflow.primitives.instances, the LLM evaluation's settings)."""
+    out = {f"pretrain-{PRIMITIVES_RUN}": _with(config, POLICY_SECTIONS, "pretrain", {}, s.main_size),
+           f"grpo-{PRIMITIVES_RUN}": _with(config, POLICY_SECTIONS, "grpo",
+                                           {**s.main_overrides, "seed": s.training_seeds[0]}, s.main_size)}
+    for data in out.values():
+        data["model"]["vocabulary"] = "primitives"
+    evaluation = _llm_evaluation(config, s)
+    evaluation["evaluation"]["instances"] = [dict(g) for g in s.primitives_instances]
+    evaluation.pop("family_instances")
+    evaluation["model"] = {**evaluation.get("model", {}), "vocabulary": "primitives"}
+    evaluation["policies"] = {PRIMITIVES_RUN: {"policy": PRIMITIVES_RUN, "train_seed": s.training_seeds[0],
+                                               "model_size": s.main_size, "grid": "evaluation"}}
+    evaluation["census_samples"] = s.primitives_census
+    out["primitives_evaluation"] = evaluation
+    return out
+
+
 def _best_known(config: dict) -> dict:
     """The best-known stage's slice: the network, the evaluation grid's instances (not its methods or
     budgets) and `best_known:`."""
@@ -90,6 +111,8 @@ def stage_configs(config: dict) -> dict[str, dict]:
                                    s.main_size)
     out["sft"] = _with(config, POLICY_SECTIONS, "sft", {}, s.main_size)
     out["llm_evaluation"] = _llm_evaluation(config, s)
+    if s.primitives:                               # the primitives-only arm (issue 19's ablation)
+        out.update(_primitives(config, s))
     if s.rl_algorithms:
         out["rl"] = _pick(config, "network", "rl")
     if config.get("cold_start") is not None:       # the real-LLM cold-start experiment (lsa cold-start)
@@ -117,6 +140,17 @@ def stage_parameters(stage: str, paths: Paths, settings: WorkflowSettings) -> di
         out = {**common, "cache": p.best_known_cache, "output": p.best_known}
     elif stage == "prompt_length":
         out = {**common, "tokenizer": p.base_model(s.main_size), "output": p.prompt_length}
+    elif stage == f"pretrain-{PRIMITIVES_RUN}" and s.primitives:
+        out = {**common, "size": PRIMITIVES_RUN, "model_dir": p.base_model(PRIMITIVES_RUN),
+               "done": p.base_model_done(PRIMITIVES_RUN), "log_state": p.pretrain_log_state(PRIMITIVES_RUN),
+               "log_output": p.pretrain_log(PRIMITIVES_RUN)}
+    elif stage == f"grpo-{PRIMITIVES_RUN}" and s.primitives:
+        name = PRIMITIVES_RUN
+        out = {**common, "run": name, "base": p.base_model(name), "run_dir": p.run_dir(name),
+               "done": p.final_model_done(name), "log_state": p.run_log_state(name), "log_output": p.grpo_log(name)}
+    elif stage == "primitives_evaluation" and s.primitives:
+        out = {**common, "model": p.final_model(PRIMITIVES_RUN), "best_known": p.best_known, "evaluation": p.evaluation,
+               "llm_evaluation": p.llm_evaluation, "output": p.primitives_evaluation, "programs": p.primitives_programs}
     elif kind == "pretrain" and name in s.model_sizes:
         out = {**common, "size": name, "model_dir": p.base_model(name), "done": p.base_model_done(name),
                "log_state": p.pretrain_log_state(name), "log_output": p.pretrain_log(name)}

@@ -14,7 +14,7 @@ from typing import Callable
 
 from lsa.errors import LSAError
 from lsa.io import write_text
-from lsa.workflow.figures import plots, tables
+from lsa.workflow.figures import plots, primitives, tables
 from lsa.workflow.figures.data import FigureSettings, MissingResults, Results
 from lsa.workflow.figures.style import apply_style, save_figure
 from lsa.workflow.paths import FIGURE_EXTS, TABLE_EXTS, Paths
@@ -31,6 +31,8 @@ class Figure:
     inputs: Callable[[Paths, WorkflowSettings], list[Path]]
     draw: Callable[[Results], object]
     exts: tuple[str, ...] = FIGURE_EXTS
+    made: Callable[[WorkflowSettings], bool] | None = None
+    """Whether a profile's workflow makes it (None: always); rendered whenever its inputs exist."""
 
     def outputs(self, paths: Paths) -> list[Path]:
         return paths.figure_files(self.name, self.exts)
@@ -56,6 +58,14 @@ def _rl_logs(p: Paths, s: WorkflowSettings) -> list[Path]:
     return [p.rl_log(algorithm, seed) for algorithm, seed in s.rl_runs]
 
 
+def _primitives(p: Paths, s: WorkflowSettings) -> list[Path]:
+    return [*_evaluations(p, s), p.primitives_evaluation, p.primitives_programs] if s.primitives else []
+
+
+def _with_primitives(s: WorkflowSettings) -> bool:
+    return s.primitives
+
+
 FIGURES: dict[str, Figure] = {f.name: f for f in [
     Figure("fig_a_utility_vs_n", "(a) spectral utility vs N per method at a fixed budget (log N)", _evaluations,
            plots.fig_a_utility_vs_n),
@@ -79,6 +89,12 @@ FIGURES: dict[str, Figure] = {f.name: f for f in [
            _evaluations, tables.throughput_texts, TABLE_EXTS),
     Figure("table_best_known", "best-known utilities (the limit) per density and N, how they were obtained, and "
            "the evaluated runs that raised one (CSV, Markdown)", _evaluations, tables.best_known_texts, ("csv", "md")),
+    Figure("fig_i_primitives", "(i) the primitives-only arm (no complete search in the vocabulary): share of the "
+           "best-known utility per density beside the full-vocabulary policy and classical methods", _primitives,
+           primitives.fig_primitives, made=_with_primitives),
+    Figure("table_primitives", "the primitives-only arm: share of the best-known utility with 95 % intervals per "
+           "density and budget, valid shares, the net methods its programs call (CSV, Markdown)", _primitives,
+           primitives.arm_texts, ("csv", "md"), made=_with_primitives),
 ]}
 FIGURE_NAMES = list(FIGURES)
 
@@ -88,8 +104,10 @@ def figure_inputs(paths: Paths, settings: WorkflowSettings) -> list[Path]:
     return list(dict.fromkeys(p for f in FIGURES.values() for p in f.inputs(paths, settings)))
 
 
-def figure_outputs(paths: Paths) -> list[Path]:
-    return [p for f in FIGURES.values() for p in f.outputs(paths)]
+def figure_outputs(paths: Paths, settings: WorkflowSettings | None = None) -> list[Path]:
+    """The files of every figure a profile's workflow makes (`settings`; None: every figure)."""
+    return [p for f in FIGURES.values() if settings is None or f.made is None or f.made(settings)
+            for p in f.outputs(paths)]
 
 
 def render(name: str, results: Results, figures_dir: str | Path) -> list[Path]:
@@ -106,7 +124,9 @@ def render(name: str, results: Results, figures_dir: str | Path) -> list[Path]:
 def render_all(results_dir: str | Path, figures_dir: str | Path, only: list[str] | None = None,
                strict: bool = False, log=print) -> dict[str, list[Path]]:
     """Render every figure from `results_dir` into `figures_dir`; a figure whose results are missing
-    is skipped with a message (or raises when `strict`). Returns name -> files written."""
+    is skipped with a message (or raises when `strict`, unless only some profiles make it: `made`,
+    e.g. the primitives-only arm's, whose results a profile without the arm never has). Returns
+    name -> files written."""
     names = list(only or FIGURE_NAMES)
     unknown = [n for n in names if n not in FIGURES]
     if unknown:
@@ -118,7 +138,7 @@ def render_all(results_dir: str | Path, figures_dir: str | Path, only: list[str]
         try:
             files = render(name, results, figures_dir)
         except MissingResults as exc:
-            if strict:
+            if strict and FIGURES[name].made is None:
                 raise
             log(f"skip {name}: {exc}")
             continue

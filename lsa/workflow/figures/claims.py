@@ -38,6 +38,7 @@ from lsa.workflow.figures.evaluations import (
 )
 from lsa.workflow.figures.limit import limit_claims
 from lsa.workflow.figures.lora_claims import lora_claims
+from lsa.workflow.figures.primitives import primitives_claims
 from lsa.workflow.figures.retired import RETIRED
 from lsa.workflow.paths import Paths
 from lsa.workflow.settings import DIRECT_RUNS, WorkflowSettings
@@ -429,6 +430,7 @@ CLAIMS: list[Claim] = [
           _larger_is_better, 0.0, "ratio difference"),
     *limit_claims(Claim, _estimate),   # the share of the best-known utility (lsa.workflow.figures.limit)
     *lora_claims(Claim, Estimate),     # the real chat model trained with LoRA-GRPO (lsa.workflow.figures.lora_claims)
+    *primitives_claims(Claim, _estimate),   # the primitives-only arm (lsa.workflow.figures.primitives)
 ]
 
 def claim_inputs(paths: Paths, settings: WorkflowSettings | None = None) -> list[Path]:
