@@ -107,9 +107,14 @@ def test_stage_parameters_point_at_the_arm_s_own_files(tmp_path):
 
 def test_with_the_reference_results_only_the_arm_s_jobs_are_planned(tmp_path):
     """The design constraint: a clone whose results/ is the committed reference plans the arm's three
-    jobs for the arm's tables, and nothing that the reference already holds."""
+    jobs for the arm's tables, and nothing that the reference already holds (the arm's own outputs,
+    committed in the reference too, are taken out first)."""
     root = copy_repo(tmp_path)
     shutil.copytree(root / "reference" / "results", root / "results")
+    arm = Paths.for_profile("default", root)
+    for done in (arm.primitives_evaluation, arm.primitives_programs, arm.base_model_done(PRIMITIVES_RUN),
+                 arm.final_model_done(PRIMITIVES_RUN), arm.pretrain_log(PRIMITIVES_RUN), arm.grpo_log(PRIMITIVES_RUN)):
+        done.unlink(missing_ok=True)
     for path in root.rglob("*"):     # results newer than the code, as after a copy into a clone
         if path.is_file():
             t = 1_700_000_000 if path.relative_to(root).parts[0] == "results" else 1_600_000_000
