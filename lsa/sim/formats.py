@@ -7,6 +7,7 @@ import io
 import json
 import math
 import zipfile
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -41,8 +42,33 @@ def save_npz(net: Network, path: str | Path) -> Path:
         payload["rx_xy"] = np.asarray(net.rx_xy)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **payload)
+            _write_members(fh, payload)
     return path
+
+
+#: a member whose first MiB deflates to more than this share of its size is stored uncompressed
+STORE_ABOVE_RATIO = 0.9
+_SAMPLE_BYTES = 1 << 20
+
+
+def _write_members(fh, payload: dict) -> None:
+    """What `np.savez_compressed` writes (one `.npy` member per key, readable by `np.load`), except
+    that a member that hardly compresses (random gains and positions: 95 % of their size) is
+    stored instead of deflated: at N = 100,000 the file is 4 % larger and reading it takes about
+    1 s less of CPU (inflating cross_gain alone took 1.0 s). Members carry a fixed date, so the
+    same network always gives the same bytes."""
+    with zipfile.ZipFile(fh, "w", allowZip64=True) as zf:
+        for key, value in payload.items():
+            array = np.asanyarray(value)
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED if _compresses(array) else zipfile.ZIP_STORED
+            with zf.open(info, "w", force_zip64=True) as out:
+                np.lib.format.write_array(out, array, allow_pickle=False)
+
+
+def _compresses(array: np.ndarray) -> bool:
+    sample = np.ascontiguousarray(array).view(np.uint8).reshape(-1)[:_SAMPLE_BYTES].tobytes()
+    return len(sample) < 4096 or len(zlib.compress(sample, 1)) <= STORE_ABOVE_RATIO * len(sample)
 
 
 def load_npz(path: str | Path) -> Network:
