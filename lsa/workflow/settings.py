@@ -144,12 +144,9 @@ class WorkflowSettings:
     def check_primitives_grid(self, evaluated: set[tuple]) -> None:
         """Every run of the primitives arm must be a run of the evaluation grid (paired with main and
         the best-known utilities of the same instances)."""
-        missing = sorted(grid_cells(list(self.primitives_instances), [self.budget_s]) - evaluated)
-        if missing:
-            shown = ", ".join(f"{r} N={n} K={k} seed {s} at {b:g} s" for n, k, r, s, b in missing[:3])
-            raise ConfigError(f"workflow.primitives.instances: {len(missing)} run(s) that the evaluation grid does not "
-                              f"have ({shown}{', ...' if len(missing) > 3 else ''}); the arm is compared with the main "
-                              "policy and the best-known utilities per instance")
+        self._check_within(self.primitives_instances, evaluated, "workflow.primitives.instances",
+                           "the evaluation grid", "the arm is compared with the main policy and the "
+                           "best-known utilities per instance")
 
     @property
     def primitives(self) -> bool:
@@ -159,12 +156,17 @@ class WorkflowSettings:
     def check_family_grid(self, evaluated: set[tuple]) -> None:
         """Every family-grid run must be a run of the baseline evaluation (same instance and budget):
         the ratio to the strongest classical method is paired by instance."""
-        missing = sorted(grid_cells(list(self.family_instances), [self.budget_s]) - evaluated)
+        self._check_within(self.family_instances, evaluated, "workflow.llm_evaluation.family_instances",
+                           "the baseline evaluation", "add them to evaluation.instances (the policies are "
+                           "compared with the baselines per instance)")
+
+    def _check_within(self, instances, evaluated: set[tuple], key: str, grid: str, why: str) -> None:
+        """One line naming the runs of `instances` (at the figures' budget) that `evaluated` lacks."""
+        missing = sorted(grid_cells(list(instances), [self.budget_s]) - evaluated)
         if missing:
             shown = ", ".join(f"{r} N={n} K={k} seed {s} at {b:g} s" for n, k, r, s, b in missing[:3])
-            raise ConfigError(f"workflow.llm_evaluation.family_instances: {len(missing)} run(s) that the baseline "
-                              f"evaluation does not have ({shown}{', ...' if len(missing) > 3 else ''}); add them "
-                              "to evaluation.instances (the policies are compared with the baselines per instance)")
+            raise ConfigError(f"{key}: {len(missing)} run(s) that {grid} does not have "
+                              f"({shown}{', ...' if len(missing) > 3 else ''}); {why}")
 
     # ---------------------------------------------------------------- policy families and runs
     @property
