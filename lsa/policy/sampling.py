@@ -126,7 +126,7 @@ class PromptSampler:
     the first call, and every call continues from a copy of that cache (a batch of identical prompts
     would prefill it once per row: for a 135 M model on one CPU thread, 4 x 576 prompt tokens took
     8 s, longer than a 2-s budget). A call whose prefill cannot end within the time it is given
-    (estimated at `prefill_s_per_token`, measured when the model was warmed up) is not started."""
+    (estimated at `prefill_s_per_token`, measured once the model is loaded) is not started."""
 
     def __init__(self, policy, prompt: str, prefill_s_per_token: float = 0.0):
         self.policy, self.prompt = policy, prompt
@@ -171,7 +171,7 @@ class PromptSampler:
 
 
 def prefill_rate(policy, tokens: int = 192) -> float:
-    """Seconds per prompt token of one prefill of a `tokens`-long dummy prompt (the model's warm-up)."""
+    """Seconds per prompt token of one prefill of a `tokens`-long dummy prompt."""
     text = " ".join(["channel"] * tokens)
     t0 = time.perf_counter()
     ids, _ = prefill(policy, text)
