@@ -57,7 +57,7 @@ WARMUP_PROMPT_TOKENS = 192
 _POLICIES: dict[str, object] = {}
 _SEEDS: dict[str, tuple[str, ...]] = {}
 _WARM: set[str] = set()
-#: seconds per prompt token of a loaded model's prefill, measured by its warm-up
+#: seconds per prompt token of a loaded model's prefill (`_measure_prefill`, once per model)
 _PREFILL_RATE: dict[str, float] = {}
 #: models being loaded in a background thread (`load_code`/`load_direct`), joined by the first `_load`
 _LOADING: dict[str, threading.Thread] = {}
