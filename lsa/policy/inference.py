@@ -27,8 +27,8 @@ from lsa.policy.config import EMBEDDED_DIRECT_DIR, EMBEDDED_POLICY_DIR, Inferenc
 from lsa.policy.models import load_policy
 from lsa.policy.prompts import DEFAULT_PROMPT_TOKENS, code_prompt, direct_prompt, program_source
 from lsa.policy.rewards import parse_channel_list
-from lsa.policy.seeds import load_seed_programs
 from lsa.policy.sampling import PromptSampler, prefill_rate
+from lsa.policy.seeds import load_seed_programs
 from lsa.policy.vocabulary import allowed
 from lsa.programs.runner import prepare_sandbox, run_programs
 

@@ -97,7 +97,6 @@ def load_policy(name_or_path: str | None = None, dtype: str = "float32", trust_r
     'auto' puts the model on the GPU when there is one."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
-
     from transformers.utils import logging as hf_logging
 
     path = resolve_model_path(name_or_path)

@@ -16,7 +16,14 @@ import pandas as pd
 
 from lsa.errors import ConfigError
 from lsa.methods.evaluate import check_evaluation, evaluate
-from lsa.policy.lora_grpo import LORA_POLICY, LORA_RUN, LoraGRPOConfig, install_adapter, lora_grpo_config, train_lora_grpo
+from lsa.policy.lora_grpo import (
+    LORA_POLICY,
+    LORA_RUN,
+    LoraGRPOConfig,
+    install_adapter,
+    lora_grpo_config,
+    train_lora_grpo,
+)
 from lsa.policy.models import resolve_model_path
 from lsa.policy.train import TRAIN_DONE
 from lsa.sim.params import network_config
