@@ -42,6 +42,21 @@ class PromptStudy(Section):
             self.fail(f"max_tokens must be >= 32 or null, got {self.max_tokens}")
 
 
+def _grid_list(value) -> list[dict] | None:
+    """An option that holds one instance grid or a list of them, as a list (None when unset)."""
+    if value is None:
+        return None
+    return [value] if isinstance(value, dict) else list(value)
+
+
+def _check_grids(section: Section, field: str, ignored: tuple[str, ...]) -> None:
+    """Each grid of `section.<field>` must be an instance grid (keys in `ignored` are checked elsewhere)."""
+    for grid in section.grids or []:
+        if not isinstance(grid, dict):
+            section.fail(f"{field} must be an instance grid or a list of them")
+        InstanceGrid.from_mapping({k: v for k, v in grid.items() if k not in ignored}, f"{section.SECTION}.{field}")
+
+
 @dataclass(frozen=True)
 class LLMEvaluationPlan(Section):
     """`workflow.llm_evaluation`: where the policy families other than main are evaluated."""
@@ -54,16 +69,10 @@ class LLMEvaluationPlan(Section):
 
     @property
     def grids(self) -> list[dict] | None:
-        if self.family_instances is None:
-            return None
-        return [self.family_instances] if isinstance(self.family_instances, dict) else list(self.family_instances)
+        return _grid_list(self.family_instances)
 
     def check(self) -> None:
-        for grid in self.grids or []:
-            if not isinstance(grid, dict):
-                self.fail("family_instances must be an instance grid or a list of them")
-            InstanceGrid.from_mapping({k: v for k, v in grid.items() if k not in ("budgets_s", "methods")},
-                                      "workflow.llm_evaluation.family_instances")
+        _check_grids(self, "family_instances", ("budgets_s", "methods"))
 
 
 @dataclass(frozen=True)
@@ -85,17 +94,12 @@ class PrimitivesArm(Section):
 
     @property
     def grids(self) -> list[dict] | None:
-        if self.instances is None:
-            return None
-        return [self.instances] if isinstance(self.instances, dict) else list(self.instances)
+        return _grid_list(self.instances)
 
     def check(self) -> None:
         if self.enabled and not self.grids:
             self.fail("enabled needs instances: the grid (with budgets_s) the arm is evaluated on")
-        for grid in self.grids or []:
-            if not isinstance(grid, dict):
-                self.fail("instances must be an instance grid or a list of them")
-            InstanceGrid.from_mapping({k: v for k, v in grid.items() if k != "methods"}, "workflow.primitives.instances")
+        _check_grids(self, "instances", ("methods",))
         if not 0 <= self.census_samples <= 64:
             self.fail(f"census_samples must be in [0, 64], got {self.census_samples}")
 
