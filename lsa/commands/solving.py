@@ -44,11 +44,11 @@ def solve(args) -> int:
     if args.save_assignment:
         check_writable(args.save_assignment)
     params = {"model": args.model} if args.model else {}
-    with setup_phase():
-        start_loading(args.method, params)   # the model loads while the first instance is read and indexed
-    for path in args.instance:           # each instance is solved independently: same method state at its start
+    for index, path in enumerate(args.instance):   # each instance is solved independently: same method state at its start
         with setup_phase():
             net = load_npz(path)
+            if index == 0:       # the model loads in the background while the first instance is indexed (after
+                start_loading(args.method, params)   # the read: the imports would slow the read as much as they overlap)
         row, assignment = run_method(net, args.method, args.budget, args.seed, params,
                                      instance=path.name, threads=args.threads)
         if args.save_assignment:

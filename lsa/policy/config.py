@@ -268,6 +268,7 @@ class InferenceConfig(Section):
     seed_programs: int = option(3, "Run first this many of the model's seed programs (recorded after its training in lsa_seed_programs.json, the same for every instance; 0: none). Nothing is learnt across instances.")
     seed_share: float = option(0.2, "A seed program's time limit as a share of the budget (at least 0.3 s, at most its relay share).")
     torch_threads: int = option(1, "torch threads during generation (matched compute: the harness's thread count).")
+    runtime: str = option("auto", "Where the model runs: 'auto' (a policy this project trained runs on the torch-only runtime, lsa.policy.runtime, without importing transformers; any other model on transformers) or 'transformers' (always).")
 
     def check(self) -> None:
         if self.batch_size < 1 or self.max_new_tokens < 1 or self.max_programs < 1:
@@ -280,6 +281,8 @@ class InferenceConfig(Section):
             self.fail("need relay_programs >= 1 and 0 < generate_share <= 1")
         if self.seed_programs < 0 or not 0 < self.seed_share <= 1:
             self.fail("need seed_programs >= 0 and 0 < seed_share <= 1")
+        if self.runtime not in ("auto", "transformers"):
+            self.fail(f"runtime must be 'auto' or 'transformers', got {self.runtime!r}")
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import numpy as np
 from lsa.errors import LSAError
 from lsa.methods.registry import Method
 from lsa.policy.config import EMBEDDED_DIRECT_DIR, EMBEDDED_POLICY_DIR, InferenceConfig
-from lsa.policy.models import load_policy
+from lsa.policy.models import load_inference_policy
 from lsa.policy.prompts import DEFAULT_PROMPT_TOKENS, code_prompt, direct_prompt, program_source
 from lsa.policy.rewards import parse_channel_list
 from lsa.policy.sampling import PromptSampler, prefill_rate
@@ -70,29 +70,29 @@ def _inference_config(params: dict) -> InferenceConfig:
     return InferenceConfig.from_mapping(values)
 
 
-def _key(path: str | None, default_dir: Path, dtype: str) -> tuple[str, str]:
+def _key(path: str | None, default_dir: Path, dtype: str, runtime: str = "auto") -> tuple[str, str]:
     if path in (None, "", "embedded"):
         if not (default_dir / "config.json").is_file():
             raise LSAError(f"no shipped policy at {default_dir}; pass --model PATH "
                            f"(train one with `lsa pretrain` and `lsa train`)")
         path = str(default_dir)
-    return path, f"{path}|{dtype}"
+    return path, f"{path}|{dtype}|{runtime}"
 
 
-def _load(path: str | None, default_dir: Path, dtype: str = "float32"):
-    path, key = _key(path, default_dir, dtype)
+def _load(path: str | None, default_dir: Path, dtype: str = "float32", runtime: str = "auto"):
+    path, key = _key(path, default_dir, dtype, runtime)
     loader = _LOADING.pop(key, None)
     if loader is not None:        # started by `_start_loading`: wait for it (its errors are raised below)
         loader.join()
     if key not in _POLICIES:
-        _cache(path, key, dtype)
+        _cache(path, key, dtype, runtime)
     return _POLICIES[key], _SEEDS[key], key
 
 
-def _cache(path: str, key: str, dtype: str) -> None:
+def _cache(path: str, key: str, dtype: str, runtime: str = "auto") -> None:
     """Load the model at `path` and its seed programs into the per-process caches under `key`."""
     seeds = tuple(load_seed_programs(path)) if Path(path).is_dir() else ()
-    policy = load_policy(path, dtype=dtype)
+    policy = load_inference_policy(path, dtype=dtype, runtime=runtime)
     _SEEDS[key] = seeds
     _POLICIES[key] = policy
 
@@ -103,7 +103,8 @@ def _start_loading(params: dict, default_dir: Path) -> None:
     left to `_load`, which raises them in the caller's thread. Joined before anything forks."""
     params = params or {}
     try:
-        path, key = _key(params.get("model"), default_dir, params.get("dtype", "float32"))
+        cfg = _inference_config(params)
+        path, key = _key(params.get("model"), default_dir, params.get("dtype", "float32"), cfg.runtime)
     except LSAError:
         return
     if key in _POLICIES or key in _LOADING:
@@ -111,8 +112,8 @@ def _start_loading(params: dict, default_dir: Path) -> None:
 
     def load() -> None:
         try:
-            _cache(path, key, params.get("dtype", "float32"))
-            _warm_up(_POLICIES[key], key, _inference_config(params))   # part of loading: off the caller's path too
+            _cache(path, key, params.get("dtype", "float32"), cfg.runtime)
+            _warm_up(_POLICIES[key], key, cfg)   # part of loading: off the caller's path too
         except Exception:             # noqa: BLE001 - `_load` loads again in the caller and raises there
             return
 
@@ -159,7 +160,7 @@ def _prepare(net, params: dict, default_dir: Path, paradigm: str) -> dict:
     cfg = _inference_config(params)
     if paradigm == "code":        # the instance's indexes first: a model loading in the background overlaps them
         prepare_sandbox(net)
-    policy, seeds, key = _load(params.get("model"), default_dir, params.get("dtype", "float32"))
+    policy, seeds, key = _load(params.get("model"), default_dir, params.get("dtype", "float32"), cfg.runtime)
     _warm_up(policy, key, cfg)
     prefill_s_per_token = _measure_prefill(policy, key)
     overhead_s = 0.0

@@ -1,6 +1,8 @@
 """Policy models: build the embedded model (own BPE tokenizer + small Qwen2 config) and load any HF causal LM.
 
-Every model, embedded or not, is loaded through the same `from_pretrained` path (`load_policy`).
+Every model, embedded or not, is loaded for training through the same `from_pretrained` path
+(`load_policy`); at inference the policies this project trains run on the torch-only runtime
+(`load_inference_policy`, lsa.policy.runtime).
 """
 from __future__ import annotations
 
@@ -127,6 +129,22 @@ def load_policy(name_or_path: str | None = None, dtype: str = "float32", trust_r
     prompt = recorded_prompt(path)
     return Policy(model=model, tokenizer=tokenizer, source=path, prompt_max_tokens=prompt.get("max_tokens"),
                   api_doc=prompt.get("api_doc"), vocabulary=recorded_vocabulary(path))
+
+
+def load_inference_policy(name_or_path: str | None = None, dtype: str = "float32", runtime: str = "auto") -> Policy:
+    """The policy `lsa-code` / `lsa-direct` sample from. `runtime` 'auto': a folder the torch-only
+    runtime supports (every policy this project trains; lsa.policy.runtime) runs there, on the CPU,
+    without importing transformers; anything else (a Hugging Face model, a named chat model, a LoRA
+    adapter, dtype other than float32) goes through `load_policy`. 'transformers': always `load_policy`."""
+    from lsa.policy import runtime as torch_runtime
+
+    path = resolve_model_path(name_or_path)
+    if runtime == "auto" and dtype == "float32" and torch_runtime.supports(path):
+        prompt = recorded_prompt(path)
+        return Policy(model=torch_runtime.Qwen2Runtime(path), tokenizer=torch_runtime.TextTokenizer(path),
+                      source=path, prompt_max_tokens=prompt.get("max_tokens"), api_doc=prompt.get("api_doc"),
+                      vocabulary=recorded_vocabulary(path))
+    return load_policy(path, dtype=dtype)
 
 
 def _record(path: str | Path) -> dict:

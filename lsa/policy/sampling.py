@@ -12,6 +12,8 @@ import copy
 import time
 from dataclasses import dataclass, field
 
+from lsa.policy.runtime import is_runtime
+
 
 @dataclass
 class Samples:
@@ -62,9 +64,12 @@ def cache_kwarg(model) -> str:
 def prefill(policy, prompt: str):
     """(input ids of `prompt`, the KV cache of all its tokens but the last)."""
     import torch
-    from transformers import DynamicCache
 
     ids = policy.tokenizer(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"].to(policy.model.device)
+    if is_runtime(policy.model):
+        return ids, policy.model.prefill(ids)
+    from transformers import DynamicCache
+
     cache = DynamicCache(config=policy.model.config)
     with torch.no_grad():
         policy.model(input_ids=ids[:, :-1], use_cache=True, **{cache_kwarg(policy.model): cache})
@@ -158,10 +163,14 @@ class PromptSampler:
         left_s = max_time_s - (time.perf_counter() - t0)
         if left_s <= 0:
             return None
+        torch.manual_seed(seed)
+        if is_runtime(model):     # the torch-only runtime: it copies the cache into its batch buffers itself
+            new = model.sample(self._ids, self._cache, n, max_new_tokens, temperature, top_p, max(left_s, 0.01),
+                               tok.eos_token_id, tok.pad_token_id)
+            return tok.batch_decode(new, skip_special_tokens=True)
         cache = copy.deepcopy(self._cache)
         cache.batch_repeat_interleave(n)
         ids = self._ids.repeat(n, 1)
-        torch.manual_seed(seed)
         with torch.no_grad():
             out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), **{cache_kwarg(model): cache},
                                  do_sample=True, temperature=temperature, top_p=top_p, top_k=0,
