@@ -31,7 +31,7 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0, help="instance seed and sampling seed")
     args = p.parse_args(argv)
 
-    policy = _load(args.model, EMBEDDED_POLICY_DIR)
+    policy, _, _ = _load(args.model, EMBEDDED_POLICY_DIR)
     cfg = InferenceConfig()
     net = generate_ppp(args.n, args.k, args.regime, args.seed)
     prompt = code_prompt(net, tokenizer=policy.tokenizer, max_tokens=policy.prompt_max_tokens or DEFAULT_PROMPT_TOKENS,

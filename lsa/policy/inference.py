@@ -192,20 +192,11 @@ def prepare_direct(net, params: dict) -> dict:
 
 def sample_completions(policy, prompt: str, n: int, max_new_tokens: int, cfg: InferenceConfig, max_time: float,
                        rng: np.random.Generator) -> list[str]:
-    """Sample `n` completions of `prompt` (stops at EOS, at max_new_tokens or after max_time seconds)."""
-    import torch
-
-    tok = policy.tokenizer
-    enc = tok([prompt] * n, return_tensors="pt", add_special_tokens=False, padding=True).to(policy.model.device)
-    limit = getattr(policy.model.config, "max_position_embeddings", None)
-    if limit:
-        max_new_tokens = max(1, min(max_new_tokens, limit - enc["input_ids"].shape[1]))
-    torch.manual_seed(int(rng.integers(2 ** 31)))
-    with torch.no_grad():
-        out = policy.model.generate(**enc, do_sample=True, temperature=cfg.temperature, top_p=cfg.top_p,
-                                    top_k=0, max_new_tokens=max_new_tokens, max_time=max(max_time, 0.01),
-                                    pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
-    return tok.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+    """Sample `n` completions of `prompt` (stops at EOS, at max_new_tokens or after max_time seconds),
+    through the same one-prefill sampler as the solve (either runtime)."""
+    texts = PromptSampler(policy, prompt).sample(n, max_new_tokens, cfg.temperature, cfg.top_p, max(max_time, 0.01),
+                                                 int(rng.integers(2 ** 31)))
+    return texts or []
 
 
 _generate = sample_completions   # the name scripts/heldout.py imports
