@@ -136,8 +136,30 @@ def _cases(good: Path, tmp: Path) -> dict:
                                           "--budget", "1"], "cannot load model"),
         "solve --model a folder without a model": (["solve", good, "--method", "lsa-direct", "--model", tmp,
                                                     "--budget", "1"], "cannot load model"),
+        "solve --model truncated weights": (["solve", good, "--method", "lsa-code", "--model",
+                                             _broken_policy(tmp / "cut", "weights"), "--budget", "1"], "cannot load model"),
+        "solve --model config without a size": (["solve", good, "--method", "lsa-code", "--model",
+                                                 _broken_policy(tmp / "nosize", "config"), "--budget", "1"], "cannot load model"),
         "unknown command": (["frobnicate"], "frobnicate"),
     }
+
+
+def _broken_policy(folder: Path, what: str) -> Path:
+    """A copy of the shipped code policy that the torch-only runtime accepts but cannot load."""
+    import json
+    import shutil
+
+    from lsa.policy.config import EMBEDDED_POLICY_DIR
+
+    shutil.copytree(EMBEDDED_POLICY_DIR, folder)
+    if what == "weights":
+        weights = folder / "model.safetensors"
+        weights.write_bytes(weights.read_bytes()[:5000])
+    else:
+        config = json.loads((folder / "config.json").read_text())
+        del config["num_hidden_layers"]
+        (folder / "config.json").write_text(json.dumps(config))
+    return folder
 
 
 def _lying_npz(good: Path, out: Path) -> Path:

@@ -140,10 +140,15 @@ def load_inference_policy(name_or_path: str | None = None, dtype: str = "float32
 
     path = resolve_model_path(name_or_path)
     if runtime == "auto" and dtype == "float32" and torch_runtime.supports(path):
+        try:
+            model, tokenizer = torch_runtime.Qwen2Runtime(path), torch_runtime.TextTokenizer(path)
+        except Exception as exc:   # noqa: BLE001 - a truncated weights file, a config without a size, a bad tokenizer
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise LSAError(f"cannot load model {str(name_or_path)!r}: its files do not make a model "
+                           f"({type(exc).__name__}: {first})") from None
         prompt = recorded_prompt(path)
-        return Policy(model=torch_runtime.Qwen2Runtime(path), tokenizer=torch_runtime.TextTokenizer(path),
-                      source=path, prompt_max_tokens=prompt.get("max_tokens"), api_doc=prompt.get("api_doc"),
-                      vocabulary=recorded_vocabulary(path))
+        return Policy(model=model, tokenizer=tokenizer, source=path, prompt_max_tokens=prompt.get("max_tokens"),
+                      api_doc=prompt.get("api_doc"), vocabulary=recorded_vocabulary(path))
     return load_policy(path, dtype=dtype)
 
 
