@@ -140,6 +140,8 @@ def _cases(good: Path, tmp: Path) -> dict:
                                              _broken_policy(tmp / "cut", "weights"), "--budget", "1"], "cannot load model"),
         "solve --model config without a size": (["solve", good, "--method", "lsa-code", "--model",
                                                  _broken_policy(tmp / "nosize", "config"), "--budget", "1"], "cannot load model"),
+        "solve --model config not fitting its weights": (["solve", good, "--method", "lsa-direct", "--model",
+                                                          _broken_policy(tmp / "heads", "heads"), "--budget", "1"], "cannot load model"),
         "unknown command": (["frobnicate"], "frobnicate"),
     }
 
@@ -157,7 +159,10 @@ def _broken_policy(folder: Path, what: str) -> Path:
         weights.write_bytes(weights.read_bytes()[:5000])
     else:
         config = json.loads((folder / "config.json").read_text())
-        del config["num_hidden_layers"]
+        if what == "heads":
+            config["num_key_value_heads"] = 3
+        else:
+            del config["num_hidden_layers"]
         (folder / "config.json").write_text(json.dumps(config))
     return folder
 

@@ -142,7 +142,8 @@ def load_inference_policy(name_or_path: str | None = None, dtype: str = "float32
     if runtime == "auto" and dtype == "float32" and torch_runtime.supports(path):
         try:
             model, tokenizer = torch_runtime.Qwen2Runtime(path), torch_runtime.TextTokenizer(path)
-        except Exception as exc:   # noqa: BLE001 - a truncated weights file, a config without a size, a bad tokenizer
+            model.check()                  # one token through every layer: weights that do not fit the config
+        except Exception as exc:   # noqa: BLE001 - truncated weights, a config without a size or not fitting them, a bad tokenizer
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
             raise LSAError(f"cannot load model {str(name_or_path)!r}: its files do not make a model "
                            f"({type(exc).__name__}: {first})") from None

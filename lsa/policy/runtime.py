@@ -169,6 +169,15 @@ class Qwen2Runtime:
             h = h + F.linear(F.silu(F.linear(x, layer.gate)) * F.linear(x, layer.up), layer.down)
         return F.linear(self._rms(h[:, -1], self.norm), self.lm_head)
 
+    def check(self) -> None:
+        """Run one token through every layer (raises when the weights do not fit the config)."""
+        import torch
+
+        with torch.no_grad():
+            logits = self.forward(torch.zeros((1, 1), dtype=torch.long), self.new_cache(1, 1), 0)
+        if logits.shape != (1, self.embed.shape[0]) or not bool(torch.isfinite(logits).all()):
+            raise ValueError(f"logits of shape {tuple(logits.shape)} (finite: {bool(torch.isfinite(logits).all())})")
+
     def new_cache(self, rows: int, length: int) -> list:
         import torch
         shape = (rows, self.kv_heads, length, self.head_dim)
