@@ -57,6 +57,13 @@ def supports(path: str | Path) -> bool:
             and not tokenizer_config.get("chat_template") and not (folder / "chat_template.jinja").exists())
 
 
+def _token_text(token) -> str | None:
+    """A special token as tokenizer_config.json writes it: a string, or an AddedToken's fields."""
+    if isinstance(token, dict):
+        token = token.get("content")
+    return token if isinstance(token, str) and token else None
+
+
 class TextTokenizer:
     """The part of a Hugging Face tokenizer that inference uses, on a `tokenizers.Tokenizer`."""
 
@@ -69,8 +76,8 @@ class TextTokenizer:
         folder = Path(folder)
         self._tok = Tokenizer.from_file(str(folder / TOKENIZER))
         special = _read_json(folder / "tokenizer_config.json")
-        self.eos_token = special.get("eos_token")
-        self.pad_token = special.get("pad_token") or self.eos_token
+        self.eos_token = _token_text(special.get("eos_token"))
+        self.pad_token = _token_text(special.get("pad_token")) or self.eos_token
         self.eos_token_id = self._tok.token_to_id(self.eos_token) if self.eos_token else None
         self.pad_token_id = self._tok.token_to_id(self.pad_token) if self.pad_token else None
 
