@@ -47,7 +47,7 @@ report: setup
 	$(BIN)/lsa report
 
 # every benchmark (prints ratios measured in the same run); output kept in results/benchmarks/
-BENCHES := core engine sandbox policy_infra rl policy cli
+BENCHES := core engine sandbox policy_infra rl policy runtime cli
 bench: setup
 	mkdir -p results/benchmarks
 	for b in $(BENCHES); do $(BIN)/python benchmarks/bench_$$b.py | tee results/benchmarks/bench_$$b.txt; done
