@@ -104,14 +104,17 @@ evaluation:
 
 
 @pytest.mark.parametrize("method", ["lsa-code", "lsa-direct"])
-def test_shipped_policies_solve_out_of_the_box(instance, method):
-    """Both LLM paradigms ship a trained policy in the package: no --model needed."""
+def test_shipped_policies_solve_out_of_the_box(instance, method, capsys):
+    """Both LLM paradigms ship a trained policy in the package: no --model needed. (`lsa solve` in
+    this process: a fresh process, which pays the interpreter's and the model's start-up again, is
+    what tests/test_solve_fresh.py runs.)"""
     from lsa.policy.config import EMBEDDED_DIRECT_DIR, EMBEDDED_POLICY_DIR
 
     shipped = EMBEDDED_POLICY_DIR if method == "lsa-code" else EMBEDDED_DIRECT_DIR
     assert (shipped / "model.safetensors").is_file() and (shipped / "lsa_train.json").is_file()
-    proc = lsa("solve", instance, "--method", method, "--budget", "1", "--json")
-    assert proc.returncode == 0, proc.stderr
-    res = json.loads(proc.stdout)
+    rc = main(["solve", str(instance), "--method", method, "--budget", "1", "--json"])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    res = json.loads(out.out)
     assert res["method"] == method and res["utility"] > 0
     assert not res["overrun"] and not res["fallback_random"]     # the policy answered in time

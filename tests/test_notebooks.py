@@ -10,6 +10,10 @@ results/ or figures/ yet.
   parameter changed: 02 (prompt length) counts tokens with the shipped embedded policy's tokenizer
   (no base model yet), then 03 (pretrain) makes the base model that 05 (GRPO) starts from; 08 (RL
   training) runs PPO. (04, SFT, would start from it too: the smoke workflow test runs it.)
+  What these check is how a notebook resolves its defaults and that it runs, not the training's
+  size: the copy's smoke profile trains less (SMALLER_SMOKE: fewer pretraining and GRPO steps and
+  samples, fewer PPO steps). The smoke profile itself, at its own size, runs through the same
+  notebooks in the smoke workflow test (tests/test_workflow.py).
 
 The fast tests check `notebook_parameters` itself: explicit parameters (the workflow) are used as
 given, without any stand-in.
@@ -28,6 +32,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import yaml
 from test_workflow import copy_repo, jobs_of, snakemake
 
 from lsa.errors import LSAError
@@ -36,6 +41,7 @@ from lsa.workflow.figures import figure_outputs
 from lsa.workflow.notebook import MissingInput, notebook_parameters
 from lsa.workflow.paths import REFERENCE_RENDER_DIR, Paths
 from lsa.workflow.provenance import sidecar_path
+from lsa.workflow.settings import check_profile
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted(p.stem for p in (REPO / "notebooks").glob("*.ipynb"))
@@ -47,6 +53,15 @@ STOPS = {"01_evaluate_baselines": "results/evaluation.csv", "04_sft": "results/r
 SMOKE = ("02_prompt_length", "03_pretrain", "05_grpo")
 #: run as they are, then 08 on the smoke profile with PPO (DQN's smoke run takes twice as long)
 DEFAULTS = ("07_figures", "09_report", *STOPS)
+#: section -> settings the copy's smoke profile changes for the by-hand runs above (sizes only: every
+#: stage still runs its whole code path; the smoke workflow test runs the profile's own sizes)
+SMALLER_SMOKE = {
+    "pretrain": {"n_programs": 120, "n_instances": 6, "max_steps": 4},
+    "grpo": {"num_generations": 2, "max_steps": 1, "n_train_instances": 2, "exec_workers": 1,
+             "perf_reference_budget_s": 0.1, "seed_samples": 1, "seed_instances": 1, "validation_instances": 1,
+             "validation_generations": 1},
+    "rl": {"timesteps": {"dqn": 3000, "ppo": 256}, "ppo": {"n_steps": 128, "batch_size": 64, "n_epochs": 2}},
+}
 
 # ---------------------------------------------------------------------------------- fast
 def test_every_notebook_opens_with_what_it_does_needs_and_takes():
@@ -155,20 +170,37 @@ def _first_line(nb) -> str:
     return texts[0].strip().splitlines()[0] if texts else ""
 
 
+def _smaller_smoke(root: Path) -> None:
+    """The copy's config/smoke.yaml with SMALLER_SMOKE merged into its sections (checked like any profile)."""
+    path = root / "config" / "smoke.yaml"
+    cfg = yaml.safe_load(path.read_text())
+    for section, changes in SMALLER_SMOKE.items():
+        for key, value in changes.items():
+            old = cfg[section].get(key)
+            cfg[section][key] = {**old, **value} if isinstance(value, dict) and isinstance(old, dict) else value
+    check_profile(cfg)
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+
+
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory):
     root = copy_repo(tmp_path_factory.mktemp("clone"))
+    _smaller_smoke(root)
     out_dir = tmp_path_factory.mktemp("executed")
     reference = _tree_digest(root / "reference")
     def smoke_chain():
         return {f"{n}:smoke": _execute(root, out_dir, n, profile="smoke") for n in SMOKE}
 
-    def as_they_are():
-        runs = {n: _execute(root, out_dir, n) for n in DEFAULTS}
-        return {**runs, "08_rl_train:smoke": _execute(root, out_dir, "08_rl_train", profile="smoke", algorithm="ppo")}
+    def one(name, key=None, **parameters):
+        return lambda: {key or name: _execute(root, out_dir, name, **parameters)}
 
+    # the smoke chain in order, every other notebook on its own: the two kernels stay busy until the end
+    # (07, the longest, first; the stops, the shortest, last)
+    jobs = [one("07_figures"), smoke_chain, one("09_report"),
+            one("08_rl_train", "08_rl_train:smoke", profile="smoke", algorithm="ppo"),
+            *(one(n) for n in DEFAULTS if n not in ("07_figures", "09_report"))]
     with ThreadPoolExecutor(max_workers=2) as pool:   # two kernels at a time: 2 cores
-        runs = {k: v for done in pool.map(lambda job: job(), [smoke_chain, as_they_are]) for k, v in done.items()}
+        runs = {k: v for done in pool.map(lambda job: job(), jobs) for k, v in done.items()}
     print("\n".join(f"{k}: {v[2]:.0f} s (rc {v[0]})" for k, v in runs.items()))
     return root, runs, reference
 
