@@ -93,7 +93,7 @@ def test_lora_grpo_learns_then_lsa_solve_with_the_trained_adapter(chat_model, pa
 
     instance = save_npz(generate_ppp(60, 4, "dense", 1), tmp_path / "net.npz")
     proc = subprocess.run([sys.executable, "-m", "lsa.cli", "solve", str(instance), "--method", "lsa-code",
-                           "--model", str(final), "--budget", "30", "--json"], capture_output=True, text=True)
+                           "--model", str(final), "--budget", "12", "--json"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
     row = json.loads(proc.stdout)
     assert row["setup_s"] > 0 and row["programs_tried"] >= 1 and not row["overrun"]
