@@ -22,6 +22,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from lsa.config import load_yaml
+from lsa.io import write_text
 from lsa.methods.protocol import run_method
 from lsa.sim.generate import generate_ppp
 from lsa.sim.params import network_config
@@ -60,6 +61,7 @@ def main() -> int:
     ap.add_argument("--budgets", nargs="+", type=float, default=[0.5, 2.0])
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--seeds", nargs="+", type=int, default=None, help="instance seeds (default: the grid's)")
+    ap.add_argument("--table", default=None, help="also write every run's row to this CSV")
     args = ap.parse_args()
     config = stage_configs(load_yaml(profile_config_path("default")))["llm_evaluation"]
     params = network_config(config)
@@ -94,6 +96,8 @@ def main() -> int:
                                                     for u in updates.drop_duplicates("instance").itertuples()))
     print("\nshare of best-known (reference best-known, raised by every run above), mean [95 % interval], n instances")
     shares = with_share(table, best)
+    if args.table:
+        write_text(args.table, shares.to_csv(index=False))
     for budget, at in shares.groupby("budget_s"):
         print(f"T = {budget:g} s")
         for method, g in at.groupby("method", sort=False):
@@ -101,7 +105,8 @@ def main() -> int:
             cells = "  ".join(f"{r} {c['share_of_best_known'].mean():.4f}" for r, c in g.groupby("regime", sort=False))
             print(f"  {method:<24} {mean:.4f} [{low:.4f}, {high:.4f}] n = {len(g)}   ({cells})")
         pair = at.pivot_table(index="instance", columns="method", values="utility")
-        for a, b in ((NEW, OLD), (ARMS[2][2], OLD), (NEW, "local-search"), (ARMS[2][2], "local-search")):
+        for a, b in ((NEW, OLD), (ARMS[2][2], OLD), (ARMS[2][2], NEW), (NEW, "local-search"),
+                     (ARMS[2][2], "local-search")):
             mean, low, high = t_interval(pair[a] / pair[b])
             print(f"  paired utility ratio {a} / {b}: {mean:.4f} [{low:.4f}, {high:.4f}]")
     print(f"\n(total {time.perf_counter() - t0:.0f} s; {load()})")

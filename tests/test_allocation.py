@@ -107,8 +107,8 @@ def _solve(allocation: str, monkeypatch) -> tuple[dict, list[str], tuple[str, ..
 
 def test_lsa_code_gives_the_time_to_the_incumbent_s_program_while_it_still_gains(monkeypatch):
     extra, ran, seeds = _solve("incumbent", monkeypatch)
-    assert ran[0] == continuation(seeds[0]) != seeds[0]                # the first seed, from net.start()
-    assert len(ran) >= 2 and ran[1] == ran[0]                          # then the same program again
+    assert ran[0] == seeds[0]                                          # the first seed as written (first incumbent)
+    assert len(ran) >= 2 and ran[1] == continuation(seeds[0]) != seeds[0]   # then again, from the incumbent
     assert extra["programs_continued"] >= 1 and extra["seeds_run"] < len(seeds)
 
 

@@ -23,9 +23,10 @@ after it (continue_share 1: the incumbent's program keeps all the time once chos
 Continuing a program from the incumbent: programs receive the incumbent as `net.start()`, but many
 build their own start (`a = np.zeros(net.N)` handed to a complete search, or `net.greedy()` improved
 by a loop of their own). `continuation` rewrites the first of those in the program to `net.start()`;
-a program with neither (`restarts`, a constant start improved by hand) runs unchanged. Under `incumbent` every program runs so
-rewritten, the first one too: its own start is still offered (the first incumbent comes as fast),
-but its search starts from `net.start()`, which is the greedy assignment before any incumbent.
+a program with neither (`restarts`, a constant start improved by hand) runs unchanged. Under
+`incumbent` every program that runs once an incumbent exists runs so rewritten; the first one runs
+as written (from the greedy start, `net.start()` before any incumbent, it did worse in ultra-dense
+networks at T = 0.5 s than the seed programs' own start).
 """
 from __future__ import annotations
 

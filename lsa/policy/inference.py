@@ -254,8 +254,8 @@ class _Relay:
             timeout = remaining - self.margin_s               # (a large instance): the next one gets it all
         if timeout <= 0:
             return
-        # `incumbent`: a program's complete search starts from net.start() (the incumbent; greedy before one)
-        runnable = continuation(source) if by_incumbent else source
+        # `incumbent`: once there is an incumbent, a program's search starts from it (net.start())
+        runnable = continuation(source) if by_incumbent and self.run.best_assignment is not None else source
         self._execute(runnable, source, timeout, seed=seed)
 
     def continue_best(self) -> bool:
