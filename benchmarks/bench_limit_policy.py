@@ -62,6 +62,8 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--seeds", nargs="+", type=int, default=None, help="instance seeds (default: the grid's)")
     ap.add_argument("--table", default=None, help="also write every run's row to this CSV")
+    ap.add_argument("--also", nargs="*", default=[], metavar="NAME=DIR",
+                    help="more policies, each run as lsa-code (incumbent) beside the others, e.g. limit=results/models/limit")
     args = ap.parse_args()
     config = stage_configs(load_yaml(profile_config_path("default")))["llm_evaluation"]
     params = network_config(config)
@@ -69,8 +71,12 @@ def main() -> int:
     grid = instances(config, args.n, args.seeds)
     t0 = time.perf_counter()
     model = {"model": args.model} if args.model else {}
+    also = [tuple(spec.split("=", 1)) for spec in args.also]
+    arms = [*ARMS, *(("lsa-code", {"allocation": "incumbent"}, f"lsa-code (incumbent, {name})", {"model": path})
+                     for name, path in also)]
     warm = generate_ppp(200, 8, "dense", 0, params)             # the policy loads once, outside every section
-    run_method(warm, "lsa-code", 0.5, 0, {**model, "inference": inference})
+    for extra in [model, *({"model": path} for _name, path in also)]:
+        run_method(warm, "lsa-code", 0.5, 0, {**extra, "inference": inference})
     print(f"instances: {len(grid)} (N = {args.n}, K = {grid[0][1]}, seeds {sorted({g[3] for g in grid})}); "
           f"inference settings of the default profile's llm_evaluation slice; policy "
           f"{args.model or 'shipped embedded'}")
@@ -80,8 +86,9 @@ def main() -> int:
         for n, k, regime, seed in tqdm(grid, desc=f"T = {budget:g} s", leave=False):
             net = generate_ppp(n, k, regime, seed, params)
             name = f"{regime}-N{n}-K{k}-s{seed}"
-            for method, settings, name_of_arm in ARMS:        # side by side on each instance
-                p = {**model, "inference": {**inference, **settings}} if settings is not None else {}
+            for method, settings, name_of_arm, *other in arms:        # side by side on each instance
+                policy = other[0] if other else model
+                p = {**policy, "inference": {**inference, **settings}} if settings is not None else {}
                 row, _ = run_method(net, method, budget, seed, p, instance=name)
                 rows.append({**{c: row.get(c) for c in ("instance", "N", "regime", "seed", "budget_s", "utility",
                                                        "runtime_s", "overrun", "fallback_random", "first_incumbent_s",
@@ -106,7 +113,7 @@ def main() -> int:
             print(f"  {method:<24} {mean:.4f} [{low:.4f}, {high:.4f}] n = {len(g)}   ({cells})")
         pair = at.pivot_table(index="instance", columns="method", values="utility")
         for a, b in ((NEW, OLD), (ARMS[2][2], OLD), (ARMS[2][2], NEW), (NEW, "local-search"),
-                     (ARMS[2][2], "local-search")):
+                     (ARMS[2][2], "local-search"), *((arm[2], NEW) for arm in arms[len(ARMS):])):
             mean, low, high = t_interval(pair[a] / pair[b])
             print(f"  paired utility ratio {a} / {b}: {mean:.4f} [{low:.4f}, {high:.4f}]")
     print(f"\n(total {time.perf_counter() - t0:.0f} s; {load()})")

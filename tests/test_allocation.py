@@ -67,6 +67,7 @@ def test_the_rule_continues_while_the_best_program_gains_more_than_others_yielde
     first = RunTrace(-np.inf, [(0.01, 10.0), (0.3, 15.0), (0.39, 17.0)])
     alloc.record("A", False, first, 0.4, raised=True, first=True)
     assert alloc.best_source == "A" and alloc.continue_rate_per_s == pytest.approx((17 - 10) / 0.2)
+    assert RunTrace(-np.inf, [(0.35, 3.0)]).rate_per_s(0.4) == np.inf      # started late: not a stall
     assert alloc.explore_s == 0 and alloc.should_continue()          # nothing else tried: continue A
     stalled = RunTrace(17.0, [])                                       # a continuation that gained nothing
     alloc.record("A", True, stalled, 0.5, raised=False, first=False)

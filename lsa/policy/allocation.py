@@ -31,6 +31,7 @@ networks at T = 0.5 s than the seed programs' own start).
 from __future__ import annotations
 
 import ast
+import math
 from dataclasses import dataclass, field
 
 from lsa.policy.vocabulary import COMPLETE_SEARCHES
@@ -84,7 +85,7 @@ class RunTrace:
 
     def rate_per_s(self, took_s: float) -> float:
         """The incumbent's gain during the second half of the run, per second (0 for a run that
-        raised nothing there)."""
+        raised nothing there; infinite for a first run whose offers all came in its second half)."""
         if took_s <= 0:
             return 0.0
         half = took_s / 2
@@ -93,8 +94,8 @@ class RunTrace:
             if t <= half:
                 before = utility
         after = self.gains[-1][1] if self.gains else before
-        if before == -float("inf"):         # the first run: measure from its first offer in the second half
-            return 0.0
+        if before == -float("inf"):         # the first run offered nothing in its first half: it was still
+            return math.inf if self.gains else 0.0   # starting (a late fork, a long descent), not stalling
         return max(0.0, after - before) / half
 
 
