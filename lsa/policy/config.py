@@ -269,8 +269,21 @@ class InferenceConfig(Section):
     seed_share: float = option(0.2, "A seed program's time limit as a share of the budget (at least 0.3 s, at most its relay share).")
     torch_threads: int = option(1, "torch threads during generation (matched compute: the harness's thread count).")
     runtime: str = option("auto", "Where the model runs: 'auto' (a policy this project trained runs on the torch-only runtime, lsa.policy.runtime, without importing transformers; any other model on transformers) or 'transformers' (always).")
+    allocation: str = option(
+        "incumbent", "How the budget is divided (docs/policy.md, time allocation): incumbent (after the first offer, "
+                     "the incumbent's program runs again from the incumbent while its gain per second in the second "
+                     "half of its last run beats the gain per second other programs and their generation have "
+                     "yielded in this solve; otherwise the next seed program runs or a batch is sampled) or relay "
+                     "(the earlier rule: every program gets a share of the time left, sampling goes on while time remains).")
+    continue_share: float = option(
+        0.5, "allocation incumbent: a run of the incumbent's program gets this share of the time left (all of it "
+             "when less than 0.6 s would remain), then the rule is checked again; 1: it keeps all the time.")
 
     def check(self) -> None:
+        if self.allocation not in ("relay", "incumbent"):
+            self.fail(f"allocation must be relay or incumbent, got {self.allocation!r}")
+        if not 0 < self.continue_share <= 1:
+            self.fail(f"continue_share must be in (0, 1], got {self.continue_share}")
         if self.batch_size < 1 or self.max_new_tokens < 1 or self.max_programs < 1:
             self.fail("batch_size, max_new_tokens and max_programs must be >= 1")
         if self.temperature <= 0 or not 0 < self.top_p <= 1:

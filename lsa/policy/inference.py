@@ -23,6 +23,7 @@ import numpy as np
 
 from lsa.errors import LSAError
 from lsa.methods.registry import Method
+from lsa.policy.allocation import Allocation, RunTrace, continuation, continue_timeout_s
 from lsa.policy.config import EMBEDDED_DIRECT_DIR, EMBEDDED_POLICY_DIR, InferenceConfig
 from lsa.policy.models import load_inference_policy
 from lsa.policy.prompts import DEFAULT_PROMPT_TOKENS, code_prompt, direct_prompt, program_source
@@ -216,6 +217,7 @@ class _Relay:
         self.gen_s = self.exec_s = 0.0
         self.winner = ""
         self.starved = False                            # a program ended before any incumbent existed
+        self.alloc = Allocation()                       # the `incumbent` rule's measures (allocation.py)
 
     def add(self, sources, seed: bool = False, vocabulary: str = "full") -> int:
         """Queue the programs not seen before; those outside `vocabulary` (a complete search under
@@ -236,21 +238,49 @@ class _Relay:
         timeout = min(self.cfg.exec_timeout_s, remaining / max(1, slots) - self.margin_s)
         if seed:      # seeds leave time to the policy's own programs, but get long enough for an offer
             timeout = min(timeout, max(self.cfg.seed_share * self.run.budget_s, MIN_SEED_S))
+        by_incumbent = self.cfg.allocation == "incumbent"
+        if by_incumbent and self.run.best_assignment is None:   # `incumbent`: the first program is the one the
+            timeout = min(self.cfg.exec_timeout_s,              # rule continues; it gets what a continuation gets
+                          continue_timeout_s(remaining, self.margin_s, self.cfg.continue_share))
         if self.starved and self.run.best_assignment is None:   # a program ran out of time before any offer
             timeout = remaining - self.margin_s               # (a large instance): the next one gets it all
         if timeout <= 0:
             return
+        # `incumbent`: once there is an incumbent, a program's search starts from it (net.start())
+        runnable = continuation(source) if by_incumbent and self.run.best_assignment is not None else source
+        self._execute(runnable, source, timeout, seed=seed)
+
+    def continue_best(self) -> bool:
+        """Run the incumbent's program again from the incumbent (`allocation: incumbent`) for its
+        share of the time left; False when no time is left for it."""
+        timeout = min(self.cfg.exec_timeout_s, continue_timeout_s(self.run.remaining(), self.margin_s,
+                                                                      self.cfg.continue_share))
+        if timeout <= 0:
+            return False
+        self._execute(continuation(self.alloc.best_source), self.alloc.best_source, timeout, continued=True)
+        return True
+
+    def _execute(self, source: str, written: str, timeout: float, seed: bool = False, continued: bool = False) -> None:
+        """Run `source` (`written`: the program as the policy wrote it) from the incumbent for `timeout` s."""
         before = self.run.best_utility
+        first = self.run.best_assignment is None
+        t0 = time.perf_counter()
+        trace = RunTrace(before)
 
         def on_offer(_index, assignment, utility):
-            self.run.offer(assignment, utility)
+            if self.run.offer(assignment, utility):
+                trace.gains.append((time.perf_counter() - t0, float(self.run.best_utility)))
 
-        t0 = time.perf_counter()
         res = run_programs([source], self.net, timeout, seeds=[int(self.rng.integers(2 ** 31))], workers=1,
                            on_offer=on_offer, starts=[self.run.best_assignment])[0]
         took = time.perf_counter() - t0
         self.exec_s += took
         self.margin_s = min(self.max_margin_s, max(self.margin_s, took - timeout))
+        raised = self.run.best_utility > before
+        self.alloc.record(written, continued, trace, took, raised, first)
+        if continued:
+            self.winner = "continued" if raised else self.winner
+            return
         self.tried += 1
         self.seeds_run += int(seed)
         if res.best_utility is None:
@@ -258,7 +288,7 @@ class _Relay:
             return
         self.ok += 1
         self.valid += int(res.status == "ok" and not res.repaired)
-        if self.run.best_utility > before:
+        if raised:
             self.winner = "seed" if seed else "sampled"
             self.repaired_best = int(res.repaired)
 
@@ -277,9 +307,16 @@ def solve_code(net, run, rng, state=None, **params) -> dict:
     start_state = _digest(relay.queue)
     sampler, prompt_s = None, 0.0
     sampling, batches = cfg, 0
+    by_incumbent = cfg.allocation == "incumbent"
     while run.remaining() > MIN_EXEC_S + relay.margin_s and relay.tried < cfg.max_programs:
+        if by_incumbent and relay.alloc.should_continue():   # the incumbent's program is worth more than another
+            if not relay.continue_best():
+                break
+            continue
         if not relay.queue:
             if run.remaining() < MIN_GENERATE_S + relay.margin_s and relay.tried:
+                if by_incumbent and relay.alloc.best_source and relay.continue_best():   # no time to sample:
+                    continue                                                             # the best program gets it
                 break
             if sampler is None:
                 t0 = time.perf_counter()
@@ -287,11 +324,15 @@ def solve_code(net, run, rng, state=None, **params) -> dict:
                                      api_doc=state["api_doc"], vocabulary=vocabulary)
                 sampler = PromptSampler(policy, prompt, state.get("prefill_s_per_token", 0.0))
                 prompt_s = time.perf_counter() - t0
+                relay.alloc.pending_generation_s += prompt_s
             t1 = time.perf_counter()
             completions = sampler.sample(cfg.batch_size, cfg.max_new_tokens, sampling.temperature, sampling.top_p,
                                          run.remaining() * cfg.generate_share, int(rng.integers(2 ** 31)))
             relay.gen_s += time.perf_counter() - t1
+            relay.alloc.pending_generation_s += time.perf_counter() - t1
             if completions is None:    # its prefill would outlast the time a call may take: nothing more to sample
+                if by_incumbent and relay.alloc.best_source and relay.continue_best():
+                    continue
                 break
             batches += 1
             sources = [s for s in map(program_source, completions) if s is not None]
@@ -303,7 +344,7 @@ def solve_code(net, run, rng, state=None, **params) -> dict:
     return {"programs_tried": relay.tried, "programs_ok": relay.ok, "programs_valid": relay.valid,
             "final_temperature": round(sampling.temperature, 3), "repaired": relay.repaired_best,
             "seeds_run": relay.seeds_run, "start_state": start_state, "best_from": relay.winner, "generate_batches": batches,
-            "gen_s": round(relay.gen_s, 4), "exec_s": round(relay.exec_s, 4), "prompt_s": round(prompt_s, 4),
+            "programs_continued": relay.alloc.continued, "gen_s": round(relay.gen_s, 4), "exec_s": round(relay.exec_s, 4), "prompt_s": round(prompt_s, 4),
             "model": Path(policy.source).name,
             **({"programs_outside_vocabulary": relay.outside, "vocabulary": vocabulary} if vocabulary != "full" else {})}
 
