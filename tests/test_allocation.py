@@ -89,7 +89,8 @@ def test_the_allocation_setting_is_validated():
 
 def _solve(allocation: str, monkeypatch) -> tuple[dict, list[str], tuple[str, ...]]:
     """lsa-code with the shipped seed programs on an instance where local search still gains after
-    a second (N = 1000, ultra-dense); the programs it ran, in order (the priming run left out)."""
+    a second (N = 2000, ultra-dense: at N = 1000 a fast run could converge within the first run's
+    first half); the programs it ran, in order (the priming run left out)."""
     ran: list[str] = []
     real = inference.run_programs
 
@@ -97,7 +98,7 @@ def _solve(allocation: str, monkeypatch) -> tuple[dict, list[str], tuple[str, ..
         ran.extend(sources)
         return real(sources, *args, **kwargs)
 
-    net = generate_ppp(1000, 8, "ultra-dense", 5)
+    net = generate_ppp(2000, 8, "ultra-dense", 5)
     state = dict(inference.prepare_code(net, {}), cfg=InferenceConfig.from_mapping({"allocation": allocation}))
     monkeypatch.setattr(inference, "run_programs", spy)
     run = Anytime(net, 1.5)

@@ -142,6 +142,13 @@ def _cases(good: Path, tmp: Path) -> dict:
                                                  _broken_policy(tmp / "nosize", "config"), "--budget", "1"], "cannot load model"),
         "solve --model config not fitting its weights": (["solve", good, "--method", "lsa-direct", "--model",
                                                           _broken_policy(tmp / "heads", "heads"), "--budget", "1"], "cannot load model"),
+        "solve --set unknown inference key": (["solve", good, "--method", "lsa-code", "--budget", "1",
+                                               "--set", "nope=1"], "nope"),
+        "solve --set bad allocation": (["solve", good, "--method", "lsa-code", "--budget", "1",
+                                        "--set", "allocation=greedy"], "allocation"),
+        "solve --set without =": (["solve", good, "--method", "lsa-code", "--budget", "1", "--set", "relay"], "KEY=VALUE"),
+        "solve --set for a classical method": (["solve", good, "--method", "greedy", "--budget", "1",
+                                                "--set", "allocation=relay"], "--set"),
         "unknown command": (["frobnicate"], "frobnicate"),
     }
 

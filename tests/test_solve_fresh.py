@@ -106,3 +106,15 @@ def test_model_loads_in_the_background_and_prepare_waits_for_it(instances):
     assert not row["fallback_random"] and len(assignment) == row["N"]
     start_loading("lsa-code", params)        # loaded already: nothing starts
     assert inference._LOADING == {}
+
+
+def test_inference_settings_from_the_command_line(tmp_path):
+    """`--set allocation=relay` gives the earlier rule (every program once, none continued); the
+    default rule continues the incumbent's program (docs/policy.md §11) on an instance where its
+    search still gains after a second."""
+    a = save_npz(generate_ppp(2000, 8, "ultra-dense", 10_013), tmp_path / "u.npz")
+    relay = json_lines(lsa("solve", a, "--method", "lsa-code", "--budget", "2", "--json", "--set", "allocation=relay"))[0]
+    default = json_lines(lsa("solve", a, "--method", "lsa-code", "--budget", "2", "--json"))[0]
+    assert relay["programs_continued"] == 0 and relay["programs_tried"] >= 3
+    assert default["programs_continued"] >= 1
+    assert not relay["overrun"] and not default["overrun"]

@@ -16,6 +16,21 @@ def seed(text: str) -> int:
     return value
 
 
+def key_values(items: list[str], option: str = "--set") -> dict:
+    """`KEY=VALUE` items (repeatable `--set`) as a mapping; each VALUE is read as YAML (numbers,
+    booleans, lists), so the config section that takes them checks types and ranges."""
+    from lsa.config import parse_yaml
+    from lsa.errors import ConfigError
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{option} expects KEY=VALUE, got {item!r}")
+        out[key.strip()] = parse_yaml(value, f"{option} {key.strip()}")
+    return out
+
+
 #: the most CPU threads any command accepts (the same bound as evaluation.threads)
 MAX_THREADS = 1024
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lsa.commands.arguments import MAX_THREADS, positive_int, seed
+from lsa.commands.arguments import MAX_THREADS, key_values, positive_int, seed
 from lsa.errors import LSAError
 from lsa.io import atomic_path, check_writable
 
@@ -23,6 +23,9 @@ def solve_arguments(p):
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--model", help="HF model id, local path or named offline model (`lsa model list`), for methods that load a model")
     p.add_argument("--threads", type=positive_int, default=1, help="CPU threads every method may use")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="an inference: setting of a method that loads a model (lsa-code, lsa-direct), e.g. "
+                        "--set allocation=relay --set temperature=0.9 (the inference: section of config/default.yaml lists them)")
     p.add_argument("--json", action="store_true", help="print one JSON object (one line) per instance")
     p.add_argument("--save-assignment", type=Path, help="write the assignment (.npy, int64); one instance only")
 
@@ -44,6 +47,13 @@ def solve(args) -> int:
     if args.save_assignment:
         check_writable(args.save_assignment)
     params = {"model": args.model} if args.model else {}
+    if args.set:
+        if not method.accepts_model:
+            raise LSAError(f"--set is for the inference: settings of methods that load a model; {args.method!r} has none")
+        from lsa.policy.config import InferenceConfig
+
+        params["inference"] = key_values(args.set)
+        InferenceConfig.from_mapping(params["inference"])     # unknown keys, types and ranges: fail before reading
     for index, path in enumerate(args.instance):   # each instance is solved independently: same method state at its start
         with setup_phase():
             net = load_npz(path)

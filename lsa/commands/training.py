@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from lsa.commands.arguments import positive_int, seed
-from lsa.config import load_yaml, parse_yaml
+from lsa.commands.arguments import key_values, positive_int, seed
+from lsa.config import load_yaml
 from lsa.io import check_writable
 
 
@@ -70,12 +70,7 @@ def train(args) -> int:
     check_profile(raw)                          # every section, before anything is written
     cfg = policy_config(raw)
     network = network_config(raw)
-    overrides = {}
-    for item in args.set:
-        if "=" not in item:
-            raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
-        key, value = item.split("=", 1)
-        overrides[key] = parse_yaml(value, f"--set {key}")
+    overrides = key_values(args.set)
     if args.max_steps is not None:
         overrides["max_steps"] = args.max_steps
     if args.no_resume:
