@@ -86,36 +86,44 @@ def section_anytime(tmp: Path, seeds: list[int]) -> dict[str, list[Path]]:
             files.setdefault(density, []).append(path)
             greedy[path] = greedy_utility(net)
     rows = []
-    for budget in (0.5, 2.0):
+    # the default allocation (incumbent) at both budgets, and the earlier relay rule at T = 2 s
+    # (`--set allocation=relay`): every program once, sampling while time remains
+    for budget, rule in ((0.5, "incumbent"), (2.0, "incumbent"), (2.0, "relay")):
         for density in DENSITIES:
             for path in files[density]:
-                out, wall, rss, err = solve([path], "lsa-code", budget)
+                extra = ("--set", "allocation=relay") if rule == "relay" else ()
+                out, wall, rss, err = solve([path], "lsa-code", budget, extra)
                 if not out:
                     print(f"  {path.name} T = {budget}: failed: {err}")
                     continue
                 r = out[0]
-                rows.append({"T": budget, "density": density, "fallback": bool(r["fallback_random"]),
+                rows.append({"T": budget, "rule": rule, "density": density, "fallback": bool(r["fallback_random"]),
                              "first_s": r["first_incumbent_s"], "ratio": r["utility"] / greedy[path],
-                             "tried": r["programs_tried"], "seeds_run": r["seeds_run"], "setup_s": r["setup_s"],
-                             "runtime_s": r["runtime_s"], "overrun": bool(r["overrun"]), "wall_s": wall,
-                             "wall_minus_T": wall - budget})
+                             "tried": r["programs_tried"], "continued": r.get("programs_continued", 0),
+                             "batches": r.get("generate_batches", 0), "seeds_run": r["seeds_run"],
+                             "setup_s": r["setup_s"], "runtime_s": r["runtime_s"], "overrun": bool(r["overrun"]),
+                             "wall_s": wall, "wall_minus_T": wall - budget})
     df = pd.DataFrame(rows)
-    for (budget, density), cell in df.groupby(["T", "density"]):
-        print(f"  T = {budget:<4} {density:<12} n = {len(cell)}  fallbacks {int(cell.fallback.sum())}  "
+    for (budget, rule, density), cell in df.groupby(["T", "rule", "density"], sort=False):
+        print(f"  T = {budget:<4} {rule:<9} {density:<12} n = {len(cell)}  fallbacks {int(cell.fallback.sum())}  "
               f"first incumbent max {cell.first_s.max():.3f} s (mean {cell.first_s.mean():.3f})  "
               f"/ greedy min {cell.ratio.min():.3f} mean {cell.ratio.mean():.3f}  programs tried min "
-              f"{cell.tried.min()}  overruns {int(cell.overrun.sum())}  wall - T max {cell.wall_minus_T.max():.1f} s "
+              f"{cell.tried.min()}, continued min {cell.continued.min()}, sampled batches min {cell.batches.min()}  "
+              f"overruns {int(cell.overrun.sum())}  wall - T max {cell.wall_minus_T.max():.1f} s "
               f"(set-up mean {cell.setup_s.mean():.1f} s)")
     half = df[df["T"] == 0.5]
     print(f"  fresh (this run), T = 0.5 s: n = {len(half)}, fallbacks {int(half.fallback.sum())}, first incumbent "
           f"mean {half.first_s.mean():.3f} s max {half.first_s.max():.3f} s, utility / greedy mean "
           f"{half.ratio.mean():.3f} (min {half.ratio.min():.3f})")
     print(f"  {workflow_numbers()}")
-    two = df[df["T"] == 2.0]
+    relay = df[(df["T"] == 2.0) & (df["rule"] == "relay")]
+    runs = df[(df["T"] == 2.0) & (df["rule"] == "incumbent")]
+    runs = runs.tried + runs.continued
     print(f"  targets: T = 0.5 s no fallback [{'met' if not half.fallback.any() else 'NOT met'}], first incumbent "
           f"<= 0.3 s [{'met' if half.first_s.max() <= 0.3 else 'NOT met'}], >= 1.0 x greedy "
-          f"[{'met' if half.ratio.min() >= 1.0 else 'NOT met'}]; T = 2 s >= 3 programs "
-          f"[{'met' if two.tried.min() >= 3 else 'NOT met'}]; lsa-code wall <= T + 6 s "
+          f"[{'met' if half.ratio.min() >= 1.0 else 'NOT met'}]; T = 2 s >= 3 programs tried under the relay rule "
+          f"[{'met' if relay.tried.min() >= 3 else 'NOT met'}] (the default rule: >= 3 program runs, tried + "
+          f"continued [{'met' if runs.min() >= 3 else 'NOT met'}]); lsa-code wall <= T + 6 s "
           f"[{'met' if df.wall_minus_T.max() <= 6 else 'NOT met'}]")
     print(f"  {uptime()}")
     return files

@@ -6,10 +6,13 @@ prepares the sandbox for the instance (engine kernels, indexes, the system-call 
 it (a first trivial program forked and run on it). `solve_code` then, inside the budget: runs the
 model's seed programs first (a fixed set recorded after its training, `seeds.py`: the same for
 every instance, so an incumbent comes at once and no instance depends on another); builds the
-prompt and samples new programs in batches; and runs them one after another as a relay — each
-program gets a share of the remaining time, starts from the incumbent (`net.start()`), and streams
-offers that the harness takes immediately, so a program stopped at its deadline still counts with
-its best offer. Nothing is learnt across instances. `solve_direct` samples channel lists best-of-n.
+prompt and samples new programs in batches; and runs them one after another. How the time is
+divided is `inference.allocation` (lsa.policy.allocation): `incumbent` (default) reruns the
+incumbent's program from the incumbent while that gains more per second than other programs have
+yielded, and samples only otherwise; `relay` gives every program a share of the remaining time,
+each starting from the incumbent (`net.start()`). Programs stream offers that the harness takes
+immediately, so a program stopped at its deadline still counts with its best offer. Nothing is
+learnt across instances. `solve_direct` samples channel lists best-of-n.
 """
 from __future__ import annotations
 
