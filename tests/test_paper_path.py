@@ -6,7 +6,8 @@ with TRL, gradient checkpointing), then `lsa solve --method lsa-code --model <ad
 Only what a CPU cannot afford is changed: float32 instead of bfloat16 (LSA_TEST_DTYPE=bfloat16 keeps
 the profile's dtype, for a run on a GPU), a 640-token prompt with the compact API documentation, few
 completion tokens (128), G = 4 and two steps, the last-step validation on 2 held-out instances x 2
-programs (the profile: 18 x 4), 2 samples per prompt for the seed programs (8).
+programs (the profile: 18 x 4), no seed programs recorded (the profile: 4; tests/test_lora_grpo.py
+records them for this model through the LoRA stage's path).
 The test checks that learning happened, not only that the code ran: the rewards of a group
 differed in at least one step (else GRPO has no signal and its gradient is zero) and the adapter's
 weights moved (peft starts every LoRA B matrix at zero)."""
@@ -75,8 +76,8 @@ def test_lora_grpo_learns_then_lsa_solve_with_the_trained_adapter(chat_model, pa
     grpo = dataclasses.replace(cfg.grpo, bf16=DTYPE == "bfloat16", max_steps=2, num_generations=4, prompts_per_step=1,
                                max_completion_length=128, temperature=0.7, learning_rate=1e-4, n_train_instances=2,
                                train_n=[20], train_k=[4], exec_workers=1, exec_timeout_s=1.0,
-                               perf_reference=["greedy"], perf_reference_budget_s=0.1, save_steps=10, torch_threads=1,
-                               validation_instances=2, validation_generations=2, seed_samples=2)
+                               perf_reference=["greedy"], perf_reference_budget_s=0.1, save_steps=10, torch_threads=2,
+                               validation_instances=2, validation_generations=2, seed_programs=0)
     info = train_grpo(model_cfg, grpo, None, tmp_path / "run")
     final = tmp_path / "run" / "final"
     assert info["steps"] == 2 and (final / "adapter_config.json").is_file()      # a LoRA adapter, not a full model
