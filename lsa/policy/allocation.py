@@ -36,7 +36,6 @@ from dataclasses import dataclass, field
 
 from lsa.policy.vocabulary import COMPLETE_SEARCHES
 
-ALLOCATIONS = ("relay", "incumbent")
 #: a continuation of the incumbent's program gets at least this long; with less than twice this left, it gets all of it
 MIN_CONTINUE_S = 0.3
 #: complete searches whose first argument is the starting assignment (`restarts` builds its own)
@@ -143,5 +142,5 @@ def continue_timeout_s(remaining_s: float, margin_s: float, share: float) -> flo
     return max(MIN_CONTINUE_S, share * usable)
 
 
-__all__ = ["ALLOCATIONS", "MIN_CONTINUE_S", "continuation", "RunTrace", "Allocation",
+__all__ = ["MIN_CONTINUE_S", "continuation", "RunTrace", "Allocation",
            "continue_timeout_s"]

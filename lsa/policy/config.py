@@ -251,6 +251,11 @@ class DirectConfig(Section):
             self.fail("beta must be >= 0")
 
 
+#: how `lsa-code` divides its budget (lsa.policy.allocation) and where the model runs (lsa.policy.runtime)
+ALLOCATIONS = ("relay", "incumbent")
+RUNTIMES = ("auto", "transformers")
+
+
 @dataclass(frozen=True)
 class InferenceConfig(Section):
     """`lsa-code` / `lsa-direct` under the time-bounded protocol (docs/protocol.md)."""
@@ -280,7 +285,7 @@ class InferenceConfig(Section):
              "when less than 0.6 s would remain), then the rule is checked again; 1: it keeps all the time.")
 
     def check(self) -> None:
-        if self.allocation not in ("relay", "incumbent"):
+        if self.allocation not in ALLOCATIONS:
             self.fail(f"allocation must be relay or incumbent, got {self.allocation!r}")
         if not 0 < self.continue_share <= 1:
             self.fail(f"continue_share must be in (0, 1], got {self.continue_share}")
@@ -294,7 +299,7 @@ class InferenceConfig(Section):
             self.fail("need relay_programs >= 1 and 0 < generate_share <= 1")
         if self.seed_programs < 0 or not 0 < self.seed_share <= 1:
             self.fail("need seed_programs >= 0 and 0 < seed_share <= 1")
-        if self.runtime not in ("auto", "transformers"):
+        if self.runtime not in RUNTIMES:
             self.fail(f"runtime must be 'auto' or 'transformers', got {self.runtime!r}")
 
 

@@ -243,8 +243,7 @@ class _Relay:
             timeout = min(timeout, max(self.cfg.seed_share * self.run.budget_s, MIN_SEED_S))
         by_incumbent = self.cfg.allocation == "incumbent"
         if by_incumbent and self.run.best_assignment is None:   # `incumbent`: the first program is the one the
-            timeout = min(self.cfg.exec_timeout_s,              # rule continues; it gets what a continuation gets
-                          continue_timeout_s(remaining, self.margin_s, self.cfg.continue_share))
+            timeout = self._continuation_timeout_s(remaining)   # rule continues; it gets what a continuation gets
         if self.starved and self.run.best_assignment is None:   # a program ran out of time before any offer
             timeout = remaining - self.margin_s               # (a large instance): the next one gets it all
         if timeout <= 0:
@@ -253,15 +252,22 @@ class _Relay:
         runnable = continuation(source) if by_incumbent and self.run.best_assignment is not None else source
         self._execute(runnable, source, timeout, seed=seed)
 
+    def _continuation_timeout_s(self, remaining_s: float) -> float:
+        return min(self.cfg.exec_timeout_s, continue_timeout_s(remaining_s, self.margin_s, self.cfg.continue_share))
+
     def continue_best(self) -> bool:
         """Run the incumbent's program again from the incumbent (`allocation: incumbent`) for its
         share of the time left; False when no time is left for it."""
-        timeout = min(self.cfg.exec_timeout_s, continue_timeout_s(self.run.remaining(), self.margin_s,
-                                                                      self.cfg.continue_share))
+        timeout = self._continuation_timeout_s(self.run.remaining())
         if timeout <= 0:
             return False
         self._execute(continuation(self.alloc.best_source), self.alloc.best_source, timeout, continued=True)
         return True
+
+    def rest_to_best(self) -> bool:
+        """No more programs will be sampled: under `allocation: incumbent` the incumbent's program
+        gets the time left (True when it ran)."""
+        return self.cfg.allocation == "incumbent" and bool(self.alloc.best_source) and self.continue_best()
 
     def _execute(self, source: str, written: str, timeout: float, seed: bool = False, continued: bool = False) -> None:
         """Run `source` (`written`: the program as the policy wrote it) from the incumbent for `timeout` s."""
@@ -310,16 +316,15 @@ def solve_code(net, run, rng, state=None, **params) -> dict:
     start_state = _digest(relay.queue)
     sampler, prompt_s = None, 0.0
     sampling, batches = cfg, 0
-    by_incumbent = cfg.allocation == "incumbent"
     while run.remaining() > MIN_EXEC_S + relay.margin_s and relay.tried < cfg.max_programs:
-        if by_incumbent and relay.alloc.should_continue():   # the incumbent's program is worth more than another
+        if cfg.allocation == "incumbent" and relay.alloc.should_continue():   # the incumbent's program is worth more than another
             if not relay.continue_best():
                 break
             continue
         if not relay.queue:
             if run.remaining() < MIN_GENERATE_S + relay.margin_s and relay.tried:
-                if by_incumbent and relay.alloc.best_source and relay.continue_best():   # no time to sample:
-                    continue                                                             # the best program gets it
+                if relay.rest_to_best():      # no time to sample: the best program gets it
+                    continue
                 break
             if sampler is None:
                 t0 = time.perf_counter()
@@ -331,10 +336,11 @@ def solve_code(net, run, rng, state=None, **params) -> dict:
             t1 = time.perf_counter()
             completions = sampler.sample(cfg.batch_size, cfg.max_new_tokens, sampling.temperature, sampling.top_p,
                                          run.remaining() * cfg.generate_share, int(rng.integers(2 ** 31)))
-            relay.gen_s += time.perf_counter() - t1
-            relay.alloc.pending_generation_s += time.perf_counter() - t1
+            took = time.perf_counter() - t1
+            relay.gen_s += took
+            relay.alloc.pending_generation_s += took
             if completions is None:    # its prefill would outlast the time a call may take: nothing more to sample
-                if by_incumbent and relay.alloc.best_source and relay.continue_best():
+                if relay.rest_to_best():
                     continue
                 break
             batches += 1
