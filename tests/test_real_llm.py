@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from lsa.cli import main
+from lsa.errors import ConfigError
 from lsa.policy import named_models
 from lsa.policy.cold_start import ColdStartConfig, summarize, wilson
 from lsa.policy.prompts import compact_api_doc, extract_code, program_source, prompt_builder
@@ -170,6 +171,25 @@ def test_real_model_prompts_fit_its_context_with_room_for_the_completion():
         assert state in code and state in direct                        # the same state in both paradigms
         assert count_tokens(code, tok) + cfg.code_max_new_tokens <= 8192
         assert count_tokens(direct, tok) + cfg.direct_max_new_tokens <= 8192
+
+
+def test_the_example_prompt_shows_one_valid_program_that_runs_in_the_sandbox():
+    """api_doc 'example' (the LoRA stage's prompt): the compact documentation plus EXAMPLE_PROGRAM,
+    which must itself be a valid answer in both vocabularies; unknown values stay a config error."""
+    from lsa.policy.config import ModelConfig
+    from lsa.policy.prompts import EXAMPLE_PROGRAM, example_api_doc
+    from lsa.programs.runner import run_programs
+
+    doc = example_api_doc()
+    assert doc.startswith(compact_api_doc()) and EXAMPLE_PROGRAM in doc
+    net = generate_ppp(60, 4, "dense", 0)
+    (result,) = run_programs([EXAMPLE_PROGRAM], net, 5.0, seeds=[0], workers=1)
+    assert result.status == "ok" and not result.repaired and result.best_utility > 0
+    prompt = prompt_builder("code", None, "example", "primitives")("STATE")
+    assert EXAMPLE_PROGRAM in prompt and "local_search" not in prompt.split("STATE")[0]
+    assert ModelConfig.from_mapping({"api_doc_in_prompt": "example"}).api_doc_in_prompt == "example"
+    with pytest.raises(ConfigError, match="api_doc_in_prompt"):
+        ModelConfig.from_mapping({"api_doc_in_prompt": "examples"})
 
 
 # ------------------------------------------------------------------------ cold-start bookkeeping

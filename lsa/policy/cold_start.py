@@ -54,7 +54,8 @@ class ColdStartConfig(Section):
     temperature: float = option(0.7, "Sampling temperature.")
     top_p: float = option(1.0, "Nucleus sampling mass.")
     state_tokens: int = option(128, "Token budget of the serialized state (the same text in both paradigms).")
-    api_doc: str = option("compact", "API documentation in the code prompt: full, compact (signatures of the main methods) or none.")
+    api_doc: str = option("compact", "API documentation in the code prompt: full, compact (signatures of the main methods), "
+                                        "example (compact + one valid program: one-shot) or none.")
     code_max_new_tokens: int = option(128, "Cap on the tokens of a code completion (it stops at its closing fence).")
     direct_max_new_tokens: int = option(96, "Cap on the tokens of a direct completion (it stops at its closing bracket): "
                                             "min(shortest valid list + 16, this). Cells whose shortest valid list is "
@@ -72,8 +73,8 @@ class ColdStartConfig(Section):
             self.fail("need instance_seeds and samples >= len(instance_seeds)")
         if self.batch_size < 1 or self.state_tokens < 32 or self.temperature <= 0 or not 0 < self.top_p <= 1:
             self.fail("need batch_size >= 1, state_tokens >= 32, temperature > 0 and top_p in (0, 1]")
-        if self.api_doc not in ("full", "compact", "none"):
-            self.fail(f"api_doc must be full, compact or none, got {self.api_doc!r}")
+        if self.api_doc not in ("full", "compact", "example", "none"):
+            self.fail(f"api_doc must be full, compact, example or none, got {self.api_doc!r}")
         if min(self.code_max_new_tokens, self.direct_max_new_tokens) < 1 or not 0 < self.exec_timeout_s <= 60:
             self.fail("max_new_tokens must be >= 1 and exec_timeout_s in (0, 60]")
 
@@ -110,7 +111,7 @@ def run_cold_start(cfg: ColdStartConfig, network=None, progress: bool = True) ->
         torch.set_num_threads(cfg.torch_threads)
     policy = load_policy(cfg.model, dtype=cfg.dtype)
     tok = policy.tokenizer
-    api_doc = {"full": True, "compact": "compact", "none": False}[cfg.api_doc]
+    api_doc = {"full": True, "compact": "compact", "example": "example", "none": False}[cfg.api_doc]
     builders = {"code": prompt_builder("code", tok, api_doc), "direct": prompt_builder("direct", tok)}
     total = 2 * cfg.samples * len(cfg.n_links)
     bar = tqdm(total=total, desc="cold start: completions", disable=not progress)

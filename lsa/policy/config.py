@@ -57,7 +57,8 @@ class ModelConfig(Section):
              "cost); chat LLMs with the API documentation need more. null = 1024.")
     api_doc_in_prompt: bool | str | None = option(
         None, "Show the primitives API_DOC in the prompt: true (all of it), 'compact' (rules and the main "
-              "signatures, ~260 tokens: small models on a CPU), false; null = all of it for models with a chat template.")
+              "signatures, ~260 tokens: small models on a CPU), 'example' (compact plus one valid program, ~40 tokens "
+              "more: an in-context example of the answer's form), false; null = all of it for models with a chat template.")
     trust_remote_code: bool = option(False, "Passed to from_pretrained.")
     vocabulary: str = option(
         "full", "Program vocabulary: full (every net method) or primitives (no complete search: local_search, "
@@ -75,8 +76,8 @@ class ModelConfig(Section):
             self.fail("vocab_size must be in [256, 65536]")
         if self.prompt_max_tokens is not None and self.prompt_max_tokens < 32:
             self.fail("prompt_max_tokens must be >= 32 or null")
-        if isinstance(self.api_doc_in_prompt, str) and self.api_doc_in_prompt != "compact":
-            self.fail(f"api_doc_in_prompt must be true, false, null or 'compact', got {self.api_doc_in_prompt!r}")
+        if isinstance(self.api_doc_in_prompt, str) and self.api_doc_in_prompt not in ("compact", "example"):
+            self.fail(f"api_doc_in_prompt must be true, false, null, 'compact' or 'example', got {self.api_doc_in_prompt!r}")
         if self.lora_r < 1 or not 0 <= self.lora_dropout < 1:
             self.fail("need lora_r >= 1 and 0 <= lora_dropout < 1")
 

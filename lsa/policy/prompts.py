@@ -84,10 +84,27 @@ def compact_api_doc(doc: str = API_DOC) -> str:
             "power per channel, noise_w.\nMethods of net (they return new arrays):\n" + "\n".join("  " + x for x in lines))
 
 
+#: the one program an 'example' prompt shows (valid in both vocabularies, and on purpose not the best:
+#: greedy and two sweeps of single-link moves reach about greedy + 5 %, a complete search more)
+EXAMPLE_PROGRAM = ("def assign(net, rng):\n"
+                   "    x = net.greedy()\n"
+                   "    x = net.improve(x, sweeps=2)\n"
+                   "    return x\n")
+
+
+def example_api_doc(doc: str = API_DOC) -> str:
+    """The compact documentation followed by one valid program (EXAMPLE_PROGRAM): an in-context
+    example of the answer's form, not a solution to copy (no fine-tuning on programs either way)."""
+    return (compact_api_doc(doc) + "\n\nA valid answer looks like this (write a better one):\n"
+            + CODE_OPEN + EXAMPLE_PROGRAM + CODE_CLOSE)
+
+
 def _api_doc_text(api_doc, vocabulary: str = "full") -> str | None:
     doc = vocabulary_doc(vocabulary)
     if api_doc == "compact":
         return compact_api_doc(doc)
+    if api_doc == "example":
+        return example_api_doc(doc)
     if api_doc in (True, "full"):
         return doc
     return None
@@ -95,7 +112,8 @@ def _api_doc_text(api_doc, vocabulary: str = "full") -> str | None:
 
 def prompt_builder(paradigm: str, tokenizer=None, api_doc: bool | str | None = None, vocabulary: str = "full"):
     """`build(state_text) -> prompt` of a paradigm: instruction (+ the documentation of the
-    `vocabulary`'s methods for code: True/'full', 'compact', False; None = only for chat models) +
+    `vocabulary`'s methods for code: True/'full', 'compact', 'example' (compact + one valid program),
+    False; None = only for chat models) +
     state, through the chat template when the tokenizer has one. A code prompt ends with the opening fence."""
     chat = has_chat_template(tokenizer)
     if paradigm == "direct":

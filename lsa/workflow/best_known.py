@@ -29,6 +29,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from lsa.config import Section, option, section
+from lsa.errors import ConfigError
 from lsa.io import write_json
 from lsa.methods.evaluate import core_groups, evaluation_config, iter_instances, run_pinned
 from lsa.methods.protocol import MAX_BUDGET_S, run_method
@@ -61,6 +62,10 @@ class BestKnownConfig(Section):
     exact_budget_s: float = option(60.0, "`exact`'s wall-clock budget (s).")
     workers: int | None = option(None, "Instances solved side by side, each worker pinned to its own core "
                                        "(null: as many as the usable cores).")
+    reference: str | None = option(
+        None, "A committed best-known table (CSV, relative to the working directory): an instance whose row "
+              "there has the same cache_key (the same network settings, instance and long runs) is taken from "
+              "it instead of being solved again; every other instance is solved (null: solve every instance).")
 
     def check(self) -> None:
         known = all_methods()
@@ -75,6 +80,8 @@ class BestKnownConfig(Section):
             self.fail(f"need exact_max_n >= 0 and exact_budget_s in (0, {MAX_BUDGET_S:g}]")
         if self.workers is not None and not 1 <= self.workers <= 1024:
             self.fail(f"workers must be in [1, 1024] or null, got {self.workers}")
+        if self.reference is not None and not (isinstance(self.reference, str) and self.reference.endswith(".csv")):
+            self.fail(f"reference must be the path of a best-known CSV or null, got {self.reference!r}")
 
     def budget_for(self, n_links: int) -> float:
         """The long runs' budget of an instance with `n_links` links (its size tier)."""
@@ -123,15 +130,35 @@ def _cached_solve(config: dict, name: str, spec: tuple, settings: BestKnownConfi
     return row
 
 
+def reference_rows(settings: BestKnownConfig) -> dict[str, dict]:
+    """The rows of `settings.reference` by cache_key ({} when none is configured). A configured table
+    that is missing or malformed is an error: a reproduction must not silently solve 35 min more."""
+    if settings.reference is None:
+        return {}
+    path = Path(settings.reference)
+    if not path.is_file():
+        raise ConfigError(f"best_known.reference: {path} does not exist (null: solve every instance)")
+    try:
+        table = pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"best_known.reference: cannot read {path}: {' '.join(str(exc).split())}") from None
+    if list(table.columns) != COLUMNS:
+        raise ConfigError(f"best_known.reference: {path} is not a best-known table (columns {COLUMNS})")
+    table["proven_optimal"] = table["proven_optimal"].astype(bool)
+    return {row["cache_key"]: row for row in table.to_dict("records")}
+
+
 def compute_best_known(config: dict, cache_dir: str | Path, progress: bool = True) -> pd.DataFrame:
     """The best-known table of a loaded profile's evaluation instances (one row per instance, in grid
-    order); instances already in `cache_dir` under the same key are read, not rerun."""
+    order); instances already in `cache_dir` under the same key are read, not rerun, and so are those
+    whose row in `best_known.reference` has the same key."""
     settings = best_known_config(config)
     network = config.get("network") or {}
     cache_dir = Path(cache_dir)
     instances = {}
     for name, spec, _, _ in iter_instances(evaluation_config(config)):
         instances.setdefault(name, spec)
+    committed = reference_rows(settings)
     rows: dict[int, dict] = {}
     jobs = []
     for idx, (name, spec) in enumerate(instances.items()):
@@ -140,8 +167,13 @@ def compute_best_known(config: dict, cache_dir: str | Path, progress: bool = Tru
         cached = json.loads(path.read_text()) if path.is_file() else None
         if cached and cached.get("cache_key") == key:
             rows[idx] = cached
+        elif key in committed and committed[key]["instance"] == name:
+            rows[idx] = committed[key]
         else:
             jobs.append((idx, (config, name, spec, settings, path, key)))
+    if committed and progress:
+        print(f"best-known: {len(instances) - len(jobs)} of {len(instances)} instances from the cache or "
+              f"{settings.reference} (same settings), {len(jobs)} to solve", flush=True)
     with tqdm(total=len(instances), initial=len(rows), desc="best-known", unit="instance",
               disable=not progress) as bar:
         def done(idx: int, row: dict) -> None:
@@ -194,5 +226,5 @@ def with_share(rows: pd.DataFrame, best: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-__all__ = ["BestKnownConfig", "best_known_config", "cache_key", "solve_instance", "compute_best_known",
+__all__ = ["BestKnownConfig", "best_known_config", "cache_key", "solve_instance", "compute_best_known", "reference_rows",
            "raise_to_evaluated", "with_share", "COLUMNS", "UPDATE_RTOL"]
