@@ -8,6 +8,13 @@ the best of `lsa.workflow.best_known.solve_instance`'s long runs (local-search a
 nothing. Budgets are wall-clock: the load is printed beside every section.
 
   .venv/bin/python benchmarks/bench_limit.py [--model DIR] [--seeds 5] [--long 60] [--long-large 120] [--warm]
+  .venv/bin/python benchmarks/bench_limit.py --best-known reference/results/best_known.csv [--seeds 5]
+
+With --best-known, the instances are the default profile's evaluation instances (seeds 0, 1, ...; never
+used in training either) and their best-known is the committed table's row where its cache_key matches
+(the same network settings, instance and long runs); an instance the table lacks (N = 10,000 beyond
+seed 2) gets the profile's long runs here. Fresh processes are then paired with the workflow's warm
+evaluation of the same instances.
 
 1. N = 2000, K = 8, T = 2 s, every density   (target: lsa-code >= 0.99 of best-known in every density)
 2. N = 2000, K = 8, T = 0.5 s, every density (target: lsa-code >= 0.95)
@@ -28,7 +35,10 @@ import pandas as pd
 
 from lsa.methods.protocol import run_method
 from lsa.sim import generate_ppp, save_npz
-from lsa.workflow.best_known import BestKnownConfig, raise_to_evaluated, solve_instance
+from lsa.config import load_yaml
+from lsa.sim.params import network_config
+from lsa.workflow.best_known import (BestKnownConfig, best_known_config, cache_key, raise_to_evaluated,
+                                     reference_rows, solve_instance)
 from lsa.workflow.stats import t_interval
 
 #: scripts/heldout.py's HELDOUT_SEED: below the training seeds (>= 10,000,000), above every grid's
@@ -55,16 +65,32 @@ def solve_fresh(path: Path, method: str, budget_s: float, seed: int, model: str 
     return json.loads(out.stdout)
 
 
+def best_of(config: dict, name: str, spec: tuple, long: BestKnownConfig, committed: dict) -> dict:
+    """The instance's best-known row: the committed table's where the key matches, else long runs here."""
+    key = cache_key(config.get("network") or {}, spec, long)
+    row = committed.get(key)
+    if row is not None and row["instance"] == name:
+        return {**row, "from": "table"}
+    return {**solve_instance(config, name, spec, long), "from": "long runs here"}
+
+
 def run_section(title, n, densities, budget_s, target, args, tmp: Path) -> pd.DataFrame:
-    print(f"\n{title}, K = 8, seeds {HELDOUT_SEED}..{HELDOUT_SEED + args.seeds - 1} ({load()})", flush=True)
-    long = BestKnownConfig(budgets_s={2000: args.long, 10_000: args.long_large}, exact_max_n=0)
+    first = 0 if args.best_known else HELDOUT_SEED
+    print(f"\n{title}, K = 8, seeds {first}..{first + args.seeds - 1} ({load()})", flush=True)
+    if args.best_known:       # the default profile's instances and long-run settings, the committed table
+        config = load_yaml(args.config)
+        long = best_known_config({**config, "best_known": {**config["best_known"], "reference": args.best_known}})
+        committed = reference_rows(long)
+    else:
+        config, committed = {}, {}
+        long = BestKnownConfig(budgets_s={2000: args.long, 10_000: args.long_large}, exact_max_n=0)
     rows, best = [], []
     for density in densities:
-        for seed in range(HELDOUT_SEED, HELDOUT_SEED + args.seeds):
+        for seed in range(first, first + args.seeds):
             name = f"{density}-N{n}-K8-s{seed}"
-            net = generate_ppp(n, 8, density, seed)
+            net = generate_ppp(n, 8, density, seed, network_config(config))
             path = save_npz(net, tmp / f"{name}.npz")
-            best.append(solve_instance({}, name, (n, 8, density, seed), long))
+            best.append(best_of(config, name, (n, 8, density, seed), long, committed))
             for method in args.methods:
                 r = solve_fresh(path, method, budget_s, seed, args.model)
                 rows.append({"instance": name, "regime": density, "N": n, "seed": seed, "method": method,
@@ -79,9 +105,12 @@ def run_section(title, n, densities, budget_s, target, args, tmp: Path) -> pd.Da
     df["share"] = df["utility"] / df["instance"].map(raised.set_index("instance")["best_known"])
     for density in densities:
         cell = df[df["regime"] == density]
-        print(f"  {density:<12} best-known: long runs {args.long_large if n > 2000 else args.long:g} s each "
-              f"(mean load {raised[raised['regime'] == density]['load_1min'].mean():.1f}); "
-              f"{int((raised[raised['regime'] == density]['updated_by'] != '').sum())} raised by a run below")
+        cell_best = raised[raised["regime"] == density]
+        origin = ", ".join(f"{k}: {v}" for k, v in cell_best["from"].value_counts().items()) if "from" in cell_best \
+            else "long runs here"
+        print(f"  {density:<12} best-known: long runs {long.budget_for(n):g} s each ({origin}; "
+              f"mean load {cell_best['load_1min'].mean():.1f}); "
+              f"{int((cell_best['updated_by'] != '').sum())} raised by a run below")
         for method, g in cell.groupby("method", sort=False):
             mean, low, high = t_interval(g["share"])
             mark = ""
@@ -104,15 +133,21 @@ def main() -> int:
     ap.add_argument("--methods", nargs="+", default=list(METHODS))
     ap.add_argument("--sections", nargs="+", type=int, default=[1, 2, 3], help="which of 1, 2, 3")
     ap.add_argument("--warm", action="store_true", help="also run lsa-code in this process (after a warm-up)")
+    ap.add_argument("--best-known", default=None,
+                    help="a committed best-known table (reference/results/best_known.csv): the profile's evaluation "
+                         "instances (seeds 0, 1, ...) instead of held-out ones, their best-known read from it")
+    ap.add_argument("--config", default="config/default.yaml", help="the profile of --best-known's instances")
+    ap.add_argument("--csv", default=None, help="also write every run (utility, share, fallback) to this CSV")
     args = ap.parse_args()
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-limit-") as tmp:
         if args.warm:                                             # load the policy once, outside any section
             run_method(generate_ppp(200, 8, "dense", HELDOUT_SEED), "lsa-code", 0.5, 0,
                        {"model": args.model} if args.model else {})
-        for i, section in enumerate(SECTIONS, 1):
-            if i in args.sections:
-                run_section(*section, args, Path(tmp))
+        runs = [run_section(*section, args, Path(tmp)) for i, section in enumerate(SECTIONS, 1) if i in args.sections]
+    if args.csv:
+        pd.concat(runs, ignore_index=True).to_csv(args.csv, index=False)
+        print(f"wrote {args.csv}")
     print(f"\n(total {time.perf_counter() - t0:.0f} s; {load()})")
     return 0
 
