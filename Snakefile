@@ -142,7 +142,7 @@ rule best_known:
     input:
         config=STAGE["best_known"],
         notebook=nb("10_best_known"),
-        reference=[r for r in [(PROFILE_CONFIG.get("best_known") or {}).get("reference")] if r],  # read where keys match
+        reference=[P.committed_best_known] if (PROFILE_CONFIG.get("best_known") or {}).get("from_reference") else [],
     output:
         P.best_known,
     threads: workflow.cores  # budgets are wall-clock: each worker is pinned to its own core

@@ -108,14 +108,17 @@ def test_a_committed_reference_is_taken_where_its_key_matches_and_nothing_else(t
     committed.loc[0, "best_known"] += 1.0        # marks what came from the reference
     ref = tmp_path / "best_known.csv"
     committed.to_csv(ref, index=False)
-    config = {**CONFIG, "best_known": {**CONFIG["best_known"], "reference": str(ref)}}
-    taken = compute_best_known(config, tmp_path / "empty-cache", progress=False)
+    config = {**CONFIG, "best_known": {**CONFIG["best_known"], "from_reference": True}}
+    taken = compute_best_known(config, tmp_path / "empty-cache", progress=False, reference=ref)
     assert list(taken["best_known"]) == pytest.approx(list(committed["best_known"]))   # nothing solved again
     assert not (tmp_path / "empty-cache").exists() or not list((tmp_path / "empty-cache").glob("*.json"))
     assert bool(taken.iloc[0]["proven_optimal"]) is True
     # other long-run settings: the keys differ, so the instance is solved, not read from the reference
     changed = {**config, "best_known": {**config["best_known"], "budgets_s": {100: 0.25}}}
-    solved = compute_best_known(changed, tmp_path / "cache2", progress=False)
+    solved = compute_best_known(changed, tmp_path / "cache2", progress=False, reference=ref)
+    off = {**CONFIG, "best_known": {**CONFIG["best_known"], "from_reference": False}}
+    assert compute_best_known(off, tmp_path / "cache", progress=False, reference=ref).iloc[0]["best_known"] \
+        == pytest.approx(first.iloc[0]["best_known"])                  # not set: the table is not read
     assert solved.iloc[1]["budget_s"] == 0.25 and solved.iloc[0]["best_known"] == pytest.approx(first.iloc[0]["best_known"])
 
 
@@ -124,6 +127,6 @@ def test_a_missing_or_malformed_reference_is_one_clear_error(tmp_path, content):
     ref = tmp_path / "best_known.csv"
     if content is not None:
         ref.write_text(content)
-    config = {**CONFIG, "best_known": {**CONFIG["best_known"], "reference": str(ref)}}
-    with pytest.raises(ConfigError, match="best_known.reference"):
-        compute_best_known(config, tmp_path / "cache", progress=False)
+    config = {**CONFIG, "best_known": {**CONFIG["best_known"], "from_reference": True}}
+    with pytest.raises(ConfigError, match="best_known.from_reference"):
+        compute_best_known(config, tmp_path / "cache", progress=False, reference=ref)

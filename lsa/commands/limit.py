@@ -15,8 +15,10 @@ def best_known_arguments(p):
     p.add_argument("--cache", type=Path, default=None,
                    help="directory of per-instance results (default: <output dir>/runs/best_known); a rerun "
                         "reads the instances already solved with the same settings")
+    p.add_argument("--reference", type=Path, default=Path("reference/results/best_known.csv"),
+                   help="the committed table read where best_known.from_reference is set (default: %(default)s)")
     p.add_argument("--fresh", action="store_true",
-                   help="solve every instance, ignoring best_known.reference (the committed table)")
+                   help="solve every instance, ignoring best_known.from_reference (the committed table)")
 
 
 def best_known(args) -> int:
@@ -26,12 +28,12 @@ def best_known(args) -> int:
 
     config = load_yaml(args.config)
     if args.fresh and isinstance(config.get("best_known"), dict):
-        config["best_known"] = {**config["best_known"], "reference": None}
+        config["best_known"] = {**config["best_known"], "from_reference": False}
     evaluation_config(config)   # validate first
     best_known_config(config)
     check_writable(args.output)
     cache = args.cache if args.cache is not None else args.output.parent / "runs" / "best_known"
-    df = compute_best_known(config, cache)
+    df = compute_best_known(config, cache, reference=args.reference)
     write_table(df, args.output, config, args.config)
     summary = df.groupby(["regime", "N"]).agg(best_known=("best_known", "mean"), proven=("proven_optimal", "sum"),
                                                instances=("instance", "count"), load_1min=("load_1min", "mean"))

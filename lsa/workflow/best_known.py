@@ -62,10 +62,11 @@ class BestKnownConfig(Section):
     exact_budget_s: float = option(60.0, "`exact`'s wall-clock budget (s).")
     workers: int | None = option(None, "Instances solved side by side, each worker pinned to its own core "
                                        "(null: as many as the usable cores).")
-    reference: str | None = option(
-        None, "A committed best-known table (CSV, relative to the working directory): an instance whose row "
-              "there has the same cache_key (the same network settings, instance and long runs) is taken from "
-              "it instead of being solved again; every other instance is solved (null: solve every instance).")
+    from_reference: bool = option(
+        False, "Read the committed best-known table (reference/results/best_known.csv for the default profile; "
+               "the workflow passes its path): an instance whose row there has the same cache_key (the same network "
+               "settings, instance and long runs) is taken from it instead of being solved again; every other "
+               "instance is solved (false: solve every instance).")
 
     def check(self) -> None:
         known = all_methods()
@@ -80,8 +81,6 @@ class BestKnownConfig(Section):
             self.fail(f"need exact_max_n >= 0 and exact_budget_s in (0, {MAX_BUDGET_S:g}]")
         if self.workers is not None and not 1 <= self.workers <= 1024:
             self.fail(f"workers must be in [1, 1024] or null, got {self.workers}")
-        if self.reference is not None and not (isinstance(self.reference, str) and self.reference.endswith(".csv")):
-            self.fail(f"reference must be the path of a best-known CSV or null, got {self.reference!r}")
 
     def budget_for(self, n_links: int) -> float:
         """The long runs' budget of an instance with `n_links` links (its size tier)."""
@@ -130,35 +129,34 @@ def _cached_solve(config: dict, name: str, spec: tuple, settings: BestKnownConfi
     return row
 
 
-def reference_rows(settings: BestKnownConfig) -> dict[str, dict]:
-    """The rows of `settings.reference` by cache_key ({} when none is configured). A configured table
-    that is missing or malformed is an error: a reproduction must not silently solve 35 min more."""
-    if settings.reference is None:
-        return {}
-    path = Path(settings.reference)
+def reference_rows(path: str | Path) -> dict[str, dict]:
+    """The rows of a committed best-known table by cache_key. A table that is missing or malformed is
+    an error: a reproduction must not silently solve 40 min more."""
+    path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"best_known.reference: {path} does not exist (null: solve every instance)")
+        raise ConfigError(f"best_known.from_reference: {path} does not exist (false: solve every instance)")
     try:
         table = pd.read_csv(path)
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"best_known.reference: cannot read {path}: {' '.join(str(exc).split())}") from None
+        raise ConfigError(f"best_known.from_reference: cannot read {path}: {' '.join(str(exc).split())}") from None
     if list(table.columns) != COLUMNS:
-        raise ConfigError(f"best_known.reference: {path} is not a best-known table (columns {COLUMNS})")
+        raise ConfigError(f"best_known.from_reference: {path} is not a best-known table (columns {COLUMNS})")
     table["proven_optimal"] = table["proven_optimal"].astype(bool)
     return {row["cache_key"]: row for row in table.to_dict("records")}
 
 
-def compute_best_known(config: dict, cache_dir: str | Path, progress: bool = True) -> pd.DataFrame:
+def compute_best_known(config: dict, cache_dir: str | Path, progress: bool = True,
+                       reference: str | Path | None = None) -> pd.DataFrame:
     """The best-known table of a loaded profile's evaluation instances (one row per instance, in grid
-    order); instances already in `cache_dir` under the same key are read, not rerun, and so are those
-    whose row in `best_known.reference` has the same key."""
+    order); instances already in `cache_dir` under the same key are read, not rerun, and with
+    `best_known.from_reference` so are those whose row in the committed table `reference` has the same key."""
     settings = best_known_config(config)
     network = config.get("network") or {}
     cache_dir = Path(cache_dir)
     instances = {}
     for name, spec, _, _ in iter_instances(evaluation_config(config)):
         instances.setdefault(name, spec)
-    committed = reference_rows(settings)
+    committed = reference_rows(reference) if settings.from_reference and reference is not None else {}
     rows: dict[int, dict] = {}
     jobs = []
     for idx, (name, spec) in enumerate(instances.items()):
@@ -173,7 +171,7 @@ def compute_best_known(config: dict, cache_dir: str | Path, progress: bool = Tru
             jobs.append((idx, (config, name, spec, settings, path, key)))
     if committed and progress:
         print(f"best-known: {len(instances) - len(jobs)} of {len(instances)} instances from the cache or "
-              f"{settings.reference} (same settings), {len(jobs)} to solve", flush=True)
+              f"{reference} (same settings), {len(jobs)} to solve", flush=True)
     with tqdm(total=len(instances), initial=len(rows), desc="best-known", unit="instance",
               disable=not progress) as bar:
         def done(idx: int, row: dict) -> None:

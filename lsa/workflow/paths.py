@@ -86,6 +86,12 @@ class Paths:
         return self.results / "best_known.csv"
 
     @property
+    def committed_best_known(self) -> Path:
+        """The committed counterpart of `best_known` (reference/results/best_known.csv for the default
+        profile), read where `best_known.from_reference` is set."""
+        return REFERENCE_DIR / self.best_known
+
+    @property
     def best_known_cache(self) -> Path:
         """One JSON per instance solved by `best_known` (run state, not a rule output: a rerun resumes)."""
         return self.results / "runs" / "best_known"

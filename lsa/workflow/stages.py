@@ -137,7 +137,7 @@ def stage_parameters(stage: str, paths: Paths, settings: WorkflowSettings) -> di
     if stage == "evaluation":
         out = {**common, "models": s.rl_models(p), "output": p.evaluation}
     elif stage == "best_known":
-        out = {**common, "cache": p.best_known_cache, "output": p.best_known}
+        out = {**common, "cache": p.best_known_cache, "reference": p.committed_best_known, "output": p.best_known}
     elif stage == "prompt_length":
         out = {**common, "tokenizer": p.base_model(s.main_size), "output": p.prompt_length}
     elif stage == f"pretrain-{PRIMITIVES_RUN}" and s.primitives:
