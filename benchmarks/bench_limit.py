@@ -37,8 +37,8 @@ from lsa.methods.protocol import run_method
 from lsa.sim import generate_ppp, save_npz
 from lsa.config import load_yaml
 from lsa.sim.params import network_config
-from lsa.workflow.best_known import (BestKnownConfig, best_known_config, cache_key, raise_to_evaluated,
-                                     reference_rows, solve_instance)
+from lsa.workflow.best_known import (BestKnownConfig, best_known_config, cache_key, committed_row,
+                                     raise_to_evaluated, reference_rows, solve_instance)
 from lsa.workflow.stats import t_interval
 
 #: scripts/heldout.py's HELDOUT_SEED: below the training seeds (>= 10,000,000), above every grid's
@@ -67,9 +67,8 @@ def solve_fresh(path: Path, method: str, budget_s: float, seed: int, model: str 
 
 def best_of(config: dict, name: str, spec: tuple, long: BestKnownConfig, committed: dict) -> dict:
     """The instance's best-known row: the committed table's where the key matches, else long runs here."""
-    key = cache_key(config.get("network") or {}, spec, long)
-    row = committed.get(key)
-    if row is not None and row["instance"] == name:
+    row = committed_row(committed, cache_key(config.get("network") or {}, spec, long), name)
+    if row is not None:
         return {**row, "from": "table"}
     return {**solve_instance(config, name, spec, long), "from": "long runs here"}
 

@@ -15,8 +15,9 @@ def best_known_arguments(p):
     p.add_argument("--cache", type=Path, default=None,
                    help="directory of per-instance results (default: <output dir>/runs/best_known); a rerun "
                         "reads the instances already solved with the same settings")
-    p.add_argument("--reference", type=Path, default=Path("reference/results/best_known.csv"),
-                   help="the committed table read where best_known.from_reference is set (default: %(default)s)")
+    p.add_argument("--reference", type=Path, default=None,
+                   help="the committed table read where best_known.from_reference is set "
+                        "(default: reference/results/best_known.csv)")
     p.add_argument("--fresh", action="store_true",
                    help="solve every instance, ignoring best_known.from_reference (the committed table)")
 
@@ -24,6 +25,7 @@ def best_known_arguments(p):
 def best_known(args) -> int:
     from lsa.methods.evaluate import evaluation_config
     from lsa.workflow.best_known import best_known_config, compute_best_known
+    from lsa.workflow.paths import Paths
     from lsa.workflow.provenance import write_table
 
     config = load_yaml(args.config)
@@ -33,7 +35,8 @@ def best_known(args) -> int:
     best_known_config(config)
     check_writable(args.output)
     cache = args.cache if args.cache is not None else args.output.parent / "runs" / "best_known"
-    df = compute_best_known(config, cache, reference=args.reference)
+    reference = args.reference if args.reference is not None else Paths.reference().best_known
+    df = compute_best_known(config, cache, reference=reference)
     write_table(df, args.output, config, args.config)
     summary = df.groupby(["regime", "N"]).agg(best_known=("best_known", "mean"), proven=("proven_optimal", "sum"),
                                                instances=("instance", "count"), load_1min=("load_1min", "mean"))

@@ -145,6 +145,12 @@ def reference_rows(path: str | Path) -> dict[str, dict]:
     return {row["cache_key"]: row for row in table.to_dict("records")}
 
 
+def committed_row(committed: dict[str, dict], key: str, name: str) -> dict | None:
+    """The committed row of instance `name` under cache key `key` (None when the table has none)."""
+    row = committed.get(key)
+    return row if row is not None and row["instance"] == name else None
+
+
 def compute_best_known(config: dict, cache_dir: str | Path, progress: bool = True,
                        reference: str | Path | None = None) -> pd.DataFrame:
     """The best-known table of a loaded profile's evaluation instances (one row per instance, in grid
@@ -165,7 +171,7 @@ def compute_best_known(config: dict, cache_dir: str | Path, progress: bool = Tru
         cached = json.loads(path.read_text()) if path.is_file() else None
         if cached and cached.get("cache_key") == key:
             rows[idx] = cached
-        elif key in committed and committed[key]["instance"] == name:
+        elif committed_row(committed, key, name) is not None:
             rows[idx] = committed[key]
         else:
             jobs.append((idx, (config, name, spec, settings, path, key)))
@@ -225,4 +231,5 @@ def with_share(rows: pd.DataFrame, best: pd.DataFrame) -> pd.DataFrame:
 
 
 __all__ = ["BestKnownConfig", "best_known_config", "cache_key", "solve_instance", "compute_best_known", "reference_rows",
+           "committed_row",
            "raise_to_evaluated", "with_share", "COLUMNS", "UPDATE_RTOL"]

@@ -88,8 +88,11 @@ class Paths:
     @property
     def committed_best_known(self) -> Path:
         """The committed counterpart of `best_known` (reference/results/best_known.csv for the default
-        profile), read where `best_known.from_reference` is set."""
-        return REFERENCE_DIR / self.best_known
+        profile, <root>/reference/results/<profile>/... for another), read where `best_known.from_reference`
+        is set. Derived from `results` (root/results[/profile]), so it holds for an absolute root too."""
+        nested = self.results.name != "results"
+        root = self.results.parent.parent if nested else self.results.parent
+        return root / REFERENCE_DIR / "results" / (self.results.name if nested else "") / self.best_known.name
 
     @property
     def best_known_cache(self) -> Path:
