@@ -42,16 +42,21 @@ def test_pretrain_log_and_reload(base_model):
 def test_grpo_logs_every_component_and_resumes(base_model, tmp_path):
     from lsa.policy.train import train_grpo
     out = tmp_path / "grpo"
-    grpo = GRPOConfig(num_generations=4, max_steps=2, save_steps=1, n_train_instances=2, train_n=[10],
+    grpo = GRPOConfig(num_generations=4, max_steps=2, save_steps=1, n_train_instances=3, train_n=[10],
                       train_k=[3], max_completion_length=32, exec_workers=1, torch_threads=1, exec_timeout_s=0.5,
-                      perf_reference_budget_s=0.1, seed_samples=3, validation_instances=2)
+                      perf_reference_budget_s=0.1, seed_samples=3, validation_instances=2,
+                      seed_screen_instances=1, seed_screen_keep=4)
     model_cfg = ModelConfig(prompt_max_tokens=96)
     info = train_grpo(model_cfg, grpo, base_model, out, log_csv=out / "log.csv")
     assert info["steps"] == 2 and info["resumed_from"] is None
     # the seed programs were recorded in the model directory from the training instances only
     from lsa.policy.seeds import SEED_PROGRAMS_FILE, load_seed_programs
     record = json.loads((out / "final" / SEED_PROGRAMS_FILE).read_text())
-    assert record["instances"] == 2 and record["prompts"] == 2 and record["candidates"] >= 1
+    assert record["instances"] == 3 and record["prompts"] == 3 and record["candidates"] >= 1
+    # scored in one round of successive halving: every candidate on instance 0, the best 4 on all 3
+    screen = record["screen"]
+    assert screen["instances"] == [0] and screen["kept"] == min(4, screen["qualified"])
+    assert record["qualified"] <= screen["kept"]
     assert load_seed_programs(out / "final") == [p["source"] for p in record["programs"]]
     assert len(record["programs"]) <= grpo.seed_programs
     assert all(p["r_struct"] >= 0.8 for p in record["programs"])

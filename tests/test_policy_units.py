@@ -165,3 +165,34 @@ def test_t_interval_covers_the_mean():
     from lsa.workflow.stats import t_interval
     m, lo, hi = t_interval([1.0, 2.0, 3.0, 4.0])
     assert lo < m == 2.5 < hi
+
+
+def test_seed_program_screen_keeps_the_best_and_runs_fewer_programs():
+    """The successive-halving screen of the seed-program scoring: same best programs as scoring
+    every candidate on every instance, in fewer sandbox runs; an invalid program never survives."""
+    from lsa.policy.rewards import RewardContext
+    from lsa.policy.train import score_candidates, screen_indices
+
+    assert screen_indices(8, 2) == [0, 7] and screen_indices(8, 3) == [0, 4, 7]
+    assert screen_indices(8, 0) == list(range(8)) and screen_indices(4, 9) == list(range(4))
+    nets = [generate_ppp(30, 4, regime, seed) for seed, regime in enumerate(["dense", "ultra-dense", "sparse", "dense"])]
+    programs = {
+        "search": "def assign(net, rng):\n    return net.improve(net.greedy(), sweeps=2)\n```",
+        "greedy": "def assign(net, rng):\n    return net.greedy(order=net.order_by_signal())\n```",
+        "random": "def assign(net, rng):\n    return net.random_assignment(rng)\n```",
+        "zeros": "def assign(net, rng):\n    return [0] * net.N\n```",
+        "broken": "def assign(net, rng):\n    return 1 / 0\n```",
+    }
+    candidates = {name: text for name, text in programs.items()}
+
+    def run(screen):
+        ctx = RewardContext(nets, timeout_s=2.0, workers=1, reference_budget_s=0.1)
+        scored, record = score_candidates(ctx, candidates, keep=2, screen_instances=screen, screen_keep=2)
+        return [p["source"] for p in scored], record, ctx.executions
+
+    full, no_screen, runs_full = run(0)
+    screened, screen, runs_screened = run(2)
+    assert no_screen is None and "broken" not in full and len(full) == 4
+    assert screen == {"instances": [0, 3], "qualified": 4, "kept": 2}
+    assert screened == full[:2] and full[0] == "search"
+    assert runs_screened == 5 * 2 + 2 * 2 < runs_full == 5 * 4

@@ -161,7 +161,9 @@ class GRPOConfig(Section):
     validation_generations: int = option(2, "Programs (completions) sampled per validation instance at each validation.")
     seed_programs: int = option(4, "Code paradigm: after training, record this many seed programs in the model directory (sampled from the trained policy on its training instances, scored with the training reward; `lsa-code` runs them first on every instance). 0: none.")
     seed_samples: int = option(8, "Programs sampled per training prompt when recording the seed programs.")
-    seed_instances: int = option(8, "Training instances (the first ones) whose prompts are sampled and on which every candidate seed program is scored.")
+    seed_instances: int = option(8, "Training instances (the first ones) whose prompts are sampled and on which the candidate seed programs are scored.")
+    seed_screen_instances: int = option(2, "Successive halving of the seed-program scoring: every candidate is first scored on this many of the seed_instances (spread over them); only the best seed_screen_keep go on to be scored on all. 0 (or >= seed_instances): every candidate on every instance.")
+    seed_screen_keep: int = option(8, "Candidates that survive the screen (at least seed_programs).")
 
     def check(self) -> None:
         if self.paradigm not in PARADIGMS:
@@ -193,6 +195,8 @@ class GRPOConfig(Section):
             self.fail(f"n_train_instances + validation_instances must be <= {INSTANCE_SEED_STRIDE}")
         if self.seed_programs < 0 or self.seed_samples < 1 or self.seed_instances < 1:
             self.fail("need seed_programs >= 0, seed_samples >= 1 and seed_instances >= 1")
+        if self.seed_screen_instances < 0 or self.seed_screen_keep < max(1, self.seed_programs):
+            self.fail("need seed_screen_instances >= 0 and seed_screen_keep >= max(1, seed_programs)")
 
     @property
     def batch(self) -> int:

@@ -185,13 +185,68 @@ def ship(final_dir: str | Path, paradigm: str = "code") -> Path:
     return dest
 
 
+def screen_indices(n_instances: int, screen: int) -> list[int]:
+    """The instances of the screening round: `screen` of `n_instances`, spread evenly over them
+    (all of them when `screen` is 0 or not smaller)."""
+    if screen <= 0 or screen >= n_instances:
+        return list(range(n_instances))
+    return sorted({int(round(i)) for i in np.linspace(0, n_instances - 1, screen)})
+
+
+def score_candidates(ctx, candidates: dict[str, str], *, weights=(1.0, 1.0, 1.0), keep: int = 4,
+                     screen_instances: int = 0, screen_keep: int = 8) -> tuple[list[dict], dict | None]:
+    """Score candidate programs (source -> a completion holding it) on the instances of the reward
+    context `ctx` with the training reward. Returns the qualified ones, best first (reward, then
+    shorter source), and the screen's record (None without a screen).
+
+    One round of successive halving when `screen_instances` > 0: every candidate runs on
+    `screen_instances` of ctx's instances (spread over them) and only the best `screen_keep` (by
+    that mean reward; at least `keep`) run on the rest; the ranking is by the mean over all
+    instances. A program is qualified when its R_struct reaches MIN_STRUCT on every instance, so
+    one that fails the screen could never qualify. Each run costs up to the sandbox timeout: the
+    screen cuts candidates x instances runs to about candidates x screen + screen_keep x instances."""
+    n_inst = len(ctx.nets)
+    first = screen_indices(n_inst, screen_instances)
+    rest = [i for i in range(n_inst) if i not in first]
+
+    def score(text: str, idx: list[int]) -> dict[int, tuple[float, float, float]]:
+        outcomes = ctx.outcomes([text] * len(idx), idx)
+        return {i: (o.struct, ctx.perf(o, i), ctx.depth(o)) for i, o in zip(idx, outcomes)}
+
+    def summary(parts: dict[int, tuple[float, float, float]]) -> dict:
+        struct, perf, depth = (np.array([parts[i][c] for i in sorted(parts)]) for c in range(3))
+        reward = float(np.mean(weights[0] * struct + weights[1] * perf + weights[2] * depth))
+        return {"reward": reward, "qualified": bool(struct.min() >= MIN_STRUCT),
+                "r_perf": float(perf.mean()), "r_struct": float(struct.mean()), "r_depth": float(depth.mean())}
+
+    screened = {source: score(text, first) for source, text in candidates.items()}
+    finalists = [s for s in screened if summary(screened[s])["qualified"]]
+    screen_qualified = len(finalists)
+    if rest:                                         # the screen: the best screen_keep go on to every instance
+        finalists.sort(key=lambda s: (-summary(screened[s])["reward"], len(s)))
+        finalists = finalists[: max(screen_keep, keep)]
+        for source in finalists:
+            screened[source] |= score(candidates[source], rest)
+    scored = []
+    for source in finalists:
+        total = summary(screened[source])
+        if total["qualified"]:
+            scored.append({"source": source, "reward": round(total["reward"], 4), "r_perf": round(total["r_perf"], 4),
+                           "r_struct": round(total["r_struct"], 4), "r_depth": round(total["r_depth"], 4)})
+    scored.sort(key=lambda p: (-p["reward"], len(p["source"])))
+    screen = {"instances": first, "qualified": screen_qualified, "kept": len(finalists)} if rest else None
+    return scored, screen
+
+
 def record_seed_programs(policy, ctx, prompts: list[str], out_dir: str | Path, *, keep: int = 4,
                          samples_per_prompt: int = 8, max_new_tokens: int = 256, temperature: float = 0.7,
-                         weights=(1.0, 1.0, 1.0), seed: int = 0) -> dict:
+                         weights=(1.0, 1.0, 1.0), seed: int = 0, screen_instances: int = 0,
+                         screen_keep: int = 8) -> dict:
     """Sample `samples_per_prompt` programs from `policy` on each of `prompts` (prompts of the
-    training instances held by the reward context `ctx`, same order), score every distinct program
-    on all of ctx's instances with the training reward, and write the best `keep` into
-    `out_dir/SEED_PROGRAMS_FILE`. Returns the record (without the sources)."""
+    training instances held by the reward context `ctx`, same order), score the distinct programs
+    with the training reward, and write the best `keep` into `out_dir/SEED_PROGRAMS_FILE`.
+
+    Scoring: `score_candidates` (with its screen when `screen_instances` > 0). Returns the record (without the sources)."""
     from lsa.policy.config import InferenceConfig
     from lsa.policy.inference import sample_completions
     from lsa.policy.prompts import program_source
@@ -204,23 +259,16 @@ def record_seed_programs(policy, ctx, prompts: list[str], out_dir: str | Path, *
             source = program_source(text)
             if source is not None:
                 candidates.setdefault(source, text)
+    scored, screen = score_candidates(ctx, candidates, weights=weights, keep=keep, screen_instances=screen_instances,
+                                      screen_keep=screen_keep)
     n_inst = len(ctx.nets)
-    scored = []
-    for source, text in candidates.items():
-        outcomes = ctx.outcomes([text] * n_inst, list(range(n_inst)))
-        struct = [o.struct for o in outcomes]
-        perf = [ctx.perf(o, i) for i, o in enumerate(outcomes)]
-        depth = [ctx.depth(o) for o in outcomes]
-        reward = float(np.mean(weights[0] * np.array(struct) + weights[1] * np.array(perf)
-                               + weights[2] * np.array(depth)))
-        if min(struct) >= MIN_STRUCT:
-            scored.append({"source": source, "reward": round(reward, 4), "r_perf": round(float(np.mean(perf)), 4),
-                           "r_struct": round(float(np.mean(struct)), 4), "r_depth": round(float(np.mean(depth)), 4)})
-    scored.sort(key=lambda p: (-p["reward"], len(p["source"])))
     record = {"format": SEED_FORMAT, "programs": scored[:keep], "candidates": len(candidates),
               "qualified": len(scored), "instances": n_inst, "samples_per_prompt": samples_per_prompt,
               "prompts": len(prompts), "temperature": temperature, "seed": seed,
-              "how": "sampled from the trained policy on its training instances, scored with the training reward"}
+              "screen": screen,
+              "how": "sampled from the trained policy on its training instances, scored with the training reward"
+                     + (f" (every candidate on {len(screen['instances'])} instances, the best {screen['kept']} on all"
+                        f" {n_inst})" if screen else "")}
     write_json(Path(out_dir) / SEED_PROGRAMS_FILE, record)
     return {k: v for k, v in record.items() if k != "programs"} | {
         "kept": [{k: v for k, v in p.items() if k != "source"} for p in scored[:keep]]}
@@ -244,8 +292,9 @@ def record_after_training(model_dir: str | Path, grpo, model_cfg, network=None, 
     return record_seed_programs(policy, ctx, prompts, model_dir, keep=grpo.seed_programs,
                                 samples_per_prompt=grpo.seed_samples, max_new_tokens=grpo.max_completion_length,
                                 temperature=grpo.temperature,
-                                weights=(grpo.lambda_struct, grpo.lambda_perf, grpo.lambda_depth), seed=grpo.seed)
+                                weights=(grpo.lambda_struct, grpo.lambda_perf, grpo.lambda_depth), seed=grpo.seed,
+                                screen_instances=grpo.seed_screen_instances, screen_keep=grpo.seed_screen_keep)
 
 
 __all__ = ["train_grpo", "finished_run", "training_instances", "prompt_for", "ship", "TRAIN_DONE", "record_seed_programs",
-           "record_after_training"]
+           "screen_indices", "score_candidates", "record_after_training"]
