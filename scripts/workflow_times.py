@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from datetime import datetime
 
 STAMP = re.compile(r"\[(\w{3} \w{3} +\d+ [\d:]+ \d{4})\]")
@@ -37,15 +38,24 @@ def jobs(lines: list[str]) -> list[dict]:
     return done
 
 
+def fail(message: str) -> int:
+    """One line on stderr; the exit status of bad input (2)."""
+    print(message, file=sys.stderr)
+    return 2
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("log")
     ap.add_argument("--cores", type=int, default=2)
     args = ap.parse_args()
-    lines = open(args.log).read().splitlines()
+    try:
+        lines = open(args.log).read().splitlines()
+    except OSError as exc:
+        sys.exit(fail(f"{args.log}: cannot read the Snakemake log ({exc.strerror})"))
     done = jobs(lines)
     if not done:
-        raise SystemExit(f"{args.log}: no finished job in this log")
+        sys.exit(fail(f"{args.log}: no finished job in this log"))
     for j in done:
         j["min"] = (j["end"] - j["start"]).total_seconds() / 60
     by_rule: dict[str, list[dict]] = {}

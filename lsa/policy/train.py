@@ -220,16 +220,17 @@ def score_candidates(ctx, candidates: dict[str, str], *, weights=(1.0, 1.0, 1.0)
                 "r_perf": float(perf.mean()), "r_struct": float(struct.mean()), "r_depth": float(depth.mean())}
 
     screened = {source: score(text, first) for source, text in candidates.items()}
-    finalists = [s for s in screened if summary(screened[s])["qualified"]]
+    results = {source: summary(parts) for source, parts in screened.items()}
+    finalists = [s for s in screened if results[s]["qualified"]]
     screen_qualified = len(finalists)
     if rest:                                         # the screen: the best screen_keep go on to every instance
-        finalists.sort(key=lambda s: (-summary(screened[s])["reward"], len(s)))
+        finalists.sort(key=lambda s: (-results[s]["reward"], len(s)))
         finalists = finalists[: max(screen_keep, keep)]
         for source in finalists:
-            screened[source] |= score(candidates[source], rest)
+            results[source] = summary(screened[source] | score(candidates[source], rest))
     scored = []
     for source in finalists:
-        total = summary(screened[source])
+        total = results[source]
         if total["qualified"]:
             scored.append({"source": source, "reward": round(total["reward"], 4), "r_perf": round(total["r_perf"], 4),
                            "r_struct": round(total["r_struct"], 4), "r_depth": round(total["r_depth"], 4)})

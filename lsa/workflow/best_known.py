@@ -171,8 +171,8 @@ def compute_best_known(config: dict, cache_dir: str | Path, progress: bool = Tru
         cached = json.loads(path.read_text()) if path.is_file() else None
         if cached and cached.get("cache_key") == key:
             rows[idx] = cached
-        elif committed_row(committed, key, name) is not None:
-            rows[idx] = committed[key]
+        elif (row := committed_row(committed, key, name)) is not None:
+            rows[idx] = row
         else:
             jobs.append((idx, (config, name, spec, settings, path, key)))
     if committed and progress:
